@@ -9,6 +9,8 @@ import pytest
 
 import tg_core
 from tg_core import prompts
+from tg_core.engines.prices import PRICES_PER_MILLION
+from tg_core.plugins import reset_plugins
 
 _LEAKY_ENV = ("TG_ENGINE", "TG_LOCAL_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "TG_BLOCK_PLUGINS",
               "TG_DISABLE_PLUGIN_AUTOLOAD")
@@ -20,8 +22,12 @@ def sealed_env(monkeypatch, tmp_path_factory):
     for name in _LEAKY_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TG_CACHE_DIR", str(tmp_path_factory.mktemp("tg-cache")))
+    prices = dict(PRICES_PER_MILLION)
     yield
     tg_core.set_backward_engine(None)
+    reset_plugins()  # a test that registered or blocked plugins leaves nothing for the next
+    PRICES_PER_MILLION.clear()
+    PRICES_PER_MILLION.update(prices)
 
 
 class Recorder:

@@ -7,10 +7,11 @@ network, no plugin discovery (that happens on first use).
 from . import engines
 from .aio import run_sync
 from .batch import amap
-from .batch import map_batch as map  # noqa: A004
+from .batch import map_batch as map  # noqa: A004, F401  (tg.map; kept out of __all__)
 from .calls import calls_limited_to
 from .config import get_backward_engine, set_backward_engine
 from .engines import Budget, FunctionEngine, get_engine
+from .engines.base import Engine
 from .errors import (
     BudgetExceededError,
     EngineCallError,
@@ -21,14 +22,15 @@ from .errors import (
     TGError,
 )
 from .function import Function
-from .hookspecs import hookimpl
+from .hookspecs import hookimpl, override
 from .llm_functions import BlackboxLLM, FormattedLLMCall, LLMCall
 from .losses import MultiFieldEvaluation, TextLoss
 from .optimizer import TGD
 from .paths import cache_dir
+from .plugins import get_loss, get_simulator
 from .reduce import (
     aggregate,
-    sum,  # noqa: A004
+    sum,  # noqa: A004, F401  (tg.sum; kept out of __all__)
 )
 from .runs import Run
 from .simulator import SimulatorFunction
@@ -42,6 +44,7 @@ __all__ = [
     "BlackboxLLM",
     "Budget",
     "BudgetExceededError",
+    "Engine",
     "EngineCallError",
     "EngineConfigError",
     "EngineNotSetError",
@@ -66,9 +69,12 @@ __all__ = [
     "engines",
     "get_backward_engine",
     "get_engine",
+    "get_loss",
+    "get_simulator",
     "hookimpl",
-    "map",
+    "override",
     "run_sync",
     "set_backward_engine",
-    "sum",
 ]
+# ``map`` and ``sum`` are reached as ``tg.map`` and ``tg.sum``; they stay out of
+# ``__all__`` so that ``from tg_core import *`` never shadows the builtins.

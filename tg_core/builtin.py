@@ -26,14 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text", default=DEFAULT_TEXT, help="the text to improve")
     parser.add_argument("--role", default="a short public-health tip", help="what the text is")
     parser.add_argument("--goal", default=DEFAULT_GOAL, help="instruction for the judge (the loss)")
-    parser.add_argument("--steps", type=int, default=3, help="optimization steps (default 3)")
     parser.add_argument("--constraint", action="append", default=[], help="a constraint on new values (repeatable)")
     parser.add_argument("--momentum", type=int, default=2, help="past values shown to the optimizer (default 2)")
 
 
 def run_text(args: argparse.Namespace, run: Run) -> dict[str, Any]:
-    if args.steps < 1:
-        raise ValueError(f"--steps must be at least 1, got {args.steps}")
     if not args.text.strip():
         raise ValueError("--text must not be empty")
     variable = Variable(args.text, role_description=args.role)

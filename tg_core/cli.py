@@ -91,6 +91,9 @@ def cmd_run(
         raise TGError(
             f"task {task.name!r} needs {', '.join(owner.missing)}, which are not installed: {owner.install_hint}"
         )
+    if args.steps is not None and args.steps < task.min_steps:
+        raise ValueError(f"--steps must be at least {task.min_steps}, got {args.steps}")
+    task.validate(args)  # before any folder is made, so bad input leaves nothing behind
     spec = args.engine or (run.config.get("engine") if args.resume else None) or default_spec()
     engine = _engine_for(spec, args)  # before any folder is made, so a bad spec leaves nothing behind
     if not args.resume:
@@ -146,6 +149,11 @@ def build_parser(tasks: dict[str, Any]) -> argparse.ArgumentParser:
     task_parsers = run.add_subparsers(dest="task", metavar="TASK", required=False)
     for name, task in sorted(tasks.items()):
         task_parser = task_parsers.add_parser(name, help=task.description, description=task.description)
+        task_parser.add_argument(
+            "--steps", type=int, default=task.default_steps,
+            help="optimization steps (default "
+            + (f"{task.default_steps})" if task.default_steps is not None else "chosen by the task)"),
+        )
         task.add_arguments(task_parser)
         _add_run_options(task_parser)
     serve = sub.add_parser(

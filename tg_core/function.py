@@ -27,10 +27,19 @@ class Function:
         return self.forward(*args, **kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Variable:
+        self._check_defined()
         return run_sync(self.aforward(*args, **kwargs))
 
     async def aforward(self, *args: Any, **kwargs: Any) -> Variable:
+        self._check_defined()
         return self.forward(*args, **kwargs)
+
+    def _check_defined(self) -> None:
+        # Each default calls the other: a subclass that defines neither would
+        # recurse through nested event loops until the process runs out of files.
+        cls = type(self)
+        if cls.forward is Function.forward and cls.aforward is Function.aforward:
+            raise NotImplementedError(f"{cls.__name__} must define forward or aforward")
 
     async def abackward(self, output: Variable, engine: Engine) -> None:
         raise NotImplementedError

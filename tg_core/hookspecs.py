@@ -2,12 +2,22 @@
 
 A plugin is a module (or object) registered under the entry-point group
 ``tg_core``; built-in plugins are registered that way too. Every hook is
-optional, called with keyword arguments, and answered by every plugin unless
-marked ``firstresult``.
+optional and called with keyword arguments (none take any today).
+
+Semantics, the same for every contribution hook: every plugin answers (no
+hook is ``firstresult``), and the answers are merged by name. Names are
+namespaced ``plugin.name`` (``molecule.docking``), so two plugins rarely want
+the same one; when they do, the second plugin is refused at registration
+with both plugins named, and ``tg plugins`` shows it as broken. A plugin may
+replace a name the core itself defines (an engine prefix such as ``local``,
+the task ``text``) only explicitly: wrap the factory in :func:`override`
+(``{"local": override(my_factory)}``) or build the task with
+``Task(..., overrides=True)``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -22,6 +32,19 @@ PROJECT = "tg_core"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
+
+@dataclass(frozen=True)
+class Override:
+    """A contribution that replaces a core name on purpose (see :func:`override`)."""
+
+    value: Any
+
+
+def override(factory: Any) -> Override:
+    """Mark ``factory`` as replacing the core's entry of the same name."""
+    return Override(factory)
+
+
 # ---------------------------------------------------------------- description
 
 
@@ -31,8 +54,8 @@ def tg_plugin_info() -> dict[str, Any]:
 
     Return a dict with ``name``, ``description`` and ``requires`` (import names
     of the optional dependencies the plugin needs, checked without importing
-    them) and ``extra`` (the pip extra that installs them).
-    Called when plugins are listed.
+    them) and ``extra`` (the pip extra that installs them) or ``install_hint``.
+    Called once, when the plugin is registered.
     """
 
 
@@ -44,24 +67,39 @@ def tg_engines() -> dict[str, Callable[..., Any]]:
     """Engines by spec prefix: ``{"myserver": factory}``.
 
     ``get_engine("myserver:model-x", **options)`` then calls
-    ``factory("model-x", **options)``, which returns an ``Engine``. Called on
-    each ``get_engine`` with a prefix the core does not know.
+    ``factory("model-x", **options)``, which returns an ``Engine``. Called at
+    registration (to list and check names) and on each ``get_engine`` with a
+    prefix that is not the core's. Every plugin answers; names merge.
     """
 
 
 @hookspec
 def tg_simulators() -> dict[str, Callable[..., Any]]:
-    """Simulator functions by name: each value builds a ``SimulatorFunction``.
+    """Simulator factories by namespaced name: ``{"plugin.name": factory}``.
 
-    Called when simulators are listed or looked up by name.
+    ``factory(**options)`` returns a ``SimulatorFunction``; every option is a
+    keyword with a default, and ``executor=`` is accepted. The function's
+    ``examples`` are inputs known to be valid. ``tg_core.get_simulator(name,
+    **options)`` is the consumer. Called at registration and on lookup;
+    every plugin answers; names merge.
     """
 
 
 @hookspec
 def tg_losses() -> dict[str, Callable[..., Any]]:
-    """Loss wrappers by name: each value builds a loss Function. Called on lookup."""
+    """Loss factories by namespaced name: ``{"plugin.name": factory}``.
+
+    ``factory(engine=None, **options)`` returns a ``Function`` that judges a
+    simulator's report (or a model's answer). ``tg_core.get_loss(name,
+    **options)`` is the consumer. Called at registration and on lookup;
+    every plugin answers; names merge.
+    """
 
 
 @hookspec
 def tg_tasks() -> list[Task]:
-    """Runnable tasks for ``tg run TASK``. Called when the CLI is built."""
+    """Runnable tasks for ``tg run TASK``.
+
+    Called at registration and when the CLI is built; every plugin answers;
+    task names merge.
+    """

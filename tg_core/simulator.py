@@ -13,7 +13,7 @@ import contextvars
 import functools
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +66,9 @@ class SimulatorFunction(Function):
     direction is better; it is what makes the feedback physical rather than
     generic. Exceptions raised by ``fn`` become the output text (an error report
     the loss can criticise), so one bad candidate never ends a run; pass
-    ``catch=()`` to let them propagate instead.
+    ``catch=()`` to let them propagate instead. ``examples`` are input values
+    known to be valid (one tuple of strings per call), for documentation and
+    for the conformance checks of ``tg_core.testing``.
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class SimulatorFunction(Function):
         renderer: Callable[[Any], str] = render,
         executor: Executor | None = None,
         catch: tuple[type[BaseException], ...] = (Exception,),
+        examples: Sequence[Sequence[str]] = (),
     ) -> None:
         if not callable(fn):
             raise TypeError(f"SimulatorFunction: fn must be callable, got {type(fn).__name__}")
@@ -90,6 +93,7 @@ class SimulatorFunction(Function):
         self.renderer = renderer
         self.executor = executor
         self.catch = catch
+        self.examples = [tuple(example) for example in examples]
 
     @property
     def label(self) -> str:

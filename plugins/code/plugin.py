@@ -44,7 +44,7 @@ def _code_refinement_loss(*args: Any, **kwargs: Any) -> Any:
 @hookimpl
 def tg_tasks() -> list[Task]:
     return [Task("code", "optimize a problem's code against its tests in a sandbox (TextGrad code refinement)",
-                 _add_arguments, _run)]
+                 _add_arguments, _run, default_steps=5)]
 
 
 @hookimpl

@@ -22,7 +22,7 @@ from .extract import extract_code
 from .sandbox import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Sandbox
 
 if TYPE_CHECKING:
-    from tg_core.engines import Engine
+    from tg_core import Engine
 
     from .problems import Problem
     from .results import SandboxResult

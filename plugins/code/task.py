@@ -22,7 +22,6 @@ FINAL_CODE_FILE = "final.py"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--problem", required=True,
                         help="HumanEval/N, a hard/... id (see plugins/code/problems) or a problem file (.json)")
-    parser.add_argument("--iterations", type=int, default=5, help="optimization iterations at most (default 5)")
     parser.add_argument("--code", type=Path, help="file with the initial code (default: the engine writes it)")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds per test (default 5)")
     parser.add_argument("--memory-mb", type=int, default=512, help="memory limit of the code in MB (default 512)")
@@ -33,8 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_arguments(args: argparse.Namespace) -> None:
-    if args.iterations < 1:
-        raise ValueError(f"--iterations must be at least 1, got {args.iterations}")
     if not 0 < args.timeout <= 3600:
         raise ValueError(f"--timeout must be in (0, 3600] seconds, got {args.timeout:g}")
     if args.memory_mb < MIN_MEMORY_MB:
@@ -81,7 +78,7 @@ def run_code(args: argparse.Namespace, run: Run) -> dict[str, Any]:
             history = last["state"]["history"]
             refinement.optimizer.load_state(last["state"]["optimizer"])
         stopped = bool(history and history[-1]["stopped"])
-        for step in run.steps(args.iterations, description=f"code {problem.id}"):
+        for step in run.steps(args.steps, description=f"code {problem.id}"):
             if stopped:
                 break
             record: Iteration = refinement.iterate(step)

@@ -14,7 +14,7 @@ from .result import MoleculeResult
 from .settings import DockingSettings
 
 if TYPE_CHECKING:
-    from tg_core.engines.base import Engine
+    from tg_core import Engine
 
 
 @dataclass(frozen=True)

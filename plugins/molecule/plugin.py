@@ -38,4 +38,4 @@ def tg_tasks() -> list[Task]:
     from .task import add_arguments, run_molecule
 
     return [Task("molecule", "optimize molecules for Vina docking and drug-likeness (QED) by text",
-                 add_arguments, run_molecule)]
+                 add_arguments, run_molecule, default_steps=10)]

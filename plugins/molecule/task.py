@@ -30,7 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", default="DRD2", help="DOCKSTRING target to dock into (default DRD2)")
     parser.add_argument("--smiles", action="append", default=None,
                         help=f"starting molecule (repeat for several, optimized side by side; default {DEFAULT_SMILES})")
-    parser.add_argument("--steps", type=int, default=10, help="optimization steps (default 10)")
     parser.add_argument("--exhaustiveness", type=int, default=8, help="Vina exhaustiveness (default 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed of embedding and docking (default 0)")
     parser.add_argument("--cpu", type=int, default=None,
@@ -65,8 +64,6 @@ def _plan(args: argparse.Namespace) -> _Plan:
     from .errors import MoleculeError
     from .receptors import check_target
 
-    if args.steps < 1:
-        raise ValueError(f"--steps must be at least 1, got {args.steps}")
     target = check_target(args.target)
     starts = args.smiles or [DEFAULT_SMILES]
     workers = args.workers if args.workers is not None else min(len(starts), os.cpu_count() or 1)

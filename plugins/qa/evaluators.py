@@ -21,7 +21,7 @@ from . import prompts
 from .answers import check_answer_letter, choice_letters, match_answer, read_choice
 
 if TYPE_CHECKING:
-    from tg_core.engines.base import Engine
+    from tg_core import Engine
 
 
 @dataclass(frozen=True)

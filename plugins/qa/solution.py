@@ -23,7 +23,7 @@ from .examples import Example
 from .voting import majority_vote
 
 if TYPE_CHECKING:
-    from tg_core.engines.base import Engine
+    from tg_core import Engine
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from .solution import SolutionResult, accuracy, asolve
 from .trainer import PromptTrainer
 
 if TYPE_CHECKING:
-    from tg_core.engines.base import Engine
+    from tg_core import Engine
 
 PLOT_FILE = "accuracy.png"
 STARTING_PROMPTS = {"object_counting": prompts.OBJECT_COUNTING_SYSTEM, "word_sorting": prompts.WORD_SORTING_SYSTEM}
@@ -51,7 +51,6 @@ def add_qa_arguments(parser: argparse.ArgumentParser) -> None:
                       help="train,validation,test sizes (default 50,100,100; a file's split field wins)")
     data.add_argument("--seed", type=int, default=0, help="seed of the data and the batch order (default 0)")
     training = parser.add_argument_group("training")
-    training.add_argument("--steps", type=int, help="optimization steps (default: every minibatch of every epoch)")
     training.add_argument("--epochs", type=int, default=1, help="passes over the training split (default 1)")
     training.add_argument("--batch-size", type=int, default=3, help="examples per step (default 3)")
     training.add_argument("--evaluator", choices=TRAINING_EVALUATORS,
@@ -143,7 +142,6 @@ async def _train(trainer: PromptTrainer, run: Run, total: int) -> None:
 def add_solution_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="JSONL or CSV file of multiple-choice questions (default: the built-in demo set)")
     parser.add_argument("--limit", type=int, help="only the first N questions")
-    parser.add_argument("--iterations", type=int, default=3, help="test-time updates per question (default 3)")
     parser.add_argument("--batch-size", type=int, default=4, help="questions solved together per checkpointed step (default 4)")
 
 
@@ -161,13 +159,12 @@ def _solution_examples(args: argparse.Namespace) -> list[Example]:
 
 
 def run_solution(args: argparse.Namespace, run: Run) -> dict[str, Any]:
-    _at_least(args.iterations, 0, "--iterations")
     _at_least(args.batch_size, 1, "--batch-size")
     examples = _solution_examples(args)
-    results = run_sync(_solve(examples, run, args.iterations, args.batch_size))
+    results = run_sync(_solve(examples, run, args.steps, args.batch_size))
     table = solution_table(results)
     summary = {"data": args.data or "built-in demo set", "questions": len(results),
-               "iterations": args.iterations, "accuracy": accuracy(results)}
+               "iterations": args.steps, "accuracy": accuracy(results)}
     report = ["# tg run qa-solution", "", "```", table, "```", ""]
     for r in results:
         report += [f"## {r.example.id} (correct {r.example.answer}, vote {r.vote or '?'})", "", r.example.question, ""]
@@ -188,6 +185,7 @@ async def _solve(examples: list[Example], run: Run, iterations: int, batch_size:
 
 
 QA_TASK = Task("qa", "prompt optimization on a QA dataset (validation-gated TGD steps, test accuracy, plot)",
-               add_qa_arguments, run_qa)
+               add_qa_arguments, run_qa, default_steps=None)
 SOLUTION_TASK = Task("qa-solution", "test-time optimization of multiple-choice answers with majority vote",
-                     add_solution_arguments, run_solution)
+                     add_solution_arguments, run_solution, default_steps=3,
+                     min_steps=0)

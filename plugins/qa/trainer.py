@@ -29,7 +29,7 @@ from .evaluators import Evaluation, Evaluator
 from .examples import Example, Splits
 
 if TYPE_CHECKING:
-    from tg_core.engines.base import Engine
+    from tg_core import Engine
 
 log = logging.getLogger(__name__)
 

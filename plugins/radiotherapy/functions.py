@@ -11,7 +11,7 @@ from . import prompts
 from .report import protocol_text
 
 if TYPE_CHECKING:
-    from tg_core.engines.base import Engine
+    from tg_core import Engine
 
     from .goals import Protocol
     from .planning import Planner

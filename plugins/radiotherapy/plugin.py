@@ -50,6 +50,7 @@ def tg_tasks() -> list[Task]:
             "tune the objective weights of a prostate IMRT plan against clinical goals (TextGrad paper)",
             _add_arguments,
             _run,
+            default_steps=10,
         )
     ]
 

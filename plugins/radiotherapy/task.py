@@ -32,7 +32,6 @@ DEFAULT_WEIGHTS_TEXT = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, default=10, help="maximum optimisation steps (default 10, as in the paper)")
     parser.add_argument("--weights", default=DEFAULT_WEIGHTS_TEXT, help="initial weights, in the paper's text format")
     parser.add_argument("--grid-mm", type=float, default=5.0, help="voxel size of the phantom in mm, 1 to 10 (default 5)")
     parser.add_argument("--goals", help="protocol file (TOML or JSON) with the clinical goals (default: built-in prostate protocol)")
@@ -44,8 +43,6 @@ def _check_arguments(args: argparse.Namespace) -> None:
     """Fail before any work on options that cannot work; the messages name the option."""
     from .weights import WeightsError, parse_weights
 
-    if args.steps < 1:
-        raise ValueError(f"--steps must be at least 1, got {args.steps}")
     if not 1.0 <= args.grid_mm <= 10.0:
         raise ValueError(f"--grid-mm must be between 1 and 10 mm, got {args.grid_mm:g}")
     if args.momentum < 0:

@@ -55,7 +55,7 @@ def _run_dir(tmp_path):
 
 
 def test_run_stops_when_visible_tests_pass_and_reports_every_iteration(tmp_path, capsys):
-    code = main(["run", "code", "--problem", "hard/trapping-rain-water", "--iterations", "4",
+    code = main(["run", "code", "--problem", "hard/trapping-rain-water", "--steps", "4",
                  "--engine", "python:test_code_cli:fixes_in_two_steps", "--runs-dir", str(tmp_path)])
     assert code == 0, capsys.readouterr().err
     run_dir = _run_dir(tmp_path)
@@ -72,7 +72,7 @@ def test_run_stops_when_visible_tests_pass_and_reports_every_iteration(tmp_path,
 
 
 def test_a_run_that_never_passes_uses_every_iteration_and_shows_hidden_failures(tmp_path, capsys):
-    assert main(["run", "code", "--problem", "hard/trapping-rain-water", "--iterations", "2",
+    assert main(["run", "code", "--problem", "hard/trapping-rain-water", "--steps", "2",
                  "--engine", "python:test_code_cli:never_fixes", "--runs-dir", str(tmp_path)]) == 0
     run_dir = _run_dir(tmp_path)
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -103,7 +103,7 @@ def test_humaneval_problem(tmp_path, capsys):
 
 def test_an_interrupted_run_resumes_after_its_last_completed_step(tmp_path, capsys):
     STATE["fail_on"] = 2
-    argv = ["run", "code", "--problem", "hard/trapping-rain-water", "--iterations", "4",
+    argv = ["run", "code", "--problem", "hard/trapping-rain-water", "--steps", "4",
             "--engine", "python:test_code_cli:fixes_in_two_steps", "--runs-dir", str(tmp_path)]
     assert main(argv) == 130
     assert "continue with --resume" in capsys.readouterr().err
@@ -126,7 +126,7 @@ def test_an_interrupted_run_resumes_after_its_last_completed_step(tmp_path, caps
     [
         (["--problem", "hard/no-such-problem"], "unknown problem 'hard/no-such-problem'"),
         (["--problem", "nowhere/problem.json"], "problem file nowhere/problem.json: no such file"),
-        (["--problem", "HumanEval/0", "--iterations", "0"], "--iterations must be at least 1"),
+        (["--problem", "HumanEval/0", "--steps", "0"], "--steps must be at least 1"),
         (["--problem", "HumanEval/0", "--timeout", "-1"], "--timeout must be in"),
         (["--problem", "HumanEval/0", "--memory-mb", "8"], "--memory-mb must be at least 64"),
         (["--problem", "HumanEval/0", "--momentum", "-2"], "--momentum must be >= 0"),

@@ -100,8 +100,108 @@ def test_installed_third_party_plugin_is_discovered(tmp_path):
     )
     engine = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert engine.stdout.strip() == "HI", engine.stderr
+    conformance = subprocess.run(
+        [sys.executable, "-c", "import sys, tg_core.testing as t; t.check_plugin('example', sys.argv[1])", str(tmp_path / "scratch")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert conformance.returncode == 0, conformance.stderr
     run = subprocess.run([str(BIN / "tg"), "run", "example-hello", "--greeting", "hey", "--engine", "echo:m", "--runs-dir",
                           str(tmp_path / "runs")], capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
     report = Path(run.stdout.strip().removeprefix("report: "))
     assert report.read_text() == "# example\n\nhey\n"
+
+
+def _contributor(simulators=None, engines=None, tasks=None):
+    class Contributor:
+        @hookimpl
+        def tg_plugin_info(self):
+            return {"name": "c", "description": "contributes", "requires": []}
+
+        @hookimpl
+        def tg_simulators(self):
+            return simulators or {}
+
+        @hookimpl
+        def tg_engines(self):
+            return engines or {}
+
+        @hookimpl
+        def tg_tasks(self):
+            return tasks or []
+
+    return Contributor()
+
+
+def test_two_plugins_contributing_one_name_are_refused_with_both_named(plugins):
+    plugins.register(_contributor(simulators={"shared.sim": lambda: None}), "first")
+    with pytest.raises(tg.PluginError, match=r"plugin 'second' contributes the simulator 'shared.sim', which plugin 'first'"):
+        plugins.register(_contributor(simulators={"shared.sim": lambda: None}), "second")
+    assert "second" not in plugins.records
+    assert plugins.simulators()["shared.sim"] is not None
+
+
+def test_a_core_engine_prefix_is_replaced_only_explicitly(plugins):
+    with pytest.raises(tg.PluginError, match=r"engine 'local', which plugin 'core'.*tg_core.override"):
+        plugins.register(_contributor(engines={"local": lambda model, **o: None}), "quiet")
+
+    def mine(model, **options):
+        return tg.FunctionEngine(lambda messages, **params: "mine", model=model)
+
+    plugins.register(_contributor(engines={"local": tg.override(mine)}), "loud")
+    assert plugins.engine_factories()["local"] is mine
+
+
+def test_a_core_task_is_replaced_only_explicitly(plugins):
+    plugins.register(importlib.import_module("tg_core.builtin"), "core")
+    text = tg.Task("text", "other text task", lambda p: None, lambda a, r: {})
+    with pytest.raises(tg.PluginError, match=r"task 'text', which plugin 'core'"):
+        plugins.register(_contributor(tasks=[text]), "quiet")
+    mine = tg.Task("text", "my text task", lambda p: None, lambda a, r: {}, overrides=True)
+    plugins.register(_contributor(tasks=[mine]), "loud")
+    assert plugins.tasks()["text"].description == "my text task"
+
+
+def test_get_simulator_and_get_loss_build_by_name():
+    sim = tg.get_simulator("molecule.docking")
+    assert isinstance(sim, tg.SimulatorFunction)
+    with pytest.raises(tg.PluginError, match=r"no simulator named 'nope.sim'; known: .*molecule.docking"):
+        tg.get_simulator("nope.sim")
+    with pytest.raises(TypeError, match=r"simulator 'molecule.docking': .*no_such_option"):
+        tg.get_simulator("molecule.docking", no_such_option=1)
+    with pytest.raises(tg.PluginError, match="no loss named"):
+        tg.get_loss("nope.loss")
+
+
+def test_lazy_exports_load_on_first_use_and_cache(tmp_path, monkeypatch):
+    package = tmp_path / "lazypkg"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from tg_core.lazy import lazy_exports\n"
+        "__getattr__, __dir__, __all__ = lazy_exports(__name__, {'heavy_fn': 'heavy'}, submodules=['heavy'])\n"
+    )
+    (package / "heavy.py").write_text("LOADS = []\nLOADS.append(1)\ndef heavy_fn():\n    return 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import lazypkg
+
+    assert "lazypkg.heavy" not in sys.modules and lazypkg.__all__ == ["heavy_fn"]
+    assert "heavy_fn" in dir(lazypkg)
+    assert lazypkg.heavy_fn() == 42
+    assert "heavy_fn" in vars(lazypkg)  # cached: the next access is a plain attribute
+    assert lazypkg.heavy.LOADS == [1]
+    with pytest.raises(AttributeError, match="module 'lazypkg' has no attribute 'nope'"):
+        _ = lazypkg.nope
+
+
+def test_core_plugin_conforms(tmp_path):
+    from tg_core.testing import check_plugin
+
+    check_plugin("core", tmp_path)
+
+
+def test_a_function_with_neither_forward_nor_aforward_fails_at_once():
+    class Empty(tg.Function):
+        pass
+
+    with pytest.raises(NotImplementedError, match="Empty must define forward or aforward"):
+        Empty()(tg.Variable("x", role_description="input"))

@@ -184,7 +184,7 @@ def solution(tmp_path, *options):
 
 def test_tg_run_qa_solution_votes_and_resumes_after_an_interruption(tmp_path, capsys):
     CALLS.reset(fail_at_backward=3)  # one backward call per iteration: the second batch fails
-    options = ["--limit", "4", "--iterations", "1", "--batch-size", "2"]
+    options = ["--limit", "4", "--steps", "1", "--batch-size", "2"]
     assert main(solution(tmp_path, *options)) == 2
     assert "simulated outage" in capsys.readouterr().err
     CALLS.reset()
@@ -202,7 +202,7 @@ def test_tg_run_qa_solution_votes_and_resumes_after_an_interruption(tmp_path, ca
     ("options", "message"),
     [
         (["--limit", "0"], "--limit must be at least 1"),
-        (["--iterations", "-1"], "--iterations must be at least 0"),
+        (["--steps", "-1"], "--steps must be at least 0"),
         (["--batch-size", "0"], "--batch-size must be at least 1"),
     ],
 )

@@ -67,7 +67,7 @@ def default_spec() -> str:
 def _factories() -> dict[str, Any]:
     from ..plugins import get_plugins
 
-    return {**get_plugins().engine_factories(), **CORE_FACTORIES}
+    return {**CORE_FACTORIES, **get_plugins().engine_factories()}
 
 
 def get_engine(

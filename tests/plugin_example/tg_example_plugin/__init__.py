@@ -1,44 +1,7 @@
-"""A third-party plugin: one engine prefix, one simulator, one task."""
+"""A third-party plugin laid out as every tg-core plugin is (plugins/README.md)."""
 
-import tg_core
-from tg_core import hookimpl
+from tg_core.lazy import lazy_exports
 
-
-def _echo_engine(model, **options):
-    return tg_core.FunctionEngine(lambda messages, **params: messages[-1]["content"].upper(), model=f"echo:{model}")
-
-
-def _word_count(text):
-    return {"words": len(text.split())}
-
-
-def _run(args, run):
-    run.finish({"greeting": args.greeting}, f"# example\n\n{args.greeting}\n")
-    return {"greeting": args.greeting}
-
-
-@hookimpl
-def tg_plugin_info():
-    return {"name": "example", "description": "an example third-party plugin", "requires": []}
-
-
-@hookimpl
-def tg_engines():
-    return {"echo": _echo_engine}
-
-
-@hookimpl
-def tg_simulators():
-    return {"word_count": lambda: tg_core.SimulatorFunction(_word_count, purpose="counts words")}
-
-
-@hookimpl
-def tg_tasks():
-    return [
-        tg_core.Task(
-            "example-hello",
-            "say hello",
-            lambda parser: parser.add_argument("--greeting", default="hello"),
-            _run,
-        )
-    ]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__, {"word_count": "counting", "word_count_simulator": "functions", "length_loss": "functions"}
+)
