@@ -14,11 +14,13 @@ CSV row:
   ``test``. If any row has a split, every row must have one;
 - ``id`` (optional): defaults to the file name and line or row number.
 
-Other fields are ignored. Errors name the file and the line or row.
+Other fields are ignored. Files are UTF-8, or UTF-8/16/32 with a byte-order
+mark. Errors name the file and the line (for CSV, the line a record starts on).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -34,35 +36,98 @@ SPLIT_NAMES = {"train": "train", "validation": "validation", "val": "validation"
 DEMO_FILE = "data/science_mc.jsonl"
 
 
-def _rows(text: str, source: str, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    if kind == "jsonl":
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{source} line {number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{source} line {number}: expected a JSON object, got {type(row).__name__}")
-            yield f"line {number}", row
-        return
-    reader = csv.DictReader(io.StringIO(text))
-    missing = {"question", "answer"} - set(reader.fieldnames or ())
+BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+NEWLINE = "\n"  # the only line end: JSON strings may hold U+2028, which str.splitlines() breaks at
+SAVE_AS = "save it as UTF-8 (or UTF-16 with a byte-order mark)"
+
+
+def decode(data: bytes, source: str) -> str:
+    """The text of a data file: UTF-8, or UTF-8/16/32 with a byte-order mark.
+
+    A byte-order mark makes the encoding certain; without one the file must be
+    UTF-8 (Excel and Windows tools write UTF-16 with one, so those files load).
+    A NUL character never occurs in a question file but fills BOM-less UTF-16
+    and binary files, so it is refused with a hint instead of a JSON error.
+    """
+    encoding, label = next(((enc, name) for bom, enc, name in BOMS if data.startswith(bom)), ("utf-8", "UTF-8"))
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].decode(encoding, errors="replace").count(NEWLINE) + 1
+        raise ValueError(
+            f"{source} line {line}: not {label} text (cannot decode byte 0x{data[exc.start]:02x}); "
+            f"is it a binary file? If not, {SAVE_AS}"
+        ) from None
+    nul = text.find("\0")
+    if nul >= 0:
+        raise ValueError(
+            f"{source} line {text.count(NEWLINE, 0, nul) + 1}: a NUL character, as in a binary file "
+            f"or UTF-16 without a byte-order mark; {SAVE_AS}"
+        )
+    return text
+
+
+def _json(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise ValueError(f"{where}: JSON nested too deeply to read") from None
+
+
+def _jsonl_rows(text: str, source: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, line in enumerate(text.split(NEWLINE), 1):
+        if not line.strip():
+            continue
+        row = _json(line, f"{source} line {number}")
+        if not isinstance(row, dict):
+            raise ValueError(f"{source} line {number}: expected a JSON object, got {type(row).__name__}")
+        yield number, row
+
+
+def _csv_records(text: str, source: str) -> Iterator[tuple[int, list[str]]]:
+    """Each non-blank record with the line it starts on (a quoted cell may span lines)."""
+    reader = csv.reader(io.StringIO(text))
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            detail = str(exc)
+            if "field larger than field limit" in detail:
+                detail = (
+                    f"a cell longer than {csv.field_size_limit()} characters, most likely an unclosed "
+                    "double quote running on through the file (use JSONL for cells this long)"
+                )
+            raise ValueError(f"{source} line {start}: unreadable CSV: {detail}") from None
+        if cells:
+            yield start, cells
+
+
+def _csv_rows(text: str, source: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    records = _csv_records(text, source)
+    _, header = next(records, (1, []))
+    missing = {"question", "answer"} - set(header)
     if missing:
         raise ValueError(f"{source}: the CSV header lacks the column(s) {sorted(missing)}")
-    for number, row in enumerate(reader, 2):
-        yield f"row {number}", row
+    for start, cells in records:
+        yield start, dict(zip(header, cells, strict=False))
 
 
 def _choices(value: Any, where: str) -> tuple[str, ...] | None:
     if value is None or value == "":
         return None
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise ValueError(f"{where}: 'choices' must be a JSON array of strings, got {value!r}") from None
+        value = _json(value, f"{where}: 'choices' (a JSON array of strings)")
     if not isinstance(value, list) or len(value) < 2 or not all(isinstance(c, str) and c.strip() for c in value):
         raise ValueError(f"{where}: 'choices' must be a list of at least two non-empty strings")
     if len(value) > 26:
@@ -109,7 +174,8 @@ def _example(row: dict[str, Any], where: str, default_id: str) -> tuple[Example,
 
 def _parse(text: str, source: str, kind: str) -> list[tuple[Example, str | None]]:
     stem = Path(source).stem
-    parsed = [_example(row, f"{source} {where}", f"{stem}:{where.split()[-1]}") for where, row in _rows(text, source, kind)]
+    rows = _jsonl_rows(text, source) if kind == "jsonl" else _csv_rows(text, source)
+    parsed = [_example(row, f"{source} line {number}", f"{stem}:{number}") for number, row in rows]
     if not parsed:
         raise ValueError(f"{source}: no examples in the file")
     return parsed
@@ -129,7 +195,7 @@ def _read(path: str | os.PathLike) -> list[tuple[Example, str | None]]:
     if not path.is_file():
         raise FileNotFoundError(f"QA data file {path} does not exist")
     kind = _kind(path)
-    return _parse(path.read_text(encoding="utf-8-sig"), str(path), kind)
+    return _parse(decode(path.read_bytes(), str(path)), str(path), kind)
 
 
 def load_examples(path: str | os.PathLike) -> list[Example]:

@@ -1,3 +1,5 @@
+import codecs
+import csv
 import json
 import re
 
@@ -152,6 +154,63 @@ def test_loader_rejects_missing_files_unknown_types_and_short_csv_headers(tmp_pa
     (tmp_path / "data.csv").write_text("prompt,answer\nq,1\n")
     with pytest.raises(ValueError, match=r"lacks the column\(s\) \['question'\]"):
         datasets.load_examples(tmp_path / "data.csv")
+
+
+ROWS = [
+    {"question": "Which is a gas?", "choices": ["iron", "helium"], "answer": "B", "id": "gas"},
+    {"question": "Caf\u00e9 \u2192 how many letters?", "answer": "4", "id": "cafe"},
+]
+CSV_TEXT = 'id,question,choices,answer\ngas,Which is a gas?,"[""iron"", ""helium""]",B\ncafe,Caf\u00e9 \u2192 how many letters?,,4\n'
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-be-bom", "utf-32"])
+@pytest.mark.parametrize("kind", ["jsonl", "csv"])
+def test_files_with_a_byte_order_mark_load_as_their_utf8_twin(tmp_path, encoding, kind):
+    text = "\n".join(json.dumps(r, ensure_ascii=False) for r in ROWS) + "\n" if kind == "jsonl" else CSV_TEXT
+    (tmp_path / f"plain.{kind}").write_bytes(text.encode("utf-8"))
+    data = codecs.BOM_UTF16_BE + text.encode("utf-16-be") if encoding == "utf-16-be-bom" else text.encode(encoding)
+    (tmp_path / f"marked.{kind}").write_bytes(data)
+    marked = datasets.load_examples(tmp_path / f"marked.{kind}")
+    assert marked == datasets.load_examples(tmp_path / f"plain.{kind}")
+    assert [e.id for e in marked] == ["gas", "cafe"] and marked[1].question == "Caf\u00e9 \u2192 how many letters?"
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\r"])
+def test_a_jsonl_line_may_hold_characters_that_str_splitlines_breaks_at(tmp_path, separator):
+    rows = [{"question": f"first{separator}second?", "answer": "1"}, {"question": "next?", "answer": "2"}]
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(("\r\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\r\n").encode())
+    examples = datasets.load_examples(path)
+    assert [e.question for e in examples] == [f"first{separator}second?", "next?"]
+    assert [e.id for e in examples] == ["lines:1", "lines:2"]
+
+
+GOOD_LINE = b'{"question": "q", "answer": "1"}\n'
+PNG_HEADER = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+CELL_LIMIT = csv.field_size_limit()
+
+
+BAD_FILES = [
+    ("image.jsonl", PNG_HEADER, "line 1: not UTF-8 text (cannot decode byte 0x89); is it a binary file?"),
+    ("tail.jsonl", GOOD_LINE * 3 + b"\xff\xfe\x00garbage", "line 4: not UTF-8 text (cannot decode byte 0xff)"),
+    ("nul.csv", b"question,answer\nq,1\nr\x00,2\n", "line 3: a NUL character, as in a binary file"),
+    ("nobom.jsonl", GOOD_LINE.decode().encode("utf-16-le"), "line 1: a NUL character, as in a binary file or UTF-16 without a byte-order mark"),
+    ("broken16.jsonl", (GOOD_LINE * 2).decode().encode("utf-16") + b"\x00\xd8", "line 3: not UTF-16 text"),
+    ("long.csv", b'question,answer\nq,1\n"' + b"x" * (CELL_LIMIT + 1) + b'",2\n', f"line 3: unreadable CSV: a cell longer than {CELL_LIMIT} characters"),
+    ("quote.csv", b'question,answer\nq,1\n"unclosed,2\n' + b"r,3\n" * 40000, "line 3: unreadable CSV: a cell longer than"),
+    ("deep.jsonl", GOOD_LINE + b'{"question": "q", "answer": "1", "x": ' + b"[" * 100000 + b"]" * 100000 + b"}\n", "line 2: JSON nested too deeply to read"),
+    ("deep.csv", b'question,answer,choices\nq,A,"' + b"[" * 60000 + b"]" * 60000 + b'"\n', "line 2: 'choices' (a JSON array of strings): JSON nested too deeply"),
+    ("spans.csv", b'question,answer\n"one\ntwo",1\n\nq,\n', "line 5: 'answer' is empty"),
+    ("column.jsonl", GOOD_LINE + b'{"question": "q", "answer": 1,}\n', "line 2: not valid JSON (Expecting property name enclosed in double quotes at column 31)"),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "message"), BAD_FILES, ids=[name for name, _, _ in BAD_FILES])
+def test_unreadable_files_are_refused_naming_the_file_and_line(tmp_path, name, data, message):
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=f"^{re.escape(f'{path} {message}')}"):
+        datasets.load_examples(path)
 
 
 def test_too_few_examples_for_the_split_sizes_is_a_clear_error(tmp_path):
