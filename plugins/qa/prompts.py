@@ -3,6 +3,12 @@
 Prompts are data: datasets, evaluators, the trainer and the solution optimizer
 only fill these templates with ``str.format``, so everything a language model
 is told (and every feedback text an evaluator writes) can be read here.
+
+Order (issue 13): what many calls share comes first (the system prompt, the
+task's instruction, the check or judge and its rules), what is specific to one
+call comes last (the question, the expected answer, then the response being
+judged or rewritten). Calls that differ only in their last part then share a
+prefix that llama.cpp's and the providers' prompt caches reuse.
 """
 
 # ---------------------------------------------------------------- starting system prompts
@@ -41,6 +47,7 @@ PROMPT_ROLE = (
 QUERY_ROLE = "query to the language model"
 ANSWER_ROLE = "correct answer for the query"
 PREDICTION_ROLE = "reasoning and prediction from the language model"
+SUM_ROLE = "sum of the evaluations of a minibatch of answers"
 
 # ---------------------------------------------------------------- rendering questions
 
@@ -111,7 +118,7 @@ STRING_FUNCTION_FEEDBACK = (
 
 CHECK_CONTEXT = (
     "The check '{name}' compared a response with the expected answer.\n"
-    "<RESPONSE> {prediction} </RESPONSE>\n<EXPECTED_ANSWER> {answer} </EXPECTED_ANSWER>"
+    "<EXPECTED_ANSWER> {answer} </EXPECTED_ANSWER>\n<RESPONSE> {prediction} </RESPONSE>"
 )
 
 DOWNSTREAM_FEEDBACK = "Further feedback on this evaluation: {feedback}"

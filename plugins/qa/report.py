@@ -1,4 +1,4 @@
-"""Results of a prompt-optimization run: a text table, a plot and a markdown report."""
+"""The run reports: text tables, the accuracy plot and the markdown report of both qa tasks."""
 
 from __future__ import annotations
 
@@ -93,3 +93,13 @@ def solution_table(results: Sequence[SolutionResult]) -> str:
     scores = accuracy(results)
     summary = ", ".join(f"{name.replace('_', ' ')} {_percent(value)}%" for name, value in scores.items())
     return f"{table}\n\naccuracy: {summary}"
+
+
+def solution_report(results: Sequence[SolutionResult]) -> str:
+    """The markdown report of ``tg run qa-solution``: the table, then every answer of every question."""
+    lines = ["# tg run qa-solution", "", "```", solution_table(results), "```", ""]
+    for r in results:
+        lines += [f"## {r.example.id} (correct {r.example.answer}, vote {r.vote or '?'})", "", r.example.question, ""]
+        for i, (text, letter) in enumerate(zip(r.predictions, r.letters, strict=True)):
+            lines += [f"### Answer {i} ({letter or '?'})", "", text, ""]
+    return "\n".join(lines)

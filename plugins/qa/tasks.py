@@ -12,7 +12,7 @@ from . import prompts
 from .datasets import GENERATED, load_examples, load_splits, multiple_choice_demo
 from .evaluators import EVALUATORS, Evaluator
 from .examples import Example, Splits, check_sizes
-from .report import plot_accuracy, results_table, solution_table, training_report
+from .report import plot_accuracy, results_table, solution_report, solution_table, training_report
 from .solution import SolutionResult, accuracy, asolve
 from .trainer import PromptTrainer
 
@@ -165,11 +165,7 @@ def run_solution(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     table = solution_table(results)
     summary = {"data": args.data or "built-in demo set", "questions": len(results),
                "iterations": args.steps, "accuracy": accuracy(results)}
-    report = ["# tg run qa-solution", "", "```", table, "```", ""]
-    for r in results:
-        report += [f"## {r.example.id} (correct {r.example.answer}, vote {r.vote or '?'})", "", r.example.question, ""]
-        report += [f"### Answer {i} ({letter or '?'})\n\n{text}\n" for i, (text, letter) in enumerate(zip(r.predictions, r.letters, strict=True))]
-    run.finish(summary, "\n".join(report))
+    run.finish(summary, solution_report(results))
     return {**summary, "table": table}
 
 

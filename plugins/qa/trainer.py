@@ -33,9 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SUM_ROLE = "sum of the evaluations of a minibatch of answers"
-
-
 @dataclass
 class PromptVersion:
     """A prompt the trainer kept, with its accuracies (test is filled in when measured)."""
@@ -192,7 +189,7 @@ class PromptTrainer:
             losses = list(await asyncio.gather(*(
                 self.evaluator.aforward(r, e.answer, q) for r, e, q in zip(responses, batch, questions, strict=True)
             )))
-        total = tg.sum(losses, role_description=SUM_ROLE)
+        total = tg.sum(losses, role_description=prompts.SUM_ROLE)
         await total.abackward(engine=self.engine, max_concurrency=self.max_concurrency)
         feedback = self.prompt.get_gradient_text()
         before = self.prompt.value
