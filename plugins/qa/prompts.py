@@ -166,6 +166,15 @@ TEST_TIME_INSTRUCTION = (
 
 TEST_TIME_ROLES = (SOLUTION_QUESTION_ROLE, "answer by the language model")
 
+# What the program reads on an answer's last line, stated in its review (no answer key).
+ANSWER_LINE_CHOSEN = "The answer line '{line}' chooses {letter}."
+ANSWER_LINE_MISSING = "The answer has no line 'Answer: $LETTER', so it chooses none of {letters}."
+ANSWER_LINE_SEVERAL = "The answer line '{line}' names several letters ({named}); it must name exactly one of {letters}."
+ANSWER_LINE_NO_LETTER = "The answer line '{line}' names none of the letters {letters}."
+ANSWER_LINE_TRAILING = " Text follows it, but 'Answer: $LETTER' must be the last line."
+
+ANSWER_REVIEW = "{answer_line}\n\nReview of the reasoning:\n{review}"
+
 ANSWER_FORMAT_CONSTRAINT = (
     "The last line of your response should be of the following format: 'Answer: $LETTER' "
     "(without quotes) where LETTER is one of {letters}."

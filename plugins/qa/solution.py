@@ -77,24 +77,77 @@ def _check(example: Example, iterations: int) -> None:
         raise ValueError(f"optimize_solution: iterations must be an integer >= 0, got {iterations!r}")
 
 
+def answer_constraint(example: Example) -> str:
+    """The format every rewritten answer keeps: a last line 'Answer: $LETTER' with one of its letters."""
+    return prompts.ANSWER_FORMAT_CONSTRAINT.format(letters=example.letters)
+
+
+async def azero_shot(example: Example, engine: Engine) -> str:
+    """The first answer, the one test-time optimization starts from."""
+    question = Variable(example.render(), role_description=prompts.SOLUTION_QUESTION_ROLE, requires_grad=False)
+    return (await LLMCall(engine, system_prompt=prompts.SOLUTION_SYSTEM).aforward(question)).value
+
+
+def answer_line(answer: str, letters: str) -> str:
+    """What the program reads on the answer's 'Answer:' line, in words (no answer key involved)."""
+    reading = read_choice(answer, letters)
+    if reading.problem == "no_answer_line":
+        return prompts.ANSWER_LINE_MISSING.format(letters=letters)
+    if reading.problem == "several_letters":
+        text = prompts.ANSWER_LINE_SEVERAL.format(line=reading.line, named=", ".join(reading.named), letters=letters)
+    elif reading.problem == "no_letter":
+        text = prompts.ANSWER_LINE_NO_LETTER.format(line=reading.line, letters=letters)
+    else:
+        text = prompts.ANSWER_LINE_CHOSEN.format(line=reading.line, letter=reading.letter)
+    return text + (prompts.ANSWER_LINE_TRAILING if reading.trailing else "")
+
+
+class AnswerReview:
+    """The objective of one question at test time: ``evaluate(answer) -> (score, feedback)``.
+
+    This is what an optimization loop calls for each candidate answer. The
+    score is always None: at test time nothing may know the correct letter, so
+    no answer can be graded (the loop cannot rank candidates; the final
+    prediction is a majority vote). The feedback states what the program reads
+    on the answer line, then an LLM critic's review of the reasoning.
+    ``areview`` is the same critic as a graph node, for backward.
+    """
+
+    def __init__(self, example: Example, engine: Engine) -> None:
+        _check(example, 0)
+        self.example = example
+        self.engine = engine
+        self.question = Variable(example.render(), role_description=prompts.SOLUTION_QUESTION_ROLE, requires_grad=False)
+        self.critic = MultiFieldEvaluation(
+            prompts.TEST_TIME_INSTRUCTION, list(prompts.TEST_TIME_ROLES), engine=engine,
+            system_prompt=prompts.TEST_TIME_SYSTEM,
+        )
+
+    async def areview(self, solution: Variable) -> Variable:
+        """The critic's review of ``solution``; backward from it gives the solution feedback."""
+        return await self.critic.aforward([self.question, solution])
+
+    async def aevaluate(self, answer: str) -> tuple[float | None, str]:
+        if not isinstance(answer, str):
+            raise TypeError(f"AnswerReview.evaluate: answer must be text, got {type(answer).__name__}")
+        review = await self.areview(Variable(answer, role_description=prompts.SOLUTION_ROLE, requires_grad=False))
+        return None, prompts.ANSWER_REVIEW.format(answer_line=answer_line(answer, self.example.letters), review=review.value)
+
+    def evaluate(self, answer: str) -> tuple[float | None, str]:
+        return run_sync(self.aevaluate(answer))
+
+
 async def aoptimize_solution(example: Example, engine: Engine, iterations: int = 3) -> SolutionResult:
     """Answer ``example`` zero-shot, improve the answer ``iterations`` times, vote."""
     _check(example, iterations)
-    letters = example.letters
-    question = Variable(example.render(), role_description=prompts.SOLUTION_QUESTION_ROLE, requires_grad=False)
-    first = await LLMCall(engine, system_prompt=prompts.SOLUTION_SYSTEM).aforward(question)
-    solution = Variable(first.value, role_description=prompts.SOLUTION_ROLE)
-    critic = MultiFieldEvaluation(
-        prompts.TEST_TIME_INSTRUCTION, list(prompts.TEST_TIME_ROLES), engine=engine,
-        system_prompt=prompts.TEST_TIME_SYSTEM,
-    )
-    optimizer = TGD([solution], engine=engine, constraints=[prompts.ANSWER_FORMAT_CONSTRAINT.format(letters=letters)])
+    review = AnswerReview(example, engine)
+    solution = Variable(await azero_shot(example, engine), role_description=prompts.SOLUTION_ROLE)
+    optimizer = TGD([solution], engine=engine, constraints=[answer_constraint(example)])
     predictions = [solution.value]
     failures = 0
     for _ in range(iterations):
         optimizer.zero_grad()
-        review = await critic.aforward([question, solution])
-        await review.abackward(engine=engine)
+        await (await review.areview(solution)).abackward(engine=engine)
         try:
             await optimizer.astep()
         except OptimizerError as exc:
@@ -102,7 +155,7 @@ async def aoptimize_solution(example: Example, engine: Engine, iterations: int =
             log.warning("solution for %s: this iteration gave no usable answer: %s", example.id, exc)
             continue
         predictions.append(solution.value)
-    read = tuple(read_choice(p, letters).letter for p in predictions)
+    read = tuple(read_choice(p, example.letters).letter for p in predictions)
     return SolutionResult(example, tuple(predictions), read, majority_vote(read), failures)
 
 

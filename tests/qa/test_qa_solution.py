@@ -6,7 +6,7 @@ import tg_core as tg
 from tg_core import prompts as core_prompts
 from tg_qa import Example, majority_vote, optimize_solution
 from tg_qa import prompts as qa_prompts
-from tg_qa.solution import accuracy, asolve
+from tg_qa.solution import AnswerReview, accuracy, asolve
 
 QUESTION = Example("Which is the largest?", "C", ("1", "2", "9", "4"), id="largest")
 
@@ -85,3 +85,30 @@ def test_optimize_solution_rejects_questions_without_choices_and_bad_iterations(
         optimize_solution(Example("2+2?", "4", id="q1"), solver([]))
     with pytest.raises(ValueError, match="iterations"):
         optimize_solution(QUESTION, solver([]), iterations=-1)
+
+
+@pytest.mark.parametrize(
+    ("answer", "line"),
+    [
+        ("9 is largest.\nAnswer: C", "The answer line 'Answer: C' chooses C."),
+        ("Answer: C\nI hope.", "chooses C. Text follows it, but 'Answer: $LETTER' must be the last line."),
+        ("9 is largest.", "no line 'Answer: $LETTER', so it chooses none of ABCD."),
+        ("Answer: B or C", "names several letters (B, C); it must name exactly one of ABCD."),
+        ("Answer: F", "The answer line 'Answer: F' names none of the letters ABCD."),
+    ],
+)
+def test_an_answer_review_gives_no_score_and_states_the_answer_line_then_the_critique(answer, line):
+    seen = []
+    score, feedback = AnswerReview(QUESTION, solver([], seen)).evaluate(answer)
+    assert score is None
+    assert line in feedback.split("\n\n")[0]
+    assert feedback.endswith("Review of the reasoning:\n9 is larger than 1, so A is a mistake.")
+    assert len(seen) == 1 and seen[0][0]["content"] == qa_prompts.TEST_TIME_SYSTEM
+    assert answer in seen[0][-1]["content"] and "A) 1\nB) 2\nC) 9\nD) 4" in seen[0][-1]["content"]
+
+
+def test_an_answer_review_checks_its_question_and_answer():
+    with pytest.raises(ValueError, match="'q1' has no choices"):
+        AnswerReview(Example("2+2?", "4", id="q1"), solver([]))
+    with pytest.raises(TypeError, match="answer must be text, got int"):
+        AnswerReview(QUESTION, solver([])).evaluate(3)
