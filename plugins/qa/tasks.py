@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from tg_core import Run, Task, run_sync
 
 from . import prompts
 from .datasets import GENERATED, load_examples, load_splits, multiple_choice_demo
-from .evaluators import EVALUATORS, Evaluator
+from .evaluators import EVALUATORS
 from .examples import Example, Splits, check_sizes
 from .report import plot_accuracy, results_table, solution_report, solution_table, training_report
 from .solution import SolutionResult, accuracy, asolve
 from .trainer import PromptTrainer
-
-if TYPE_CHECKING:
-    from tg_core import Engine
 
 PLOT_FILE = "accuracy.png"
 STARTING_PROMPTS = {"object_counting": prompts.OBJECT_COUNTING_SYSTEM, "word_sorting": prompts.WORD_SORTING_SYSTEM}
@@ -60,40 +58,53 @@ def add_qa_arguments(parser: argparse.ArgumentParser) -> None:
     training.add_argument("--concurrency", type=int, default=32, help="LLM calls in flight per batch operation (default 32)")
 
 
+def _loaded(option: str, path: str, load: Callable[[str], Any]) -> Any:
+    """``load(path)``, with a loader's error (which names the file and line) prefixed by the option."""
+    try:
+        return load(path)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{option}: {exc}") from None
+
+
 def _qa_data(args: argparse.Namespace) -> tuple[str, Splits]:
     sizes = _sizes(args.sizes)
     if args.data:
-        return args.data, load_splits(args.data, sizes, args.seed)
+        return args.data, _loaded("--data", args.data, lambda path: load_splits(path, sizes, args.seed))
     return args.dataset, GENERATED[args.dataset](seed=args.seed, sizes=sizes)
 
 
-def _qa_evaluator(args: argparse.Namespace, splits: Splits, engine: Engine) -> Evaluator:
-    has_choices = any(e.choices for e in splits.train)
-    name = args.evaluator or ("multiple_choice" if has_choices else "exact_match")
+def _evaluator_name(args: argparse.Namespace, splits: Splits) -> str:
+    name = args.evaluator or ("multiple_choice" if any(e.choices for e in splits.train) else "exact_match")
     if name == "multiple_choice" and not all(e.choices for e in (*splits.train, *splits.validation, *splits.test)):
         raise ValueError("--evaluator multiple_choice needs choices on every example of the data")
-    return EVALUATORS[name](engine=engine) if name == "llm_judge" else EVALUATORS[name]()
+    return name
 
 
 def _starting_prompt(args: argparse.Namespace, splits: Splits) -> str:
     if args.system_prompt is not None:
-        if not args.system_prompt.strip():
-            raise ValueError("--system-prompt must not be empty")
         return args.system_prompt
     if not args.data:
         return STARTING_PROMPTS[args.dataset]
     return prompts.MULTIPLE_CHOICE_SYSTEM if any(e.choices for e in splits.train) else prompts.FREE_ANSWER_SYSTEM
 
 
-def run_qa(args: argparse.Namespace, run: Run) -> dict[str, Any]:
+def validate_qa(args: argparse.Namespace) -> None:
+    """Every option of ``tg run qa`` checked, and the data loaded once, before any run folder exists."""
     for option, value, minimum in (("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
                                    ("--concurrency", args.concurrency, 1), ("--momentum", args.momentum, 0)):
         _at_least(value, minimum, option)
-    if args.steps is not None:
-        _at_least(args.steps, 1, "--steps")
+    if args.system_prompt is not None and not args.system_prompt.strip():
+        raise ValueError("--system-prompt must not be empty")
+    _evaluator_name(args, _qa_data(args)[1])
+
+
+def run_qa(args: argparse.Namespace, run: Run) -> dict[str, Any]:
+    validate_qa(args)
     source, splits = _qa_data(args)
+    name = _evaluator_name(args, splits)
+    evaluator = EVALUATORS[name](engine=run.engine) if name == "llm_judge" else EVALUATORS[name]()
     trainer = PromptTrainer(
-        splits, _qa_evaluator(args, splits, run.engine), run.engine, _starting_prompt(args, splits),
+        splits, evaluator, run.engine, _starting_prompt(args, splits),
         batch_size=args.batch_size, seed=args.seed, max_concurrency=args.concurrency, momentum=args.momentum,
     )
     total = args.steps or args.epochs * trainer.batches_per_epoch
@@ -146,27 +157,34 @@ def add_solution_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _solution_examples(args: argparse.Namespace) -> list[Example]:
-    examples = list(load_examples(args.data) if args.data else multiple_choice_demo())
+    examples = list(_loaded("--data", args.data, load_examples) if args.data else multiple_choice_demo())
     without = [e.id for e in examples if not e.choices]
     if without:
         raise ValueError(f"--data {args.data}: every question needs choices; these have none: {', '.join(without[:5])}")
     if args.limit is not None:
-        examples = examples[: _at_least(args.limit, 1, "--limit")]
+        examples = examples[: args.limit]
     ids = [e.id for e in examples]
     if len(set(ids)) != len(ids):
         raise ValueError(f"--data {args.data}: question ids must be unique (they key the checkpoints)")
     return examples
 
 
-def run_solution(args: argparse.Namespace, run: Run) -> dict[str, Any]:
+def validate_solution(args: argparse.Namespace) -> None:
+    """Every option of ``tg run qa-solution`` checked, and the questions loaded, before any run folder exists."""
     _at_least(args.batch_size, 1, "--batch-size")
+    if args.limit is not None:
+        _at_least(args.limit, 1, "--limit")
+    _solution_examples(args)
+
+
+def run_solution(args: argparse.Namespace, run: Run) -> dict[str, Any]:
+    validate_solution(args)
     examples = _solution_examples(args)
     results = run_sync(_solve(examples, run, args.steps, args.batch_size))
-    table = solution_table(results)
     summary = {"data": args.data or "built-in demo set", "questions": len(results),
                "iterations": args.steps, "accuracy": accuracy(results)}
     run.finish(summary, solution_report(results))
-    return {**summary, "table": table}
+    return {**summary, "table": solution_table(results)}
 
 
 async def _solve(examples: list[Example], run: Run, iterations: int, batch_size: int) -> list[SolutionResult]:
