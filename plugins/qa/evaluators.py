@@ -70,9 +70,15 @@ class Evaluator(Function):
 
 
 class Check(Evaluator):
-    """A deterministic evaluator: ``check(prediction, answer)`` gives the Evaluation."""
+    """A deterministic evaluator: ``check(prediction, answer)`` gives the Evaluation.
 
-    purpose = "a deterministic check of the response"
+    ``engine`` is accepted, and unused (a check writes its feedback itself), so
+    that every loss builds the same way: ``factory(engine=None, **options)``.
+    """
+
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        self.engine = engine
 
     def check(self, prediction: str, answer: str) -> Evaluation:
         raise NotImplementedError
@@ -105,7 +111,6 @@ class ExactMatchLoss(Check):
     """Exact match of the final answer: numbers as numbers, other answers word by word."""
 
     name = "exact_match"
-    purpose = "compares the final answer of the response with the correct answer"
 
     def check(self, prediction: str, answer: str) -> Evaluation:
         match = match_answer(prediction, answer)
@@ -123,9 +128,9 @@ class MultipleChoiceLoss(Check):
     """The paper's multiple-choice format: the last line 'Answer: $LETTER' (see tg_qa.answers)."""
 
     name = "multiple_choice"
-    purpose = "reads the letter on the response's last 'Answer: $LETTER' line"
 
-    def __init__(self, letters: str | None = None) -> None:
+    def __init__(self, letters: str | None = None, engine: Engine | None = None) -> None:
+        super().__init__(engine)
         self.letters = letters
 
     def check(self, prediction: str, answer: str) -> Evaluation:
@@ -150,20 +155,32 @@ class MultipleChoiceLoss(Check):
         return Evaluation(1.0 if correct else 0.0, feedback, reading.letter)
 
 
+def same_text(prediction: str, answer: str) -> bool:
+    """The whole response is the answer (surrounding white space aside): StringFunctionLoss's default."""
+    return prediction.strip() == answer.strip()
+
+
 class StringFunctionLoss(Check):
-    """Any ``fn(prediction, answer)`` as a loss.
+    """Any ``fn(prediction, answer)`` as a loss (by default ``same_text``).
 
     ``fn`` returns a bool, a score in [0, 1], a ``(score, feedback)`` pair or an
     ``Evaluation``; without feedback of its own, the feedback states the score,
     the check's name and ``purpose``.
     """
 
-    def __init__(self, fn: Callable[[str, str], Any], name: str | None = None, purpose: str = "") -> None:
+    def __init__(
+        self,
+        fn: Callable[[str, str], Any] = same_text,
+        name: str | None = None,
+        purpose: str = "",
+        engine: Engine | None = None,
+    ) -> None:
         if not callable(fn):
             raise TypeError(f"StringFunctionLoss: fn must be callable, got {type(fn).__name__}")
+        super().__init__(engine)
         self.fn = fn
         self.name = name or getattr(fn, "__name__", "string_function")
-        self.purpose = purpose or "a string check of the response"
+        self.purpose = purpose or (prompts.SAME_TEXT_PURPOSE if fn is same_text else prompts.STRING_FUNCTION_PURPOSE)
 
     @property
     def label(self) -> str:

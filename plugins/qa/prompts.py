@@ -111,6 +111,9 @@ MULTIPLE_CHOICE_TRAILING = (
     "last line."
 )
 
+STRING_FUNCTION_PURPOSE = "a string check of the response"
+SAME_TEXT_PURPOSE = "the whole response must be the answer"
+
 STRING_FUNCTION_FEEDBACK = (
     "The check '{name}' ({purpose}) scored the response {score:.3g} on a scale from 0 "
     "(worst) to 1 (best); the expected answer is {answer}."

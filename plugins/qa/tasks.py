@@ -102,7 +102,7 @@ def run_qa(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     validate_qa(args)
     source, splits = _qa_data(args)
     name = _evaluator_name(args, splits)
-    evaluator = EVALUATORS[name](engine=run.engine) if name == "llm_judge" else EVALUATORS[name]()
+    evaluator = EVALUATORS[name](engine=run.engine)
     trainer = PromptTrainer(
         splits, evaluator, run.engine, _starting_prompt(args, splits),
         batch_size=args.batch_size, seed=args.seed, max_concurrency=args.concurrency, momentum=args.momentum,

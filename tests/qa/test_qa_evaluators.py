@@ -5,6 +5,7 @@ from tg_core import prompts as core_prompts
 from tg_core.plugins import get_plugins
 from tg_qa import (
     Evaluation,
+    Evaluator,
     ExactMatchLoss,
     JudgeLoss,
     MultipleChoiceLoss,
@@ -122,3 +123,16 @@ def test_evaluators_are_contributed_as_losses():
     assert losses["qa.multiple_choice"] is MultipleChoiceLoss
     assert losses["qa.llm_judge"] is JudgeLoss
     assert losses["qa.string_function"] is StringFunctionLoss
+
+
+@pytest.mark.parametrize("name", ["qa.exact_match", "qa.multiple_choice", "qa.llm_judge", "qa.string_function"])
+def test_every_loss_builds_with_no_argument_and_with_an_engine_only(name, scripted_engine):
+    factory = get_plugins(reload=True).losses()[name]
+    assert isinstance(factory(), Evaluator) and factory(engine=scripted_engine).engine is scripted_engine
+
+
+def test_the_default_string_function_asks_for_the_whole_answer():
+    loss = StringFunctionLoss()
+    assert loss.evaluate("  Paris ", "Paris").correct
+    wrong = loss.evaluate("The capital is Paris.", "Paris")
+    assert wrong.score == 0.0 and "'same_text' (the whole response must be the answer)" in wrong.feedback
