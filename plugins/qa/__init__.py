@@ -3,44 +3,36 @@
 ``tg_qa.datasets`` generates BBH-style tasks and loads your files;
 evaluators are losses that return a score and feedback; ``PromptTrainer``
 optimizes a system prompt over a dataset; ``optimize_solution`` improves one
-multiple-choice answer at test time and votes.
+multiple-choice answer at test time and votes, and ``AnswerReview`` is one
+question's objective for any optimization loop. Names load on first use.
 """
 
-from . import datasets
-from .answers import exact_match, multiple_choice, read_choice, read_number
-from .evaluators import (
-    Evaluation,
-    Evaluator,
-    ExactMatchLoss,
-    JudgeLoss,
-    MultipleChoiceLoss,
-    StringFunctionLoss,
-)
-from .examples import Example, Splits
-from .solution import SolutionResult, aoptimize_solution, asolve, optimize_solution
-from .trainer import PromptTrainer, PromptVersion, StepRecord
-from .voting import majority_vote
+from tg_core.lazy import lazy_exports
 
-__all__ = [
-    "Evaluation",
-    "Evaluator",
-    "ExactMatchLoss",
-    "Example",
-    "JudgeLoss",
-    "MultipleChoiceLoss",
-    "PromptTrainer",
-    "PromptVersion",
-    "SolutionResult",
-    "Splits",
-    "StepRecord",
-    "StringFunctionLoss",
-    "aoptimize_solution",
-    "asolve",
-    "datasets",
-    "exact_match",
-    "majority_vote",
-    "multiple_choice",
-    "optimize_solution",
-    "read_choice",
-    "read_number",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "AnswerReview": "solution",
+        "Evaluation": "functions",
+        "Evaluator": "functions",
+        "ExactMatchLoss": "functions",
+        "Example": "examples",
+        "JudgeLoss": "functions",
+        "MultipleChoiceLoss": "functions",
+        "PromptTrainer": "trainer",
+        "PromptVersion": "trainer",
+        "SolutionResult": "solution",
+        "Splits": "examples",
+        "StepRecord": "trainer",
+        "StringFunctionLoss": "functions",
+        "aoptimize_solution": "solution",
+        "asolve": "solution",
+        "exact_match": "answers",
+        "majority_vote": "voting",
+        "multiple_choice": "answers",
+        "optimize_solution": "solution",
+        "read_choice": "answers",
+        "read_number": "answers",
+    },
+    submodules=("datasets",),
+)

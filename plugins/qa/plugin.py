@@ -1,15 +1,13 @@
-"""Registration of tg_qa with tg-core (imports nothing heavy)."""
+"""Hooks only: what tg_qa contributes to tg-core (imports nothing heavy)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tg_core import hookimpl
+from tg_core import Task, hookimpl
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from tg_core import Task
 
 
 @hookimpl
@@ -24,13 +22,27 @@ def tg_plugin_info() -> dict[str, Any]:
 
 @hookimpl
 def tg_tasks() -> list[Task]:
-    from .tasks import QA_TASK, SOLUTION_TASK
+    from .task import (
+        add_qa_arguments,
+        add_solution_arguments,
+        run_qa,
+        run_solution,
+        validate_qa,
+        validate_solution,
+    )
 
-    return [QA_TASK, SOLUTION_TASK]
+    return [
+        # --steps: TGD steps on the prompt (default: every minibatch of every epoch)
+        Task("qa", "prompt optimization on a QA dataset (validation-gated TGD steps, test accuracy, plot)",
+             add_qa_arguments, run_qa, validate=validate_qa, default_steps=None),
+        # --steps: test-time updates of each answer (0: the zero-shot answers only)
+        Task("qa-solution", "test-time optimization of multiple-choice answers with majority vote",
+             add_solution_arguments, run_solution, validate=validate_solution, default_steps=3, min_steps=0),
+    ]
 
 
 @hookimpl
 def tg_losses() -> dict[str, Callable[..., Any]]:
-    from .evaluators import EVALUATORS
+    from .functions import LOSSES
 
-    return {f"qa.{name}": factory for name, factory in EVALUATORS.items()}
+    return {f"qa.{name}": factory for name, factory in LOSSES.items()}

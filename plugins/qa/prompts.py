@@ -47,6 +47,7 @@ PROMPT_ROLE = (
 QUERY_ROLE = "query to the language model"
 ANSWER_ROLE = "correct answer for the query"
 PREDICTION_ROLE = "reasoning and prediction from the language model"
+EVALUATION_ROLE = "evaluation of the response against the correct answer"
 SUM_ROLE = "sum of the evaluations of a minibatch of answers"
 
 # ---------------------------------------------------------------- rendering questions

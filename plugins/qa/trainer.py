@@ -25,8 +25,8 @@ import tg_core as tg
 from tg_core import TGD, BlackboxLLM, OptimizerError, Variable, calls_limited_to, run_sync
 
 from . import prompts
-from .evaluators import Evaluation, Evaluator
 from .examples import Example, Splits
+from .functions import Evaluation, Evaluator
 
 if TYPE_CHECKING:
     from tg_core import Engine

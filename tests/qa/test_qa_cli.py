@@ -162,6 +162,8 @@ def test_resume_after_an_interruption_redoes_no_finished_step(tmp_path, capsys):
     ("options", "message"),
     [
         (["--steps", "0"], "--steps must be at least 1"),
+        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--momentum", "-1"], "--momentum must be at least 0"),
         (["--batch-size", "0"], "--batch-size must be at least 1"),
         (["--concurrency", "0"], "--concurrency must be at least 1"),
         (["--sizes", "5,5"], "--sizes"),
@@ -171,9 +173,10 @@ def test_resume_after_an_interruption_redoes_no_finished_step(tmp_path, capsys):
         (["--system-prompt", "   "], "--system-prompt must not be empty"),
     ],
 )
-def test_bad_qa_options_are_clear_errors_before_any_llm_call(tmp_path, capsys, options, message):
+def test_bad_qa_options_are_clear_errors_before_any_run_folder_or_llm_call(tmp_path, capsys, options, message):
     assert main(qa(tmp_path, "--sizes", SIZES, *options)) == 2
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
     assert CALLS.forward_questions == [] and CALLS.optimizer == 0
 
 
@@ -206,9 +209,10 @@ def test_tg_run_qa_solution_votes_and_resumes_after_an_interruption(tmp_path, ca
         (["--batch-size", "0"], "--batch-size must be at least 1"),
     ],
 )
-def test_bad_qa_solution_options_are_clear_errors(tmp_path, capsys, options, message):
+def test_bad_qa_solution_options_are_clear_errors_before_any_run_folder(tmp_path, capsys, options, message):
     assert main(solution(tmp_path, *options)) == 2
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_qa_solution_needs_choices_in_the_users_file(tmp_path, capsys):
@@ -216,3 +220,32 @@ def test_qa_solution_needs_choices_in_the_users_file(tmp_path, capsys):
     data.write_text('{"question": "2+2?", "answer": "4", "id": "sum"}\n')
     assert main(solution(tmp_path, "--data", str(data))) == 2
     assert "every question needs choices; these have none: sum" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+GOOD = b'{"question": "2+2?", "choices": ["3", "4"], "answer": "B"}\n'
+BAD_DATA = [
+    ("image.jsonl", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "line 1: not UTF-8 text"),
+    ("nobom.jsonl", GOOD.decode().encode("utf-16-le"), "line 1: a NUL character"),
+    ("long.csv", b'question,answer\nq,1\n"' + b"x" * 200_000 + b'",2\n', "line 3: unreadable CSV: a cell longer than"),
+    ("deep.jsonl", GOOD + b'{"question": "q", "answer": "1", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
+     "line 2: JSON nested too deeply"),
+]
+
+
+@pytest.mark.parametrize("task", [qa, solution])
+@pytest.mark.parametrize(("name", "data", "message"), BAD_DATA, ids=[name for name, _, _ in BAD_DATA])
+def test_a_bad_data_file_is_named_with_its_line_and_no_run_folder_is_made(tmp_path, capsys, task, name, data, message):
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert main(task(tmp_path, "--data", str(path))) == 2
+    assert f"--data: {path} {message}" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    assert CALLS.forward_questions == [] and CALLS.optimizer == 0
+
+
+def test_utf16_data_with_a_byte_order_mark_runs(tmp_path):
+    path = tmp_path / "excel.jsonl"
+    path.write_bytes("\n".join(json.dumps(e.as_dict(), ensure_ascii=False) for e in DEMO[:2]).encode("utf-16"))
+    assert main(solution(tmp_path, "--data", str(path), "--steps", "0")) == 0
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["questions"] == 2

@@ -1,4 +1,8 @@
-"""``tg run qa`` (prompt optimization) and ``tg run qa-solution`` (test-time answers)."""
+"""The tasks ``tg run qa`` (prompt optimization) and ``tg run qa-solution`` (test-time answers).
+
+Each has ``add_*_arguments``, ``validate_*`` (every option and the data file, checked
+before the CLI creates a run folder) and ``run_*``; ``plugin.py`` makes them Tasks.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,12 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from tg_core import Run, Task, run_sync
+from tg_core import Run, run_sync
 
 from . import prompts
 from .datasets import GENERATED, load_examples, load_splits, multiple_choice_demo
-from .evaluators import EVALUATORS
 from .examples import Example, Splits, check_sizes
+from .functions import LOSSES
 from .report import plot_accuracy, results_table, solution_report, solution_table, training_report
 from .solution import SolutionResult, accuracy, asolve
 from .trainer import PromptTrainer
@@ -99,10 +103,9 @@ def validate_qa(args: argparse.Namespace) -> None:
 
 
 def run_qa(args: argparse.Namespace, run: Run) -> dict[str, Any]:
-    validate_qa(args)
     source, splits = _qa_data(args)
     name = _evaluator_name(args, splits)
-    evaluator = EVALUATORS[name](engine=run.engine)
+    evaluator = LOSSES[name](engine=run.engine)
     trainer = PromptTrainer(
         splits, evaluator, run.engine, _starting_prompt(args, splits),
         batch_size=args.batch_size, seed=args.seed, max_concurrency=args.concurrency, momentum=args.momentum,
@@ -178,7 +181,6 @@ def validate_solution(args: argparse.Namespace) -> None:
 
 
 def run_solution(args: argparse.Namespace, run: Run) -> dict[str, Any]:
-    validate_solution(args)
     examples = _solution_examples(args)
     results = run_sync(_solve(examples, run, args.steps, args.batch_size))
     summary = {"data": args.data or "built-in demo set", "questions": len(results),
@@ -196,10 +198,3 @@ async def _solve(examples: list[Example], run: Run, iterations: int, batch_size:
         done += await asolve(chunk, run.engine, iterations, max_concurrency=batch_size)
         run.checkpoint(step, {}, {"results": [r.as_dict() for r in done]})
     return done
-
-
-QA_TASK = Task("qa", "prompt optimization on a QA dataset (validation-gated TGD steps, test accuracy, plot)",
-               add_qa_arguments, run_qa, default_steps=None)
-SOLUTION_TASK = Task("qa-solution", "test-time optimization of multiple-choice answers with majority vote",
-                     add_solution_arguments, run_solution, default_steps=3,
-                     min_steps=0)

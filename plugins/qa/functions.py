@@ -1,4 +1,4 @@
-"""Evaluators as losses: each scores a response AND says in words what is wrong.
+"""The graph nodes of tg_qa: evaluators as losses, each scoring a response AND saying what is wrong.
 
 Deterministic checks (exact match, multiple choice, any string function)
 know precisely why a response fails ("read 5, expected 7"; "no answer
@@ -60,7 +60,7 @@ class Evaluator(Function):
     """
 
     name = "evaluator"
-    output_role = "evaluation of the response against the correct answer"
+    output_role = prompts.EVALUATION_ROLE
 
     async def aevaluate(self, prediction: str, answer: str, question: str = "") -> Evaluation:
         raise NotImplementedError
@@ -247,7 +247,8 @@ class JudgeLoss(Evaluator):
         return (await self.aforward(prediction_var, answer, question)).data
 
 
-EVALUATORS: dict[str, Callable[..., Evaluator]] = {
+# The loss factories, contributed as qa.NAME: each builds as factory(engine=None, **options).
+LOSSES: dict[str, Callable[..., Evaluator]] = {
     "exact_match": ExactMatchLoss,
     "multiple_choice": MultipleChoiceLoss,
     "llm_judge": JudgeLoss,
