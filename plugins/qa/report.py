@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from .solution import SolutionResult, accuracy
-from .trainer import PromptVersion, StepRecord
+from .trainer import PromptTrainer, PromptVersion, StepRecord
 
 
 def _percent(value: float | None) -> str:
@@ -67,6 +68,23 @@ def plot_accuracy(history: Sequence[StepRecord], versions: Sequence[PromptVersio
     figure.savefig(path, dpi=120)
 
 
+def training_summary(source: str, trainer: PromptTrainer, plot_name: str) -> dict[str, Any]:
+    """summary.json of ``tg run qa``: the data, the decisions, the first and the final prompt with their accuracies."""
+    history, versions = trainer.history, trainer.versions
+    first, final = versions[0], versions[trainer.current]
+    return {
+        "data": source,
+        "sizes": list(trainer.splits.sizes()),
+        "evaluator": trainer.evaluator.name,
+        "steps": len(history),
+        "kept": sum(r.accepted for r in history),
+        "reverted": sum(r.candidate is not None and not r.accepted for r in history),
+        "initial": {"prompt": first.prompt, "validation": first.validation, "test": first.test},
+        "final": {"prompt": final.prompt, "validation": final.validation, "test": final.test},
+        "plot": plot_name,
+    }
+
+
 def training_report(
     title: str, history: Sequence[StepRecord], versions: Sequence[PromptVersion], plot_name: str
 ) -> str:
@@ -93,6 +111,11 @@ def solution_table(results: Sequence[SolutionResult]) -> str:
     scores = accuracy(results)
     summary = ", ".join(f"{name.replace('_', ' ')} {_percent(value)}%" for name, value in scores.items())
     return f"{table}\n\naccuracy: {summary}"
+
+
+def solution_summary(data: str, results: Sequence[SolutionResult], iterations: int) -> dict[str, Any]:
+    """summary.json of ``tg run qa-solution``: accuracy of the zero-shot answers, the last iteration and the vote."""
+    return {"data": data, "questions": len(results), "iterations": iterations, "accuracy": accuracy(results)}
 
 
 def solution_report(results: Sequence[SolutionResult]) -> str:

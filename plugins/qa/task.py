@@ -17,8 +17,16 @@ from . import prompts
 from .datasets import GENERATED, load_examples, load_splits, multiple_choice_demo
 from .examples import Example, Splits, check_sizes
 from .functions import LOSSES
-from .report import plot_accuracy, results_table, solution_report, solution_table, training_report
-from .solution import SolutionResult, accuracy, asolve
+from .report import (
+    plot_accuracy,
+    results_table,
+    solution_report,
+    solution_summary,
+    solution_table,
+    training_report,
+    training_summary,
+)
+from .solution import SolutionResult, asolve
 from .trainer import PromptTrainer
 
 PLOT_FILE = "accuracy.png"
@@ -93,7 +101,11 @@ def _starting_prompt(args: argparse.Namespace, splits: Splits) -> str:
 
 
 def validate_qa(args: argparse.Namespace) -> None:
-    """Every option of ``tg run qa`` checked, and the data loaded once, before any run folder exists."""
+    """Every option of ``tg run qa`` checked, and the data loaded, before any run folder exists.
+
+    ``run_qa`` loads the data again rather than receiving it: the CLI calls
+    ``validate`` on a resume too, and loading a QA file takes milliseconds.
+    """
     for option, value, minimum in (("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
                                    ("--concurrency", args.concurrency, 1), ("--momentum", args.momentum, 0)):
         _at_least(value, minimum, option)
@@ -113,22 +125,10 @@ def run_qa(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     total = args.steps or args.epochs * trainer.batches_per_epoch
     run_sync(_train(trainer, run, total))
     history, versions = trainer.history, trainer.versions
-    table = results_table(history, versions)
     plot_accuracy(history, versions, run.path / PLOT_FILE)
-    final = versions[trainer.current]
-    summary = {
-        "data": source,
-        "sizes": list(splits.sizes()),
-        "evaluator": trainer.evaluator.name,
-        "steps": len(history),
-        "kept": sum(r.accepted for r in history),
-        "reverted": sum(r.candidate is not None and not r.accepted for r in history),
-        "initial": {"prompt": versions[0].prompt, "validation": versions[0].validation, "test": versions[0].test},
-        "final": {"prompt": final.prompt, "validation": final.validation, "test": final.test},
-        "plot": PLOT_FILE,
-    }
+    summary = training_summary(source, trainer, PLOT_FILE)
     run.finish(summary, training_report(f"tg run qa: {source}", history, versions, PLOT_FILE))
-    return {**summary, "table": table}
+    return {**summary, "table": results_table(history, versions)}
 
 
 async def _train(trainer: PromptTrainer, run: Run, total: int) -> None:
@@ -183,8 +183,7 @@ def validate_solution(args: argparse.Namespace) -> None:
 def run_solution(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     examples = _solution_examples(args)
     results = run_sync(_solve(examples, run, args.steps, args.batch_size))
-    summary = {"data": args.data or "built-in demo set", "questions": len(results),
-               "iterations": args.steps, "accuracy": accuracy(results)}
+    summary = solution_summary(args.data or "built-in demo set", results, args.steps)
     run.finish(summary, solution_report(results))
     return {**summary, "table": solution_table(results)}
 
