@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml | $(PY)
 install: system-deps $(STAMP)
 
 demo: install
-	$(VENV)/bin/tg run text --engine local --steps 2 --runs-dir runs --constraint "At most 30 words, one sentence."
+	$(VENV)/bin/tg run text --engine local --steps 3 --runs-dir runs --max-words 30 --max-sentences 1
 
 test: install
 	$(VENV)/bin/ruff check .

@@ -1,17 +1,28 @@
 """The core's own plugin: ``tg run text``, optimizing any text toward a stated goal.
 
-It is registered through the same entry-point group as every other plugin.
+It is registered through the same entry-point group as every other plugin and
+runs the shared loop: the program checks the constraints it can count (words,
+sentences) and shows the judge a table of them, the judge scores the rest, and
+a candidate is kept only if it scores at least as well as the best so far.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from . import progress, prompts
+from .constraints import count_sentences, count_words, max_sentences, max_words
 from .hookspecs import hookimpl
+from .loop import Objective, Optimization, add_loop_arguments, check_loop_arguments
 from .losses import TextLoss
-from .optimizer import TGD
+from .optimizer import TGD, Constraint
 from .runs import Run
+from .simulator import SimulatorFunction
 from .tasks import Task
 from .variable import Variable
 
@@ -20,41 +31,116 @@ DEFAULT_GOAL = (
     "You judge a short public-health tip. It must name one concrete daily habit, give the "
     "reason in plain words, and stay under 30 words. List what is missing or wrong; be brief."
 )
+_SCORE = re.compile(r"SCORE:\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text", default=DEFAULT_TEXT, help="the text to improve")
     parser.add_argument("--role", default="a short public-health tip", help="what the text is")
     parser.add_argument("--goal", default=DEFAULT_GOAL, help="instruction for the judge (the loss)")
-    parser.add_argument("--constraint", action="append", default=[], help="a constraint on new values (repeatable)")
+    parser.add_argument("--max-words", type=int, help="checked constraint: at most this many words")
+    parser.add_argument("--max-sentences", type=int, help="checked constraint: at most this many sentences")
+    parser.add_argument("--constraint", action="append", default=[],
+                        help="a constraint in words, shown to the optimizer (repeatable; not checked)")
     parser.add_argument("--momentum", type=int, default=2, help="past values shown to the optimizer (default 2)")
+    add_loop_arguments(parser)
+
+
+def validate(args: argparse.Namespace) -> None:
+    if not args.text.strip():
+        raise ValueError("--text must not be empty")
+    if not args.goal.strip():
+        raise ValueError("--goal must not be empty")
+    for option in ("max_words", "max_sentences"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            raise ValueError(f"--{option.replace('_', '-')} must be at least 1, got {value}")
+    if args.momentum < 0:
+        raise ValueError(f"--momentum must be >= 0, got {args.momentum}")
+    check_loop_arguments(args)
+
+
+def checked_constraints(args: argparse.Namespace) -> list[Constraint]:
+    found = []
+    if args.max_words is not None:
+        found.append(max_words(args.max_words))
+    if args.max_sentences is not None:
+        found.append(max_sentences(args.max_sentences))
+    return found
+
+
+@dataclass(frozen=True)
+class CheckedText:
+    """A text with every limit the program checks: value, limit, met."""
+
+    text: str
+    checks: dict[str, dict[str, Any]]
+
+    def to_text(self) -> str:
+        rows = [f"- {name}: {c['value']} (limit {c['limit']}): {'met' if c['met'] else 'MISSED'}"
+                for name, c in self.checks.items()]
+        return prompts.TEXT_REPORT.format(text=self.text, checks="\n".join(rows) or prompts.TEXT_CHECKS_NONE)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "checks": self.checks}
+
+
+def check_text(text: str, limits: dict[str, int]) -> CheckedText:
+    values = {"words": count_words(text), "sentences": count_sentences(text)}
+    return CheckedText(text, {name: {"value": values[name], "limit": limit, "met": values[name] <= limit}
+                              for name, limit in limits.items()})
+
+
+def judge_score(judgement: str) -> float:
+    """The judge's 0-10 score from its last 'SCORE: N' line; 0 when it gave none."""
+    found = _SCORE.findall(judgement)
+    return min(10.0, float(found[-1])) if found else 0.0
+
+
+def text_objective(limits: dict[str, int], goal: str, engine: Any) -> Objective:
+    simulator = SimulatorFunction(
+        functools.partial(check_text, limits=limits), purpose=prompts.TEXT_PURPOSE, name="text.checks",
+        output_role="checked text", examples=[("One short sentence.",)],
+    )
+
+    def score(report: Variable, judgement: Variable | None) -> tuple[float, float] | None:
+        if not isinstance(report.data, CheckedText):
+            return None
+        met = sum(c["met"] for c in report.data.checks.values())
+        return (float(met), judge_score(judgement.value if judgement is not None else ""))
+
+    return Objective(
+        forward=simulator,
+        judge=TextLoss(goal + prompts.TEXT_SCORE_REQUEST, engine=engine),
+        score=score,
+        judge_scores=True,
+        metrics=lambda report: {name: c["value"] for name, c in getattr(report.data, "checks", {}).items()},
+        score_names=("checks met", "judge score"),
+    )
 
 
 def run_text(args: argparse.Namespace, run: Run) -> dict[str, Any]:
-    if not args.text.strip():
-        raise ValueError("--text must not be empty")
+    constraints = checked_constraints(args)
+    limits = {name: value for name, value in (("words", args.max_words), ("sentences", args.max_sentences))
+              if value is not None}
     variable = Variable(args.text, role_description=args.role)
-    loss_fn = TextLoss(args.goal, engine=run.engine)
-    optimizer = TGD([variable], engine=run.engine, constraints=args.constraint, momentum=args.momentum)
-    history: list[dict[str, str]] = []
-    last = run.latest_checkpoint()
-    if last:
-        variable.set_value(last["variables"]["text"])
-        history = last["state"]["history"]
-        optimizer.load_state(last["state"]["optimizer"])
-    for step in run.steps(args.steps):
-        loss = loss_fn(variable)
-        loss.backward(engine=run.engine)
-        before = variable.value
-        optimizer.step()
-        history.append({"step": step, "value": before, "evaluation": loss.value, "new_value": variable.value})
-        optimizer.zero_grad()
-        run.checkpoint(step, {"text": variable.value}, {"history": history, "optimizer": optimizer.state()})
-    lines = [f"# tg run text\n\nRole: {args.role}\n\nGoal: {args.goal}\n"]
-    for h in history:
-        lines.append(f"## Step {h['step']}\n\n**Value:** {h['value']}\n\n**Evaluation:** {h['evaluation']}\n")
-    lines.append(f"## Final\n\n{variable.value}\n")
-    summary = {"initial": args.text, "final": variable.value, "steps": len(history)}
+    optimizer = TGD([variable], engine=run.engine, constraints=[*constraints, *args.constraint],
+                    momentum=args.momentum)
+    loop = Optimization({"text": variable}, text_objective(limits, args.goal, run.engine), optimizer,
+                        steps=args.steps, candidates=args.candidates, patience=args.patience, run=run)
+    loop.run_all()
+    track = loop.tracks[0]
+    plot = progress.score_plot_svg(loop, Path(run.path) / "score.svg")
+    lines = [f"# tg run text\n\nRole: {args.role}\n\nGoal: {args.goal}\n",
+             f"Checked constraints: {', '.join(c.description for c in constraints) or 'none'}\n",
+             progress.markdown(loop), f"Score plot: [{plot.name}]({plot.name})\n", "## Judgements\n"]
+    for record in track.history:
+        if record.get("judgement"):
+            lines.append(f"### Step {record['step']}\n\n**Value:** {record['value']}\n\n{record['judgement']}\n")
+    result = progress.summary(loop)["parameters"]["text"]
+    summary = {"initial": args.text, "final": track.best_value, "steps": len(track.history),
+               "stopped": loop.stopped or "ran every step", **result,
+               "table": f"text: {progress.verdict(track)}\nfinal: {track.best_value}"}
     run.finish(summary, "\n".join(lines))
     return summary
 
@@ -66,4 +152,5 @@ def tg_plugin_info() -> dict[str, Any]:
 
 @hookimpl
 def tg_tasks() -> list[Task]:
-    return [Task("text", "optimize any text toward a goal judged by an LLM", add_arguments, run_text)]
+    return [Task("text", "optimize any text toward a goal judged by an LLM", add_arguments, run_text,
+                 validate=validate, default_steps=3)]

@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .engines.base import Engine
+    from .engines.base import Completion, Engine
 
 call_role: ContextVar[str] = ContextVar("tg_call_role", default="direct")
 _slots: ContextVar[asyncio.Semaphore | None] = ContextVar("tg_call_slots", default=None)
@@ -50,9 +50,16 @@ async def _slot() -> AsyncIterator[None]:
 
 
 async def ask(engine: Engine, messages: list[dict[str, str]], role: str, **params) -> str:
+    return (await ask_completion(engine, messages, role, **params)).text
+
+
+async def ask_completion(engine: Engine, messages: list[dict[str, str]], role: str, **params) -> Completion:
+    """The whole completion, for callers that must know why an answer ended (cut at max_tokens)."""
+    from .engines.base import check_messages
+
     token = call_role.set(role)
     try:
         async with _slot():
-            return await engine.agenerate(messages, **params)
+            return await engine.acomplete(check_messages(messages), **params)
     finally:
         call_role.reset(token)

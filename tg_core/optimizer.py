@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from . import prompts
 from .aio import run_sync
-from .calls import ask, calls_limited_to
+from .calls import ask_completion, calls_limited_to
 from .config import resolve_engine
 from .errors import OptimizerError
 from .variable import Variable
@@ -29,6 +30,77 @@ class UnusableAnswerError(ValueError):
 class PastIteration:
     value: str
     feedback: str
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A rule every new value must follow: shown to the model, and checked by the program.
+
+    ``check(value)`` returns why the value breaks the rule, or ``None``. A text
+    constraint (no check) is only shown; a checked one is enforced: a value that
+    fails is asked again with the reason and never accepted.
+    """
+
+    description: str
+    check: Callable[[str], str | None] | None = None
+
+    def violation(self, value: str) -> str | None:
+        return self.check(value) if self.check is not None else None
+
+
+def as_constraint(item: str | Constraint | Callable[[str], str | None]) -> Constraint:
+    """A constraint from text, a ``Constraint``, or a bare check (described by its docstring)."""
+    if isinstance(item, Constraint):
+        return item
+    if isinstance(item, str):
+        return Constraint(item)
+    if callable(item):
+        doc = (getattr(item, "__doc__", None) or "").strip().splitlines()
+        description = doc[0] if doc else getattr(item, "__name__", "a rule checked by the program")
+        return Constraint(description, item)
+    raise TypeError(f"a constraint must be text, a Constraint or a callable, got {type(item).__name__}")
+
+
+@dataclass
+class Rejection:
+    """A proposed value the optimizer did not accept, and why (for counts in the report)."""
+
+    kind: str  # malformed | cut | repeating | constraint | tried
+    reason: str
+    value: str | None = None
+
+
+@dataclass
+class Proposals:
+    """What one call of ``apropose`` produced: new distinct values, and what was rejected."""
+
+    values: list[str] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+# Engine parameters TGD forwards; anything else is a mistake caught where it is given.
+ENGINE_PARAMS = frozenset({"temperature", "top_p", "seed", "max_tokens", "stop"})
+TEXTGRAD_ONLY = {
+    "verbose": "tg-core logs through the logging module (tg -v, or logging.getLogger('tg_core'))",
+    "new_variable_tags": f"tg-core's tags are fixed: {prompts.IMPROVED_START} ... {prompts.IMPROVED_END}",
+    "optimizer_system_prompt": "edit tg_core.prompts.OPTIMIZER_SYSTEM, or pass constraints=",
+}
+SAMPLING_TEMPERATURE = 0.7  # for k > 1 candidates and for re-asks, so a seed changes the answer
+
+
+def is_repeating(text: str) -> bool:
+    """A long answer that compresses to almost nothing is a model stuck in a loop."""
+    data = text.encode()
+    return len(data) >= 600 and len(zlib.compress(data)) < 0.12 * len(data)
+
+
+def answer_budget(value: str, floor: int = 256) -> int:
+    """Max tokens of an optimizer answer: room for a rewrite a good deal longer than the value."""
+    return max(floor, 3 * (len(value) // 4) + 192)
+
+
+def normalized(value: str) -> str:
+    return " ".join(value.split())
 
 
 def parse_improved(answer: str) -> str:
@@ -55,21 +127,25 @@ class TGD:
 
     Unlike TextGrad's optimizer, the prompt holds the full value of the
     variable, momentum shows past values with the feedback each got, gradient
-    memory shows past feedback, and a malformed answer is asked again; a
-    parameter that still fails keeps its old value while the others are updated.
+    memory shows past feedback, and an unusable answer is asked again with the
+    reason: malformed, cut at its token limit, repeating itself, breaking a
+    checked constraint, or (in ``apropose``) a value already tried. A parameter
+    that still fails keeps its old value while the others are updated.
+    ``constraints`` are text, ``Constraint`` objects or callables
+    ``check(value) -> reason | None``; checked ones are enforced.
     """
 
     def __init__(
         self,
         parameters: Iterable[Variable],
         engine: Engine | None = None,
-        constraints: Sequence[str] = (),
+        constraints: Sequence[str | Constraint | Callable[[str], str | None]] = (),
         momentum: int = 0,
         gradient_memory: int = 0,
         in_context_examples: Sequence[str] = (),
         max_retries: int = 2,
         max_concurrency: int | None = None,
-        **params,
+        **params: Any,
     ) -> None:
         self.parameters = list(parameters)
         if not self.parameters:
@@ -82,11 +158,19 @@ class TGD:
         for name, value in (("momentum", momentum), ("gradient_memory", gradient_memory), ("max_retries", max_retries)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"TGD: {name} must be an integer >= 0, got {value!r}")
-        for name, items in (("constraints", constraints), ("in_context_examples", in_context_examples)):
-            if isinstance(items, str) or not all(isinstance(c, str) for c in items):
-                raise TypeError(f"TGD: {name} must be a list of strings")
+        if isinstance(constraints, str):
+            raise TypeError("TGD: constraints must be a list (of strings, Constraints or callables)")
+        if isinstance(in_context_examples, str) or not all(isinstance(c, str) for c in in_context_examples):
+            raise TypeError("TGD: in_context_examples must be a list of strings")
+        for name in params:
+            if name in TEXTGRAD_ONLY:
+                raise TypeError(f"TGD: option {name!r} is TextGrad's and is not used here: {TEXTGRAD_ONLY[name]}")
+            if name not in ENGINE_PARAMS:
+                raise TypeError(
+                    f"TGD: unknown option {name!r}; engine parameters it forwards are {sorted(ENGINE_PARAMS)}"
+                )
         self.engine = engine
-        self.constraints = list(constraints)
+        self.constraints = [as_constraint(c) for c in constraints]
         self.momentum = momentum
         self.gradient_memory = gradient_memory
         self.in_context_examples = list(in_context_examples)
@@ -118,6 +202,18 @@ class TGD:
         for p in self.parameters:
             p.zero_grad()
 
+    def violation(self, value: str) -> str | None:
+        """Why ``value`` breaks a checked constraint, or ``None``."""
+        for constraint in self.constraints:
+            reason = constraint.violation(value)
+            if reason:
+                return reason
+        return None
+
+    def remember(self, variable: Variable) -> None:
+        """Record the current value and its feedback as a past iteration (momentum, memory)."""
+        self.history[id(variable)].append(PastIteration(variable.value, variable.get_gradient_text()))
+
     def step(self) -> None:
         run_sync(self.astep())
 
@@ -137,7 +233,7 @@ class TGD:
             elif isinstance(outcome, BaseException):
                 engine_error = engine_error or outcome
             else:
-                self.history[id(p)].append(PastIteration(p.value, p.get_gradient_text()))
+                self.remember(p)
                 p.set_value(outcome)
         if engine_error is not None:
             # The engine failed (budget, network): not a bad answer. Updates that
@@ -151,19 +247,49 @@ class TGD:
                 failures,
             )
 
-    def prompt_for(self, variable: Variable) -> list[dict[str, str]]:
-        """The messages sent to update ``variable``: public so users can inspect them."""
-        feedback = "\n\n".join(
-            prompts.OPTIMIZER_FEEDBACK_ITEM.format(context=f.context, text=f.text)
-            if f.context
-            else prompts.OPTIMIZER_FEEDBACK_NO_CONTEXT.format(text=f.text)
-            for f in variable.gradients
-        )
-        parts = [
-            prompts.OPTIMIZER_VARIABLE.format(
-                role=variable.role_description, value=variable.value, feedback=feedback
+    async def apropose(
+        self, variable: Variable, k: int = 1, avoid: Iterable[str] = (), seed: int = 0
+    ) -> Proposals:
+        """Up to ``k`` new values for ``variable``, each valid and different from ``avoid``.
+
+        The k answers are asked concurrently with distinct seeds (and a sampling
+        temperature when k > 1); each unusable answer is asked again with the
+        reason, with another seed, so a deterministic model and the response
+        cache cannot pin the search to one answer. Fewer than k values (even
+        none) come back when the retries run out: the caller records a stall.
+        """
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"TGD.apropose: k must be a positive integer, got {k!r}")
+        engine = resolve_engine(self.engine, "TGD")
+        taken = {normalized(v) for v in avoid}
+        proposals = Proposals()
+        with calls_limited_to(self.max_concurrency):
+            answers = await asyncio.gather(
+                *(self._ask_valid(variable, engine, seed + i, k, taken, proposals.rejections) for i in range(k))
             )
-        ]
+        proposals.values = [a for a in answers if a is not None]
+        return proposals
+
+    def prompt_for(self, variable: Variable) -> list[dict[str, str]]:
+        """The messages sent to update ``variable``: public so users can inspect them.
+
+        Laid out shared-first (see ``tg_core.prompts``): constraints and examples,
+        fixed for a run, open the message; past iterations follow; the value,
+        its feedback and the request come last.
+        """
+        parts = []
+        if self.constraints:
+            parts.append(
+                prompts.OPTIMIZER_CONSTRAINTS.format(
+                    constraints="\n".join(f"{i + 1}. {c.description}" for i, c in enumerate(self.constraints))
+                )
+            )
+        if self.in_context_examples:
+            parts.append(
+                prompts.OPTIMIZER_EXAMPLES.format(
+                    examples="\n".join(f"<EXAMPLE> {e} </EXAMPLE>" for e in self.in_context_examples)
+                )
+            )
         past = self.history.get(id(variable), [])
         if self.momentum and past:
             items = past[-self.momentum :]
@@ -185,18 +311,15 @@ class TGD:
                     )
                 )
             )
-        if self.constraints:
-            parts.append(
-                prompts.OPTIMIZER_CONSTRAINTS.format(
-                    constraints="\n".join(f"{i + 1}. {c}" for i, c in enumerate(self.constraints))
-                )
-            )
-        if self.in_context_examples:
-            parts.append(
-                prompts.OPTIMIZER_EXAMPLES.format(
-                    examples="\n".join(f"<EXAMPLE> {e} </EXAMPLE>" for e in self.in_context_examples)
-                )
-            )
+        feedback = "\n\n".join(
+            prompts.OPTIMIZER_FEEDBACK_ITEM.format(context=f.context, text=f.text)
+            if f.context
+            else prompts.OPTIMIZER_FEEDBACK_NO_CONTEXT.format(text=f.text)
+            for f in variable.gradients
+        )
+        parts.append(
+            prompts.OPTIMIZER_VARIABLE.format(role=variable.role_description, value=variable.value, feedback=feedback)
+        )
         parts.append(prompts.OPTIMIZER_REQUEST.format(role=variable.role_description))
         return [
             {"role": "system", "content": prompts.OPTIMIZER_SYSTEM},
@@ -204,22 +327,65 @@ class TGD:
         ]
 
     async def _update(self, variable: Variable, engine: Engine) -> str:
+        rejections: list[Rejection] = []
+        value = await self._ask_valid(variable, engine, 0, 1, None, rejections)
+        if value is None:
+            raise UnusableAnswerError(
+                f"no usable answer for '{variable.role_description}' after "
+                f"{self.max_retries + 1} attempts: {rejections[-1].reason}"
+            )
+        return value
+
+    def _params(self, variable: Variable, seed: int, k: int, attempt: int) -> dict[str, Any]:
+        params = dict(self.params)
+        params.setdefault("max_tokens", answer_budget(variable.value))
+        if seed or attempt or "seed" in params:
+            params["seed"] = params.get("seed", 0) + seed + 1009 * attempt
+        if (k > 1 or attempt) and params.get("temperature", 0) == 0:
+            params["temperature"] = SAMPLING_TEMPERATURE
+        return params
+
+    def _problem(self, answer: str, finish_reason: str, max_tokens: int, taken: set[str] | None) -> tuple[Rejection | None, str]:
+        """The parsed value, or why the answer cannot be used."""
+        if finish_reason == "length":
+            return Rejection("cut", prompts.PROBLEM_CUT.format(max_tokens=max_tokens)), ""
+        if is_repeating(answer):
+            return Rejection("repeating", prompts.PROBLEM_REPEATING), ""
+        try:
+            value = parse_improved(answer)
+        except ValueError as exc:
+            return Rejection("malformed", str(exc)), ""
+        reason = self.violation(value)
+        if reason:
+            return Rejection("constraint", prompts.PROBLEM_CONSTRAINT.format(reason=reason), value), value
+        if taken is not None and normalized(value) in taken:
+            tried = "\n".join(prompts.TRIED_ITEM.format(value=v) for v in sorted(taken))
+            return Rejection("tried", prompts.PROBLEM_TRIED.format(tried=tried), value), value
+        return None, value
+
+    async def _ask_valid(
+        self, variable: Variable, engine: Engine, seed: int, k: int,
+        taken: set[str] | None, rejections: list[Rejection],
+    ) -> str | None:
+        """One answer that passes every check, asking again with the reason; ``None`` if none did."""
         messages = self.prompt_for(variable)
         role = f"optimizer:{variable.role_description}"
-        problem = ""
         for attempt in range(self.max_retries + 1):
-            answer = await ask(engine, messages, role=role, output_tags=(prompts.IMPROVED_START, prompts.IMPROVED_END), **self.params)
-            try:
-                return parse_improved(answer)
-            except ValueError as exc:
-                problem = str(exc)
-                log.info("TGD: answer %d for '%s' unusable: %s", attempt + 1, variable.role_description, problem)
-                messages = [
-                    *messages,
-                    {"role": "assistant", "content": answer},
-                    {"role": "user", "content": prompts.OPTIMIZER_REASK.format(problem=problem)},
-                ]
-        raise UnusableAnswerError(
-            f"no usable answer for '{variable.role_description}' after "
-            f"{self.max_retries + 1} attempts: {problem}"
-        )
+            params = self._params(variable, seed, k, attempt)
+            completion = await ask_completion(
+                engine, messages, role=role, output_tags=(prompts.IMPROVED_START, prompts.IMPROVED_END), **params
+            )
+            rejection, value = self._problem(completion.text, completion.finish_reason, params["max_tokens"], taken)
+            if rejection is None:
+                if taken is not None:
+                    taken.add(normalized(value))
+                return value
+            rejections.append(rejection)
+            log.info("TGD: answer %d for '%s' unusable (%s): %s", attempt + 1, variable.role_description,
+                     rejection.kind, rejection.reason)
+            messages = [
+                *messages,
+                {"role": "assistant", "content": completion.text},
+                {"role": "user", "content": prompts.OPTIMIZER_REASK.format(problem=rejection.reason)},
+            ]
+        return None

@@ -3,6 +3,16 @@
 Prompts are data: graph and optimizer logic only fill these templates, so a
 reviewer can read (and a user can audit) everything an LLM is told without
 reading control flow. Field names in braces are filled with ``str.format``.
+
+Order convention (the same in every plugin's prompts module): what many calls
+share comes first and what is specific to one call comes last. A message is
+laid out as system prompt, then the task's fixed context (constraints,
+examples, the role), then what changes slowly (past iterations, the report,
+the judgement), then the variable and the request. llama.cpp reuses the
+key/value cache of the longest prefix it has seen and API providers bill a
+cached prefix at a discount, so calls that share a long head pay only for
+their tail: the k candidates of one step share everything but the seed, and
+a re-ask extends the previous conversation.
 """
 
 IMPROVED_START = "<IMPROVED_VARIABLE>"
@@ -136,4 +146,35 @@ OPTIMIZER_REASK = (
     "Your answer could not be used: {problem}. Answer again with the complete "
     "improved variable between exactly one " + IMPROVED_START + " tag and one "
     + IMPROVED_END + " tag."
+)
+
+# Why an answer is asked again (filled into OPTIMIZER_REASK as {problem}).
+PROBLEM_CUT = (
+    "it was cut at the limit of {max_tokens} tokens before it ended; send only the improved "
+    "variable, complete and no longer than needed"
+)
+PROBLEM_REPEATING = "it repeats the same text over and over; send the improved variable once"
+PROBLEM_CONSTRAINT = "the improved variable breaks a constraint: {reason}"
+PROBLEM_TRIED = (
+    "the improved variable is identical to a value already tried, which did not improve the "
+    "objective. Values tried so far:\n{tried}\nPropose a clearly different improvement that "
+    "addresses the feedback"
+)
+TRIED_ITEM = "<TRIED> {value} </TRIED>"
+
+# ---------------------------------------------------------------- tg run text
+
+TEXT_SCORE_REQUEST = (
+    "\n\nThe checks computed by the program are exact: do not recount them. "
+    "Judge only what the program cannot: the goal. End with one line 'SCORE: N', N an "
+    "integer from 0 (misses the goal) to 10 (meets it fully)."
+)
+
+TEXT_REPORT = "The text:\n<TEXT> {text} </TEXT>\n\nChecks computed by the program:\n{checks}"
+
+TEXT_CHECKS_NONE = "(no checks were set)"
+
+TEXT_PURPOSE = (
+    "shows the text with every constraint the program checks (value, limit, met or missed); "
+    "a better text meets every check and the goal"
 )

@@ -14,7 +14,7 @@ from .base import Completion, Messages, ModelEngine, estimate_tokens
 
 
 class FunctionEngine(ModelEngine):
-    """``fn(messages, **params)`` returns the reply text; it may be sync or async.
+    """``fn(messages, **params)`` returns the reply text (or a ``Completion``); sync or async.
 
     Sync functions run on a private thread pool when called asynchronously, so
     a slow function (a remote call, a sleep standing in for latency) overlaps
@@ -32,6 +32,8 @@ class FunctionEngine(ModelEngine):
         self._pool: ThreadPoolExecutor | None = None
 
     def _completion(self, messages: Messages, text: Any) -> Completion:
+        if isinstance(text, Completion):  # a script that needs to say more (finish_reason="length")
+            return text
         if not isinstance(text, str):
             raise TypeError(
                 f"FunctionEngine: {getattr(self.fn, '__name__', 'fn')} returned "

@@ -1,0 +1,226 @@
+"""The shared optimization loop, driven by scripted models: stalls, best-so-far, checked constraints."""
+
+import json
+
+import pytest
+
+import tg_core as tg
+from tg_core import prompts
+from tg_core.engines.base import Completion
+from tg_core.loop import Objective, Optimization
+from tg_core.optimizer import TGD, Constraint
+
+
+def _number(text):
+    return {"value": float(text)}
+
+
+def _objective(engine, done=None):
+    """Score = the number itself (higher is better); a value that is not a number scores nothing."""
+    simulator = tg.SimulatorFunction(_number, purpose="reads the number; higher is better")
+
+    def score(report, judgement):
+        return report.data.get("value")
+
+    return Objective(forward=simulator, judge=tg.TextLoss("Judge the number.", engine=engine), score=score, done=done)
+
+
+def _scripted(proposals, log=None):
+    """Optimizer answers from ``proposals`` in order (a str, or a Completion); feedback otherwise."""
+    queue = list(proposals)
+
+    def reply(messages, **params):
+        if messages[0]["content"] == prompts.OPTIMIZER_SYSTEM:
+            if log is not None:
+                log.append((messages, params))
+            answer = queue.pop(0)
+            if isinstance(answer, Completion):
+                return answer
+            return f"{prompts.IMPROVED_START} {answer} {prompts.IMPROVED_END}"
+        return "make it bigger"
+
+    return tg.FunctionEngine(reply)
+
+
+def _loop(engine, start="1", steps=3, candidates=1, patience=2, constraints=(), run=None, done=None):
+    variable = tg.Variable(start, role_description="a number")
+    optimizer = TGD([variable], engine=engine, constraints=constraints)
+    loop = Optimization({"x": variable}, _objective(engine, done), optimizer, steps=steps, candidates=candidates,
+                        patience=patience, engine=engine, run=run)
+    return variable, loop
+
+
+def test_a_model_that_returns_the_input_is_reasked_with_new_seeds_then_stalls_and_stops(caplog):
+    log = []
+    variable, loop = _loop(_scripted(["1"] * 20, log), steps=5, patience=2)
+    loop.run_all()
+    track = loop.tracks[0]
+    assert [r["stalled"] for r in track.history] == [True, True]  # stopped after 2 of 5 steps
+    assert loop.stopped.startswith("stalled")
+    assert len(log) == 6  # 3 attempts per step
+    seeds = [params.get("seed") for _, params in log[:3]]
+    assert len(set(seeds)) == 3 and all(params["temperature"] > 0 for _, params in log[1:3])
+    reask = log[1][0][-1]["content"]
+    assert "identical to a value already tried" in reask and "<TRIED> 1 </TRIED>" in reask
+    assert variable.value == "1"
+    assert "stalled" in caplog.text
+
+
+def test_the_kept_value_never_gets_worse():
+    # step 1: candidates 5 and 3 -> keep 5; step 2: candidates 2 and 4 (both worse) -> keep 5
+    variable, loop = _loop(_scripted(["5", "3", "2", "4"]), steps=2, candidates=2)
+    loop.run_all()
+    track = loop.tracks[0]
+    assert [r["best_score"] for r in track.history] == [[5.0], [5.0]]
+    assert variable.value == "5" and track.best_step == 1
+    assert track.history[1]["accepted"] is False and not track.history[1]["stalled"]
+    assert sorted(track.tried) == ["2", "3", "4", "5"]
+
+
+def test_an_invalid_candidate_is_never_kept_and_the_next_step_starts_from_the_best():
+    variable, loop = _loop(_scripted(["not a number", "7"]), steps=2)
+    loop.run_all()
+    first, second = loop.tracks[0].history
+    assert first["candidates"][0]["score"] is None and not first["accepted"]
+    assert second["value"] == "1" and second["best_value"] == "7"
+
+
+def test_a_checked_constraint_rejects_a_candidate_with_its_reason():
+    log = []
+
+    def below_ten(value):
+        """The number must be below 10."""
+        return f"{value} is not below 10" if float(value) >= 10 else None
+
+    variable, loop = _loop(_scripted(["12", "8"], log), steps=1, constraints=[below_ten])
+    loop.run_all()
+    assert variable.value == "8"
+    assert "1. The number must be below 10." in log[0][0][1]["content"]
+    assert "breaks a constraint: 12 is not below 10" in log[1][0][-1]["content"]
+    assert loop.tracks[0].history[0]["rejections"][0]["kind"] == "constraint"
+
+
+def test_an_answer_cut_at_max_tokens_is_reasked():
+    cut = Completion(f"{prompts.IMPROVED_START} 9", finish_reason="length")
+    log = []
+    variable, loop = _loop(_scripted([cut, "9"], log), steps=1)
+    loop.run_all()
+    assert variable.value == "9"
+    assert "cut at the limit of" in log[1][0][-1]["content"]
+    assert log[0][1]["max_tokens"] >= 256
+
+
+def test_an_answer_repeating_itself_is_reasked():
+    loop_text = "9 " * 400
+    variable, loop = _loop(_scripted([loop_text, "9"]), steps=1)
+    loop.run_all()
+    assert variable.value == "9"
+    assert loop.tracks[0].history[0]["rejections"][0]["kind"] == "repeating"
+
+
+def test_the_loop_stops_when_the_objective_is_done():
+    variable, loop = _loop(_scripted(["50", "60"]), steps=5, done=lambda e: e.score[0] >= 50)
+    loop.run_all()
+    assert variable.value == "50" and loop.stopped.startswith("every parameter is done")
+    assert [r.get("done", False) for r in loop.tracks[0].history] == [False, True]
+
+
+def test_resume_in_the_middle_continues_with_the_best_and_the_tried_values(tmp_path):
+    engine = _scripted(["3", "4"])
+    run = tg.Run.create(tmp_path, "loop", engine=engine)
+    with run:
+        _, loop = _loop(engine, steps=2, run=run)
+        loop.run_all()
+    assert run.completed_steps == 2
+    log = []
+    engine = _scripted(["4", "6"], log)  # "4" was tried before the interruption: asked again
+    resumed = tg.Run.resume(run.path, engine=engine)
+    with resumed:
+        variable, loop = _loop(engine, steps=3, run=resumed)
+        loop.run_all()
+    track = loop.tracks[0]
+    assert [r["step"] for r in track.history] == [1, 2, 3]
+    assert variable.value == "6" and track.best_step == 3
+    assert "<TRIED> 4 </TRIED>" in log[1][0][-1]["content"]
+    saved = json.loads((run.path / "checkpoints" / "step-0003.json").read_text())
+    assert saved["variables"] == {"x": "6"}
+
+
+def test_text_task_reports_score_per_step_and_enforces_its_length(tmp_path):
+    from tg_core.cli import main
+
+    answers = iter(["Drink water daily because your body needs it to work well. Really.",
+                    "Drink a glass of water with each meal to stay hydrated."])
+
+    def reply(messages, **params):
+        if messages[0]["content"] == prompts.OPTIMIZER_SYSTEM:
+            return f"{prompts.IMPROVED_START} {next(answers)} {prompts.IMPROVED_END}"
+        return "Clear habit and reason.\nSCORE: 8" if "each meal" in messages[-1]["content"] else "Vague.\nSCORE: 3"
+
+    import sys
+    import types
+
+    module = types.ModuleType("loop_test_engine")
+    module.reply = reply
+    sys.modules["loop_test_engine"] = module
+    try:
+        code = main(["run", "text", "--steps", "1", "--max-words", "30", "--max-sentences", "1",
+                     "--engine", "python:loop_test_engine:reply", "--run-dir", str(tmp_path / "run")])
+    finally:
+        del sys.modules["loop_test_engine"]
+    assert code == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["final"] == "Drink a glass of water with each meal to stay hydrated."
+    assert summary["start_score"] == [1.0, 3.0] and summary["best_score"] == [2.0, 8.0]
+    assert summary["improved"] is True and summary["counts"]["invalid"] == 1
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "improved from checks met=1, judge score=3 to checks met=2, judge score=8" in report
+    assert (tmp_path / "run" / "score.svg").read_text().startswith("<svg")
+
+
+@pytest.mark.parametrize("option", ["--max-words", "--max-sentences", "--candidates", "--patience"])
+def test_bad_text_options_are_named_before_a_run_folder_exists(tmp_path, capsys, option):
+    from tg_core.cli import main
+
+    assert main(["run", "text", option, "0", "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert f"{option} must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_tgd_refuses_textgrad_options_and_unknown_ones_where_they_are_given():
+    v = tg.Variable("x", role_description="r")
+    with pytest.raises(TypeError, match="'verbose' is TextGrad's"):
+        TGD([v], verbose=1)
+    with pytest.raises(TypeError, match="unknown option 'temprature'"):
+        TGD([v], temprature=0.5)
+    assert TGD([v], constraints=[Constraint("Be brief.")]).constraints[0].check is None
+
+
+@pytest.fixture(scope="module")
+def real_cache():
+    """The developer's model cache, read before the per-test sealed environment points elsewhere."""
+    from tg_core.engines import model_files
+
+    light = model_files.KNOWN_MODELS["light"]
+    try:
+        model_files.ensure_model(light)
+    except tg.EngineConfigError as exc:
+        pytest.skip(str(exc))
+    return str(tg.cache_dir())
+
+
+@pytest.mark.slow
+def test_two_steps_of_the_shared_loop_with_the_light_model(real_cache, tmp_path, monkeypatch):
+    from tg_core.cli import main
+    from tg_core.constraints import count_sentences, count_words
+
+    monkeypatch.setenv("TG_CACHE_DIR", real_cache)
+    code = main(["run", "text", "--engine", "local:light", "--steps", "2", "--max-words", "30",
+                 "--max-sentences", "1", "--no-cache", "--run-dir", str(tmp_path / "run")])
+    assert code == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert 1 <= len(summary["score_per_step"]) <= 2 and summary["usage"]["calls"] >= 4
+    if summary["changed"]:  # whatever the small model wrote, a kept value meets the checked limits
+        assert count_words(summary["final"]) <= 30 and count_sentences(summary["final"]) <= 1
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert ("improved from" in report) or ("no improvement over the start" in report) or ("changed without" in report)

@@ -1,0 +1,344 @@
+"""The optimization loop every task uses: forward, judge, backward, propose, verify, record.
+
+A task supplies its trainable variables and an :class:`Objective` (how a value
+is simulated, judged and, where the domain knows it, scored); the loop does
+the rest the same way for every task:
+
+- each step starts from the best value so far; its judgement flows back to it
+  and the optimizer proposes ``candidates`` new values (checked constraints
+  enforced, values already tried refused);
+- every candidate is evaluated; where there is a score the best one is kept
+  only if it scores at least as well as the best so far, so a step never makes
+  the kept value worse; where there is none the first valid proposal is taken;
+- a step that yields no new value is a stall, logged and reported; the run
+  stops early after ``patience`` stalls in a row, or when the objective says
+  the value is good enough;
+- every step is checkpointed, so ``tg run --resume`` continues after the last
+  completed step with the same best values, tried values and history.
+
+Acceptance by measurement follows GEPA; ask-evaluate-record with storage
+follows optuna's studies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .aio import run_sync
+from .config import resolve_engine
+from .optimizer import TGD, Proposals
+from .variable import Variable
+
+if TYPE_CHECKING:
+    from .engines.base import Engine
+    from .runs import Run
+
+log = logging.getLogger(__name__)
+
+Score = tuple[float, ...]
+
+
+def as_score(value: Any) -> Score | None:
+    """A score as a tuple compared lexicographically (higher is better); ``None`` for no score."""
+    if value is None:
+        return None
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    score = tuple(float(x) for x in items)
+    if not score or any(math.isnan(x) for x in score):
+        return None
+    return score
+
+
+@dataclass
+class Objective:
+    """What a task optimizes, in the terms the loop needs.
+
+    ``forward(variable) -> report``: the simulator or model run on a value (a
+    ``Function`` or any callable, sync or async); its output keeps the graph
+    back to the variable. ``judge(report) -> judgement``: the loss whose text
+    feedback flows backwards. ``score(report, judgement)``: a number or tuple
+    (higher is better) computed by the program, or ``None`` for an invalid
+    value; leave ``score`` unset where the domain has none. Set
+    ``judge_scores=True`` when the score reads the judgement (every candidate is
+    then judged). ``done(evaluation)`` says the value needs no more work (every
+    goal met). ``metrics(report)`` gives numbers to record for each evaluated
+    value. ``score_names`` label the score's components in reports.
+    """
+
+    forward: Callable[[Variable], Any]
+    judge: Callable[[Variable], Any]
+    score: Callable[[Variable, Variable | None], Any] | None = None
+    judge_scores: bool = False
+    done: Callable[[Evaluation], bool] | None = None
+    metrics: Callable[[Variable], dict[str, Any]] | None = None
+    score_names: Sequence[str] = ("score",)
+
+
+@dataclass
+class Evaluation:
+    """One value, its report (graph back to ``variable``), its judgement and score."""
+
+    value: str
+    variable: Variable
+    report: Variable
+    score: Score | None
+    judgement: Variable | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    feedback: list | None = None  # the judgement's feedback on the value, once back-propagated
+
+
+@dataclass
+class Track:
+    """One trainable variable's search: best value so far, values tried, history."""
+
+    name: str
+    parameter: Variable
+    objective: Objective
+    best_value: str
+    best_score: Score | None = None
+    best_step: int = 0
+    tried: list[str] = field(default_factory=list)
+    stalls: int = 0
+    done: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: Evaluation | None = None
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "best_value": self.best_value, "best_score": list(self.best_score) if self.best_score else None,
+            "best_step": self.best_step, "tried": self.tried, "stalls": self.stalls, "done": self.done,
+            "history": self.history,
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        self.best_value = state["best_value"]
+        self.best_score = as_score(state.get("best_score"))
+        self.best_step = state.get("best_step", 0)
+        self.tried = list(state.get("tried", []))
+        self.stalls = state.get("stalls", 0)
+        self.done = state.get("done", False)
+        self.history = list(state.get("history", []))
+        self.best = None
+        self.parameter.set_value(self.best_value)
+
+
+async def _acall(fn: Callable[..., Any], *args: Any) -> Any:
+    if hasattr(fn, "aforward"):
+        return await fn.aforward(*args)
+    result = fn(*args)
+    return await result if inspect.isawaitable(result) else result
+
+
+def better(candidate: Score | None, incumbent: Score | None) -> bool:
+    """At least as good (ties move the search on); anything scored beats nothing scored."""
+    if candidate is None:
+        return False
+    return incumbent is None or candidate >= incumbent
+
+
+def add_loop_arguments(parser: Any, candidates: int = 1, patience: int = 2) -> None:
+    """The loop's options, the same for every task that uses it."""
+    group = parser.add_argument_group("search")
+    group.add_argument("--candidates", type=int, default=candidates,
+                       help=f"values proposed and evaluated per step; the best is kept (default {candidates})")
+    group.add_argument("--patience", type=int, default=patience,
+                       help=f"stop after this many steps in a row with no new value (default {patience})")
+
+
+def check_loop_arguments(args: Any) -> None:
+    for option in ("candidates", "patience"):
+        value = getattr(args, option)
+        if value < 1:
+            raise ValueError(f"--{option} must be at least 1, got {value}")
+
+
+class Optimization:
+    """Run ``steps`` steps of the shared loop over ``parameters`` (name -> Variable).
+
+    ``objective`` is one :class:`Objective` for every parameter or a mapping
+    by name. ``optimizer`` is a ``TGD`` over the same variables (its
+    constraints, momentum and examples apply). With ``run`` the loop resumes
+    from the run's last checkpoint, logs events and checkpoints each step
+    (``extra_state()`` adds the task's own state to each checkpoint).
+    """
+
+    def __init__(
+        self,
+        parameters: Mapping[str, Variable],
+        objective: Objective | Mapping[str, Objective],
+        optimizer: TGD,
+        *,
+        steps: int,
+        candidates: int = 1,
+        patience: int = 2,
+        engine: Engine | None = None,
+        run: Run | None = None,
+        seed: int = 0,
+        extra_state: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        if not parameters:
+            raise ValueError("Optimization: parameters is empty")
+        for name, value in (("steps", steps), ("candidates", candidates), ("patience", patience)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"Optimization: {name} must be a positive integer, got {value!r}")
+        known = {id(p) for p in optimizer.parameters}
+        self.tracks = []
+        for name, variable in parameters.items():
+            if id(variable) not in known:
+                raise ValueError(f"Optimization: parameter {name!r} is not among the optimizer's parameters")
+            chosen = objective[name] if isinstance(objective, Mapping) else objective
+            self.tracks.append(Track(name, variable, chosen, variable.value))
+        self.optimizer = optimizer
+        self.steps = steps
+        self.candidates = candidates
+        self.patience = patience
+        self.engine = engine if engine is not None else (run.engine if run is not None else None)
+        self.run = run
+        self.seed = seed
+        self.extra_state = extra_state
+        self.stopped = ""
+
+    # -------------------------------------------------------------- state
+
+    def state(self) -> dict[str, Any]:
+        return {"tracks": {t.name: t.state() for t in self.tracks}, "stopped": self.stopped}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        saved = state["tracks"]
+        for track in self.tracks:
+            if track.name not in saved:
+                raise ValueError(f"checkpoint has no state for parameter {track.name!r}")
+            track.load_state(saved[track.name])
+        self.stopped = state.get("stopped", "")
+
+    def restore(self) -> int:
+        """Continue from the run's last checkpoint; the number of steps already done."""
+        if self.run is None:
+            return 0
+        last = self.run.latest_checkpoint()
+        if not last or "loop" not in last.get("state", {}):
+            return 0
+        self.load_state(last["state"]["loop"])
+        self.optimizer.load_state(last["state"]["optimizer"])
+        return last["step"]
+
+    # -------------------------------------------------------------- running
+
+    def run_all(self) -> Optimization:
+        return run_sync(self.arun())
+
+    async def arun(self) -> Optimization:
+        done = self.restore()
+        steps = self.run.steps(self.steps) if self.run is not None else range(done + 1, self.steps + 1)
+        for step in steps:
+            if self.stopped:
+                break
+            await self.astep(step)
+            if self.run is not None:
+                extra = self.extra_state() if self.extra_state else {}
+                self.run.checkpoint(
+                    step, {t.name: t.best_value for t in self.tracks},
+                    {**extra, "loop": self.state(), "optimizer": self.optimizer.state()},
+                )
+        for track in self.tracks:
+            track.parameter.set_value(track.best_value)
+        return self
+
+    async def astep(self, step: int) -> None:
+        active = [t for t in self.tracks if not t.done]
+        await asyncio.gather(*(self._step_track(t, step) for t in active))
+        if all(t.done for t in self.tracks):
+            self.stopped = "every parameter is done (its objective says so)"
+        elif all(t.done or t.stalls >= self.patience for t in self.tracks):
+            self.stopped = f"stalled: no new value for {self.patience} step(s) in a row"
+        if self.stopped:
+            self._log("stop", step=step, reason=self.stopped)
+
+    async def evaluate(self, track: Track, value: str) -> Evaluation:
+        """Forward (and judge, when the score reads the judgement) one value of ``track``."""
+        objective = track.objective
+        variable = Variable(value, role_description=track.parameter.role_description)
+        report = await _acall(objective.forward, variable)
+        judgement = await _acall(objective.judge, report) if objective.judge_scores else None
+        score = as_score(objective.score(report, judgement)) if objective.score is not None else None
+        metrics = objective.metrics(report) if objective.metrics is not None else {}
+        return Evaluation(value, variable, report, score, judgement, metrics)
+
+    async def _best_of(self, track: Track) -> Evaluation:
+        if track.best is None or track.best.value != track.best_value:
+            track.best = await self.evaluate(track, track.best_value)
+            if track.best_score is None:
+                track.best_score = track.best.score
+        return track.best
+
+    async def _feedback_on(self, track: Track, best: Evaluation) -> list:
+        """The judgement's feedback on the best value, computed once per value."""
+        if best.feedback is None:
+            engine = resolve_engine(self.engine, "Optimization")
+            if best.judgement is None:
+                best.judgement = await _acall(track.objective.judge, best.report)
+            await best.judgement.abackward(engine=engine)
+            best.feedback = list(best.variable.gradients)
+        return best.feedback
+
+    async def _step_track(self, track: Track, step: int) -> None:
+        best = await self._best_of(track)
+        record: dict[str, Any] = {"step": step, "track": track.name, "value": best.value,
+                                  "score": list(best.score) if best.score else None, "metrics": best.metrics}
+        if track.objective.done is not None and track.objective.done(best):
+            track.done = True
+            record.update(done=True, candidates=[], rejections=[], accepted=False, stalled=False,
+                          best_value=track.best_value, best_score=record["score"])
+            track.history.append(record)
+            self._log("loop_step", **record)
+            return
+        feedback = await self._feedback_on(track, best)
+        parameter = track.parameter
+        parameter.zero_grad()
+        parameter.set_value(best.value)
+        parameter.gradients.extend(feedback)
+        record["judgement"] = best.judgement.value if best.judgement is not None else ""
+        avoid = [*track.tried, best.value]
+        proposals: Proposals = await self.optimizer.apropose(
+            parameter, self.candidates, avoid=avoid, seed=self.seed + step * self.candidates
+        )
+        if not self.optimizer.history[id(parameter)] or self.optimizer.history[id(parameter)][-1].value != best.value:
+            self.optimizer.remember(parameter)
+        evaluations = await asyncio.gather(*(self.evaluate(track, v) for v in proposals.values))
+        track.tried.extend(proposals.values)
+        chosen = self._choose(track, best, list(evaluations))
+        record["candidates"] = [
+            {"value": e.value, "score": list(e.score) if e.score else None, "metrics": e.metrics,
+             "accepted": e is chosen} for e in evaluations
+        ]
+        record["rejections"] = [{"kind": r.kind, "reason": r.reason, "value": r.value} for r in proposals.rejections]
+        record["stalled"] = not proposals.values
+        record["accepted"] = chosen is not None
+        if chosen is not None:
+            track.best, track.best_value, track.best_score, track.best_step = chosen, chosen.value, chosen.score, step
+        track.stalls = track.stalls + 1 if record["stalled"] else 0
+        if record["stalled"]:
+            log.warning("step %d, %s: stalled: every proposal was unusable or already tried", step, track.name)
+            self._log("stall", step=step, track=track.name, rejections=record["rejections"])
+        record.update(best_value=track.best_value, best_score=list(track.best_score) if track.best_score else None)
+        track.history.append(record)
+        self._log("loop_step", **record)
+
+    @staticmethod
+    def _choose(track: Track, best: Evaluation, evaluations: list[Evaluation]) -> Evaluation | None:
+        if not evaluations:
+            return None
+        if track.objective.score is None:  # nothing to measure: the first valid proposal moves on
+            return evaluations[0]
+        top = max((e for e in evaluations if e.score is not None), key=lambda e: e.score, default=None)
+        return top if top is not None and better(top.score, track.best_score) else None
+
+    def _log(self, kind: str, **fields: Any) -> None:
+        if self.run is not None:
+            self.run.log(kind, **fields)
