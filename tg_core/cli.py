@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from .errors import TGError
@@ -49,6 +52,20 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- tg run
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (timeout, systemd, batch schedulers) stops a run the way Ctrl-C does."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("run options")
     group.add_argument("--engine", help="engine spec, e.g. local, local:light, openai:gpt-4o-mini (default: $TG_ENGINE or local)")
@@ -58,6 +75,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-calls", type=int, help="stop before making more than this many LLM calls")
     group.add_argument("--max-tokens", type=int, help="stop before using more than this many tokens")
     group.add_argument("--max-usd", type=float, help="stop before spending more than this many dollars")
+    group.add_argument("--resume", metavar="RUN_DIR", default=argparse.SUPPRESS,
+                       help="continue that run after its last completed step (its saved options are used)")
 
 
 def _engine_for(spec: str | None, args: argparse.Namespace):
@@ -81,6 +100,9 @@ def cmd_run(
         saved = run.config.get("argv")
         if not isinstance(saved, list):
             raise TGError(f"--resume {args.resume}: config.json has no saved command line")
+        if args.task and args.task != run.config.get("task"):
+            raise TGError(f"--resume {args.resume}: that folder holds a {run.config.get('task')!r} run, "
+                          f"not {args.task!r}")
         args = parser.parse_args(["run", *saved])
         args.resume = str(run.path)
     elif not args.task:
@@ -98,14 +120,19 @@ def cmd_run(
     engine = _engine_for(spec, args)  # before any folder is made, so a bad spec leaves nothing behind
     if not args.resume:
         run = Run.create(args.runs_dir, task.name, {"argv": argv, "engine": spec}, path=args.run_dir)
+    if args.resume:
+        engine.usage.add_prior(run.prior_usage())  # totals and budgets span every process of the run
     run.engine = engine
     run.show_progress = True
     _err(f"tg run {task.name}: engine {spec} ({engine.model}); run folder {run.path}")
     if args.resume:
         _err(f"resuming after step {run.completed_steps}")
     try:
-        with run:
+        with run, _sigterm_as_interrupt():
             summary = task.run(args, run) or {}
+    except KeyboardInterrupt:
+        run.finish_interrupted("interrupted (Ctrl-C or SIGTERM)")
+        raise
     finally:
         _err(f"usage: {engine.usage.summary_line()}")
     if isinstance(summary.get("table"), str):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import re
 import threading
@@ -22,6 +23,8 @@ from .events import events_to
 
 if TYPE_CHECKING:
     from .engines.base import Engine
+
+log = logging.getLogger(__name__)
 
 _SECRET_ENV = ("OPENAI_API_KEY", "TG_API_KEY", "ANTHROPIC_API_KEY")
 _CHECKPOINT = re.compile(r"step-(\d+)\.json$")
@@ -58,6 +61,7 @@ class Run:
         self._secrets: list[str] = []
         self._events = None
         self._calls_bar = None
+        self._skipped: dict[Path, str] = {}
 
     @classmethod
     def create(
@@ -82,12 +86,31 @@ class Run:
         config_file = path / "config.json"
         if not config_file.is_file():
             raise FileNotFoundError(f"--resume {path}: not a run folder (no config.json inside)")
-        return cls(path, json.loads(config_file.read_text(encoding="utf-8")), engine)
+        try:
+            config = json.loads(config_file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"--resume {path}: {config_file} is not valid JSON ({exc}); the run cannot be "
+                             "resumed from it") from None
+        if not isinstance(config, dict):
+            raise ValueError(f"--resume {path}: {config_file} holds {type(config).__name__}, not a JSON object")
+        return cls(path, config, engine)
+
+    def prior_usage(self) -> dict[str, float]:
+        """What the LLM calls already logged in this run cost, so usage and budgets add up across resumes."""
+        totals = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
+        for record in self.events("llm_call"):
+            if record.get("cached"):  # answered from the response cache: no call was made
+                continue
+            totals["calls"] += 1
+            for key in ("prompt_tokens", "completion_tokens", "cost_usd"):
+                totals[key] += record.get(key) or 0
+        return totals
 
     # -------------------------------------------------------------- events
 
     def __enter__(self) -> Run:
         self._secrets = _secrets()
+        dropped = self._repair_events()
         self._events = open(self.path / "events.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self._stack = contextlib.ExitStack()
         self._stack.enter_context(events_to(self.log))
@@ -97,7 +120,26 @@ class Run:
 
             self._calls_bar = self._stack.enter_context(tqdm(desc="LLM calls", unit="call", position=1, leave=False))
         self.log("run_open", config=self.config, completed_steps=self.completed_steps)
+        for path, why in self._skipped.items():  # found before the log was open
+            self.log("checkpoint_skipped", path=str(path), reason=why)
+        if dropped:
+            self.log("events_repaired", dropped_bytes=dropped,
+                     note="a partial last line (a process killed while writing) was removed")
         return self
+
+    def _repair_events(self) -> int:
+        """Cut a partial last line left by ``kill -9``, so the next event starts on its own line."""
+        path = self.path / "events.jsonl"
+        if not path.exists():
+            return 0
+        with open(path, "rb+") as f:
+            data = f.read()
+            if not data or data.endswith(b"\n"):
+                return 0
+            keep = data.rfind(b"\n") + 1
+            f.truncate(keep)
+        log.warning("%s: removed a partial last line (%d bytes)", path, len(data) - keep)
+        return len(data) - keep
 
     def __exit__(self, *exc: Any) -> None:
         self.log("run_close", error=repr(exc[1]) if exc[1] else None)
@@ -146,8 +188,30 @@ class Run:
 
     @property
     def completed_steps(self) -> int:
-        found = self._checkpoints()
-        return found[-1][0] if found else 0
+        latest = self._latest_valid()
+        return latest[0] if latest else 0
+
+    def _latest_valid(self) -> tuple[int, dict[str, Any]] | None:
+        """The newest checkpoint that reads as a checkpoint; corrupt newer ones are skipped and named."""
+        for step, path in reversed(self._checkpoints()):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                self._skip(path, str(exc))
+                continue
+            if not isinstance(data, dict) or not isinstance(data.get("variables"), dict):
+                self._skip(path, "it is not a checkpoint (no 'variables')")
+                continue
+            return step, data
+        return None
+
+    def _skip(self, path: Path, why: str) -> None:
+        if path in self._skipped:
+            return
+        self._skipped[path] = why
+        log.warning("checkpoint %s skipped: %s; resuming from the one before", path, why)
+        if self._events is not None:
+            self.log("checkpoint_skipped", path=str(path), reason=why)
 
     def checkpoint(self, step: int, variables: dict[str, str], state: dict[str, Any] | None = None) -> Path:
         """Record step ``step`` as complete: trainable values plus any task state."""
@@ -159,10 +223,10 @@ class Run:
         return target
 
     def latest_checkpoint(self) -> dict[str, Any] | None:
-        found = self._checkpoints()
-        if not found:
-            return None
-        return json.loads(found[-1][1].read_text(encoding="utf-8"))
+        latest = self._latest_valid()
+        return latest[1] if latest else None
+
+    restore = latest_checkpoint
 
     def steps(self, total: int, description: str = "steps") -> Iterator[int]:
         """Step numbers still to do (1-based), with a progress bar when the CLI asks for one."""
@@ -178,6 +242,14 @@ class Run:
                 bar.update(1)
 
     # -------------------------------------------------------------- outputs
+
+    def finish_interrupted(self, why: str) -> None:
+        """A summary and a report that say where the run stopped and how to continue."""
+        step = self.completed_steps
+        hint = f"tg run --resume {self.path}"
+        self.finish({"interrupted": why, "resume_with": hint},
+                    f"# Run interrupted\n\n{why} after step {step}. Every completed step is saved; "
+                    f"continue with:\n\n```\n{hint}\n```\n")
 
     def finish(self, summary: dict[str, Any], report_markdown: str) -> None:
         """Write ``summary.json`` (with usage) and ``report.md``."""

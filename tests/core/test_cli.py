@@ -20,7 +20,7 @@ def test_tg_plugins_lists_builtins():
 def test_tg_run_task_help_shows_task_and_run_options():
     out = subprocess.run([TG, "run", "text", "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0
-    assert "--goal" in out.stdout and "--resume" not in out.stdout and "--engine" in out.stdout
+    assert "--goal" in out.stdout and "--resume RUN_DIR" in out.stdout and "--engine" in out.stdout
 
 
 def test_unknown_task_is_a_clear_error(capsys):

@@ -52,6 +52,14 @@ class Usage:
             self.latency_s += latency_s
             self.cost_usd += cost_usd
 
+    def add_prior(self, prior: dict[str, float]) -> None:
+        """Count calls made before a resume, so totals and budgets span the whole run."""
+        with self._lock:
+            self.calls += int(prior.get("calls", 0))
+            self.prompt_tokens += int(prior.get("prompt_tokens", 0))
+            self.completion_tokens += int(prior.get("completion_tokens", 0))
+            self.cost_usd += float(prior.get("cost_usd", 0.0))
+
     def record_cache_hit(self) -> None:
         with self._lock:
             self.cache_hits += 1
