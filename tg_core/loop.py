@@ -61,7 +61,7 @@ class Objective:
 
     ``forward(variable) -> report``: the simulator or model run on a value (a
     ``Function`` or any callable, sync or async); its output keeps the graph
-    back to the variable. ``judge(report) -> judgement``: the loss whose text
+    back to the variable. ``None``: the value is judged as it is (an answer). ``judge(report) -> judgement``: the loss whose text
     feedback flows backwards. ``score(report, judgement)``: a number or tuple
     (higher is better) computed by the program, or ``None`` for an invalid
     value; leave ``score`` unset where the domain has none. Set
@@ -71,7 +71,7 @@ class Objective:
     value. ``score_names`` label the score's components in reports.
     """
 
-    forward: Callable[[Variable], Any]
+    forward: Callable[[Variable], Any] | None
     judge: Callable[[Variable], Any]
     score: Callable[[Variable, Variable | None], Any] | None = None
     judge_scores: bool = False
@@ -264,7 +264,7 @@ class Optimization:
         """Forward (and judge, when the score reads the judgement) one value of ``track``."""
         objective = track.objective
         variable = Variable(value, role_description=track.parameter.role_description)
-        report = await _acall(objective.forward, variable)
+        report = variable if objective.forward is None else await _acall(objective.forward, variable)
         judgement = await _acall(objective.judge, report) if objective.judge_scores else None
         score = as_score(objective.score(report, judgement)) if objective.score is not None else None
         metrics = objective.metrics(report) if objective.metrics is not None else {}
@@ -305,8 +305,9 @@ class Optimization:
         parameter.gradients.extend(feedback)
         record["judgement"] = best.judgement.value if best.judgement is not None else ""
         avoid = [*track.tried, best.value]
+        explore = bool(track.history) and not track.history[-1].get("accepted")
         proposals: Proposals = await self.optimizer.apropose(
-            parameter, self.candidates, avoid=avoid, seed=self.seed + step * self.candidates
+            parameter, self.candidates, avoid=avoid, seed=self.seed + step * self.candidates, explore=explore
         )
         if not self.optimizer.history[id(parameter)] or self.optimizer.history[id(parameter)][-1].value != best.value:
             self.optimizer.remember(parameter)

@@ -203,12 +203,9 @@ class TGD:
             p.zero_grad()
 
     def violation(self, value: str) -> str | None:
-        """Why ``value`` breaks a checked constraint, or ``None``."""
-        for constraint in self.constraints:
-            reason = constraint.violation(value)
-            if reason:
-                return reason
-        return None
+        """Why ``value`` breaks checked constraints (every one it breaks), or ``None``."""
+        reasons = [reason for c in self.constraints if (reason := c.violation(value))]
+        return "; ".join(reasons) or None
 
     def remember(self, variable: Variable) -> None:
         """Record the current value and its feedback as a past iteration (momentum, memory)."""
@@ -248,15 +245,18 @@ class TGD:
             )
 
     async def apropose(
-        self, variable: Variable, k: int = 1, avoid: Iterable[str] = (), seed: int = 0
+        self, variable: Variable, k: int = 1, avoid: Iterable[str] = (), seed: int = 0, explore: bool = False
     ) -> Proposals:
         """Up to ``k`` new values for ``variable``, each valid and different from ``avoid``.
 
         The k answers are asked concurrently with distinct seeds (and a sampling
         temperature when k > 1); each unusable answer is asked again with the
         reason, with another seed, so a deterministic model and the response
-        cache cannot pin the search to one answer. Fewer than k values (even
-        none) come back when the retries run out: the caller records a stall.
+        cache cannot pin the search to one answer. ``explore=True`` samples from
+        the first answer on (the loop sets it after a step that changed nothing,
+        since the same prompt would otherwise give the same answers). Fewer
+        than k values (even none) come back when the retries run out: the
+        caller records a stall.
         """
         if not isinstance(k, int) or k < 1:
             raise ValueError(f"TGD.apropose: k must be a positive integer, got {k!r}")
@@ -265,7 +265,8 @@ class TGD:
         proposals = Proposals()
         with calls_limited_to(self.max_concurrency):
             answers = await asyncio.gather(
-                *(self._ask_valid(variable, engine, seed + i, k, taken, proposals.rejections) for i in range(k))
+                *(self._ask_valid(variable, engine, seed + i, k, taken, proposals.rejections, explore)
+                  for i in range(k))
             )
         proposals.values = [a for a in answers if a is not None]
         return proposals
@@ -320,7 +321,12 @@ class TGD:
         parts.append(
             prompts.OPTIMIZER_VARIABLE.format(role=variable.role_description, value=variable.value, feedback=feedback)
         )
-        parts.append(prompts.OPTIMIZER_REQUEST.format(role=variable.role_description))
+        request = prompts.OPTIMIZER_REQUEST.format(role=variable.role_description)
+        if self.constraints:
+            request += prompts.OPTIMIZER_REQUEST_CONSTRAINTS.format(
+                constraints=" ".join(c.description for c in self.constraints)
+            )
+        parts.append(request)
         return [
             {"role": "system", "content": prompts.OPTIMIZER_SYSTEM},
             {"role": "user", "content": "\n\n".join(parts)},
@@ -336,12 +342,12 @@ class TGD:
             )
         return value
 
-    def _params(self, variable: Variable, seed: int, k: int, attempt: int) -> dict[str, Any]:
+    def _params(self, variable: Variable, seed: int, k: int, attempt: int, explore: bool) -> dict[str, Any]:
         params = dict(self.params)
         params.setdefault("max_tokens", answer_budget(variable.value))
         if seed or attempt or "seed" in params:
             params["seed"] = params.get("seed", 0) + seed + 1009 * attempt
-        if (k > 1 or attempt) and params.get("temperature", 0) == 0:
+        if (k > 1 or attempt or explore) and params.get("temperature", 0) == 0:
             params["temperature"] = SAMPLING_TEMPERATURE
         return params
 
@@ -365,13 +371,13 @@ class TGD:
 
     async def _ask_valid(
         self, variable: Variable, engine: Engine, seed: int, k: int,
-        taken: set[str] | None, rejections: list[Rejection],
+        taken: set[str] | None, rejections: list[Rejection], explore: bool = False,
     ) -> str | None:
         """One answer that passes every check, asking again with the reason; ``None`` if none did."""
         messages = self.prompt_for(variable)
         role = f"optimizer:{variable.role_description}"
         for attempt in range(self.max_retries + 1):
-            params = self._params(variable, seed, k, attempt)
+            params = self._params(variable, seed, k, attempt, explore)
             completion = await ask_completion(
                 engine, messages, role=role, output_tags=(prompts.IMPROVED_START, prompts.IMPROVED_END), **params
             )

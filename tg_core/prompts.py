@@ -142,6 +142,9 @@ OPTIMIZER_REQUEST = (
     "variable between " + IMPROVED_START + " and " + IMPROVED_END + " tags."
 )
 
+# Repeated right before the answer: small models follow what they read last.
+OPTIMIZER_REQUEST_CONSTRAINTS = " The improved variable must follow every constraint: {constraints}"
+
 OPTIMIZER_REASK = (
     "Your answer could not be used: {problem}. Answer again with the complete "
     "improved variable between exactly one " + IMPROVED_START + " tag and one "
@@ -154,7 +157,7 @@ PROBLEM_CUT = (
     "variable, complete and no longer than needed"
 )
 PROBLEM_REPEATING = "it repeats the same text over and over; send the improved variable once"
-PROBLEM_CONSTRAINT = "the improved variable breaks a constraint: {reason}"
+PROBLEM_CONSTRAINT = "the improved variable breaks the constraints: {reason}. Write a new one that follows them"
 PROBLEM_TRIED = (
     "the improved variable is identical to a value already tried, which did not improve the "
     "objective. Values tried so far:\n{tried}\nPropose a clearly different improvement that "
@@ -165,12 +168,12 @@ TRIED_ITEM = "<TRIED> {value} </TRIED>"
 # ---------------------------------------------------------------- tg run text
 
 TEXT_SCORE_REQUEST = (
-    "\n\nThe checks computed by the program are exact: do not recount them. "
-    "Judge only what the program cannot: the goal. End with one line 'SCORE: N', N an "
-    "integer from 0 (misses the goal) to 10 (meets it fully)."
+    "\n\nThe counts below the text are exact (counted by a program): trust them. "
+    "Judge the text against the goal, then finish with a last line like this one:\nSCORE: 6\n"
+    "(0 = misses the goal, 10 = meets it fully)."
 )
 
-TEXT_REPORT = "The text:\n<TEXT> {text} </TEXT>\n\nChecks computed by the program:\n{checks}"
+TEXT_REPORT = "<TEXT> {text} </TEXT>\n\nExact counts:\n{checks}"
 
 TEXT_CHECKS_NONE = "(no checks were set)"
 

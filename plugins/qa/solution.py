@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tg_core import TGD, LLMCall, MultiFieldEvaluation, OptimizerError, Variable, run_sync
+from tg_core import TGD, LLMCall, MultiFieldEvaluation, Variable, run_sync
+from tg_core.loop import Objective, Optimization
+from tg_core.optimizer import Constraint
 
 from . import prompts
 from .answers import read_choice
@@ -77,9 +79,18 @@ def _check(example: Example, iterations: int) -> None:
         raise ValueError(f"optimize_solution: iterations must be an integer >= 0, got {iterations!r}")
 
 
-def answer_constraint(example: Example) -> str:
-    """The format every rewritten answer keeps: a last line 'Answer: $LETTER' with one of its letters."""
-    return prompts.ANSWER_FORMAT_CONSTRAINT.format(letters=example.letters)
+def answer_constraint(example: Example) -> Constraint:
+    """The format every rewritten answer keeps: a last line 'Answer: $LETTER' with one of its letters.
+
+    Checked by the program: an answer whose line names no letter, or several,
+    is asked again with what was read, never kept.
+    """
+
+    def check(answer: str) -> str | None:
+        reading = read_choice(answer, example.letters)
+        return None if reading.letter and not reading.problem else answer_line(answer, example.letters)
+
+    return Constraint(prompts.ANSWER_FORMAT_CONSTRAINT.format(letters=example.letters), check)
 
 
 async def azero_shot(example: Example, engine: Engine) -> str:
@@ -138,23 +149,28 @@ class AnswerReview:
 
 
 async def aoptimize_solution(example: Example, engine: Engine, iterations: int = 3) -> SolutionResult:
-    """Answer ``example`` zero-shot, improve the answer ``iterations`` times, vote."""
+    """Answer ``example`` zero-shot, improve the answer ``iterations`` times with the shared loop, vote.
+
+    The answer is judged as it is (no simulator) and has no score (no answer
+    key at test time), so each step keeps the first new answer whose answer
+    line names one letter; an answer already given is asked again.
+    """
     _check(example, iterations)
     review = AnswerReview(example, engine)
     solution = Variable(await azero_shot(example, engine), role_description=prompts.SOLUTION_ROLE)
-    optimizer = TGD([solution], engine=engine, constraints=[answer_constraint(example)])
     predictions = [solution.value]
-    failures = 0
-    for _ in range(iterations):
-        optimizer.zero_grad()
-        await (await review.areview(solution)).abackward(engine=engine)
-        try:
-            await optimizer.astep()
-        except OptimizerError as exc:
-            failures += 1
-            log.warning("solution for %s: this iteration gave no usable answer: %s", example.id, exc)
-            continue
-        predictions.append(solution.value)
+    if iterations:
+        optimizer = TGD([solution], engine=engine, constraints=[answer_constraint(example)])
+        loop = Optimization({"answer": solution}, Objective(forward=None, judge=review.areview), optimizer,
+                            steps=iterations, patience=iterations, engine=engine)
+        await loop.arun()
+        history = loop.tracks[0].history
+        predictions += [c["value"] for r in history for c in r["candidates"] if c["accepted"]]
+        failures = sum(not r["accepted"] for r in history)
+        if failures:
+            log.warning("solution for %s: %d iteration(s) gave no usable new answer", example.id, failures)
+    else:
+        failures = 0
     read = tuple(read_choice(p, example.letters).letter for p in predictions)
     return SolutionResult(example, tuple(predictions), read, majority_vote(read), failures)
 

@@ -96,7 +96,7 @@ def test_a_checked_constraint_rejects_a_candidate_with_its_reason():
     loop.run_all()
     assert variable.value == "8"
     assert "1. The number must be below 10." in log[0][0][1]["content"]
-    assert "breaks a constraint: 12 is not below 10" in log[1][0][-1]["content"]
+    assert "breaks the constraints: 12 is not below 10" in log[1][0][-1]["content"]
     assert loop.tracks[0].history[0]["rejections"][0]["kind"] == "constraint"
 
 

@@ -55,6 +55,15 @@ def test_the_answer_is_improved_under_the_format_constraint_and_voted():
     assert QUESTION.answer not in critic_requests[0].split("Answer: A")[-1]  # the critic never sees the key
 
 
+def test_an_answer_line_naming_no_letter_is_asked_again_with_what_was_read():
+    seen = []
+    engine = solver(["I think it is big.\nAnswer: maybe", "9 is largest.\nAnswer: C"], seen)
+    result = optimize_solution(QUESTION, engine, iterations=1)
+    assert result.letters == ("A", "C")
+    reask = [m for m in seen if m[0]["content"] == core_prompts.OPTIMIZER_SYSTEM][1][-1]["content"]
+    assert "breaks the constraints" in reask and "Answer: maybe" in reask
+
+
 def test_an_iteration_without_a_usable_answer_does_not_vote():
     engine = solver([None, None, None, "Answer: C"])
     result = optimize_solution(QUESTION, engine, iterations=2)
@@ -76,7 +85,9 @@ def test_many_questions_are_solved_concurrently_and_scored():
     second = Example("Which is the smallest?", "A", ("1", "2", "9", "4"), id="smallest")
     results = asyncio.run(asolve([QUESTION, second], tg.FunctionEngine(by_question), iterations=1))
     assert [r.example.id for r in results] == ["largest", "smallest"]
-    assert [r.letters for r in results] == [("A", "C"), ("A", "A")]
+    # "smallest" was right from the start: the optimizer's identical answer is not a new one
+    assert [r.letters for r in results] == [("A", "C"), ("A",)]
+    assert results[1].optimizer_failures == 1
     assert accuracy(results) == {"zero_shot": 0.5, "final_iteration": 1.0, "majority_vote": 1.0}
 
 
