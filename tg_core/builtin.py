@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from . import progress, prompts
+from .calls import ask
+from .config import resolve_engine
 from .constraints import count_sentences, count_words, max_sentences, max_words
 from .hookspecs import hookimpl
 from .loop import Objective, Optimization, add_loop_arguments, check_loop_arguments
@@ -91,10 +93,10 @@ def check_text(text: str, limits: dict[str, int]) -> CheckedText:
                               for name, limit in limits.items()})
 
 
-def judge_score(judgement: str) -> float:
-    """The judge's 0-10 score from its last 'SCORE: N' line; 0 when it gave none."""
+def judge_score(judgement: str) -> float | None:
+    """The judge's 0-10 score from its last 'SCORE: N' line, or ``None`` when it gave none."""
     found = _SCORE.findall(judgement)
-    return min(10.0, float(found[-1])) if found else 0.0
+    return min(10.0, float(found[-1])) if found else None
 
 
 def text_objective(limits: dict[str, int], goal: str, engine: Any) -> Objective:
@@ -102,16 +104,24 @@ def text_objective(limits: dict[str, int], goal: str, engine: Any) -> Objective:
         functools.partial(check_text, limits=limits), purpose=prompts.TEXT_PURPOSE, name="text.checks",
         output_role="checked text", examples=[("One short sentence.",)],
     )
+    instruction = goal + prompts.TEXT_SCORE_REQUEST
 
-    def score(report: Variable, judgement: Variable | None) -> tuple[float, float] | None:
-        if not isinstance(report.data, CheckedText):
+    async def score(report: Variable, judgement: Variable | None) -> tuple[float, float] | None:
+        if not isinstance(report.data, CheckedText) or judgement is None:
             return None
-        met = sum(c["met"] for c in report.data.checks.values())
-        return (float(met), judge_score(judgement.value if judgement is not None else ""))
+        met = float(sum(c["met"] for c in report.data.checks.values()))
+        found = judge_score(judgement.value)
+        if found is None:  # small models often forget the line: ask for it alone, same conversation
+            messages = [{"role": "system", "content": instruction}, {"role": "user", "content": report.value},
+                        {"role": "assistant", "content": judgement.value},
+                        {"role": "user", "content": prompts.TEXT_SCORE_FOLLOWUP}]
+            found = judge_score(await ask(resolve_engine(engine, "tg run text"), messages,
+                                          role="judge:score", max_tokens=16))
+        return (met, found if found is not None else 0.0)
 
     return Objective(
         forward=simulator,
-        judge=TextLoss(goal + prompts.TEXT_SCORE_REQUEST, engine=engine),
+        judge=TextLoss(instruction, engine=engine),
         score=score,
         judge_scores=True,
         metrics=lambda report: {name: c["value"] for name, c in getattr(report.data, "checks", {}).items()},

@@ -64,7 +64,7 @@ class Objective:
     back to the variable. ``None``: the value is judged as it is (an answer). ``judge(report) -> judgement``: the loss whose text
     feedback flows backwards. ``score(report, judgement)``: a number or tuple
     (higher is better) computed by the program, or ``None`` for an invalid
-    value; leave ``score`` unset where the domain has none. Set
+    value (it may be async, to ask a model what the program cannot compute); leave ``score`` unset where the domain has none. Set
     ``judge_scores=True`` when the score reads the judgement (every candidate is
     then judged). ``done(evaluation)`` says the value needs no more work (every
     goal met). ``metrics(report)`` gives numbers to record for each evaluated
@@ -133,6 +133,10 @@ async def _acall(fn: Callable[..., Any], *args: Any) -> Any:
         return await fn.aforward(*args)
     result = fn(*args)
     return await result if inspect.isawaitable(result) else result
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
 
 
 def better(candidate: Score | None, incumbent: Score | None) -> bool:
@@ -266,7 +270,7 @@ class Optimization:
         variable = Variable(value, role_description=track.parameter.role_description)
         report = variable if objective.forward is None else await _acall(objective.forward, variable)
         judgement = await _acall(objective.judge, report) if objective.judge_scores else None
-        score = as_score(objective.score(report, judgement)) if objective.score is not None else None
+        score = as_score(await _maybe_await(objective.score(report, judgement))) if objective.score else None
         metrics = objective.metrics(report) if objective.metrics is not None else {}
         return Evaluation(value, variable, report, score, judgement, metrics)
 

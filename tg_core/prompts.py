@@ -169,9 +169,11 @@ TRIED_ITEM = "<TRIED> {value} </TRIED>"
 
 TEXT_SCORE_REQUEST = (
     "\n\nThe counts below the text are exact (counted by a program): trust them. "
-    "Judge the text against the goal, then finish with a last line like this one:\nSCORE: 6\n"
-    "(0 = misses the goal, 10 = meets it fully)."
+    "Judge the text against the goal, then finish with a last line 'SCORE: N', where N is a "
+    "whole number from 0 (misses the goal) to 10 (meets it fully)."
 )
+
+TEXT_SCORE_FOLLOWUP = "Now give only your score for this text, as one line: SCORE: N (N from 0 to 10)."
 
 TEXT_REPORT = "<TEXT> {text} </TEXT>\n\nExact counts:\n{checks}"
 

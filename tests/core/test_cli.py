@@ -48,7 +48,7 @@ def scripted_reply(messages, **params):
 
     if messages[0]["content"] == prompts.OPTIMIZER_SYSTEM:
         return f"{prompts.IMPROVED_START} Drink a glass of water with each meal: it keeps you hydrated. {prompts.IMPROVED_END}"
-    return "Too vague: name a habit and a reason."
+    return "Too vague: name a habit and a reason.\nSCORE: 4"
 
 
 def test_tg_run_text_with_python_engine_writes_a_run_folder(tmp_path, capsys):

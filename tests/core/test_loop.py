@@ -224,3 +224,22 @@ def test_two_steps_of_the_shared_loop_with_the_light_model(real_cache, tmp_path,
         assert count_words(summary["final"]) <= 30 and count_sentences(summary["final"]) <= 1
     report = (tmp_path / "run" / "report.md").read_text()
     assert ("improved from" in report) or ("no improvement over the start" in report) or ("changed without" in report)
+
+
+def test_a_judge_that_forgets_its_score_line_is_asked_for_it_alone(tmp_path):
+    from tg_core.builtin import text_objective
+
+    seen = []
+
+    def reply(messages, **params):
+        seen.append((messages, params))
+        return "SCORE: 7" if messages[-1]["content"] == prompts.TEXT_SCORE_FOLLOWUP else "Fine tip."
+
+    engine = tg.FunctionEngine(reply)
+    objective = text_objective({"words": 30}, "Judge the tip.", engine)
+    variable = tg.Variable("Drink water with meals.", role_description="tip")
+    loop = Optimization({"t": variable}, objective, TGD([variable], engine=engine), steps=1, engine=engine)
+    evaluation = tg.run_sync(loop.evaluate(loop.tracks[0], variable.value))
+    assert evaluation.score == (1.0, 7.0)
+    followup, params = seen[-1]
+    assert followup[2] == {"role": "assistant", "content": "Fine tip."} and params["max_tokens"] == 16
