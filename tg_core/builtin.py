@@ -124,6 +124,7 @@ def text_objective(limits: dict[str, int], goal: str, engine: Any) -> Objective:
         judge=TextLoss(instruction, engine=engine),
         score=score,
         judge_scores=True,
+        done=lambda evaluation: evaluation.score == (float(len(limits)), 10.0),  # every check met, full marks
         metrics=lambda report: {name: c["value"] for name, c in getattr(report.data, "checks", {}).items()},
         score_names=("checks met", "judge score"),
     )
