@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import EngineNotSetError
+from .errors import EngineConfigError, EngineNotSetError
 
 if TYPE_CHECKING:
     from .engines.base import Engine
@@ -16,21 +16,38 @@ if TYPE_CHECKING:
 _default_engine: Engine | None = None
 
 
-def set_backward_engine(engine: Engine | str | None, **options) -> None:
+def set_backward_engine(engine: Engine | str | None, override: bool = True, **options) -> None:
     """Set the default engine; a string is resolved with ``get_engine``.
 
-    ``None`` clears it.
+    ``None`` clears it. ``override=False`` (TextGrad's guard) refuses to
+    replace an engine already set; TextGrad's default was False, ours is True
+    so that setting the engine twice in a notebook just works.
     """
     global _default_engine
+    if not override and _default_engine is not None and engine is not None:
+        raise EngineConfigError(
+            f"set_backward_engine: an engine is already set ({_default_engine!r}); "
+            "pass override=True to replace it"
+        )
+    _default_engine = as_engine(engine, "set_backward_engine(engine)", **options)
+
+
+def as_engine(engine: Engine | str | None, who: str, **options) -> Engine | None:
+    """An engine from an engine or a spec string (``'gpt-4o'``, ``'openai:gpt-4o-mini'``, ``'local'``).
+
+    ``None`` stays ``None`` (meaning: the default engine, when one is needed).
+    """
     if isinstance(engine, str):
         from .engines.registry import get_engine
 
-        engine = get_engine(engine, **options)
+        return get_engine(engine, **options)
+    if options:
+        raise TypeError(f"{who}: options {sorted(options)} go with an engine spec string, not an engine")
     if engine is not None:
         from .engines.base import check_engine
 
-        check_engine(engine, "set_backward_engine(engine)")
-    _default_engine = engine
+        check_engine(engine, who)
+    return engine
 
 
 def get_backward_engine() -> Engine | None:

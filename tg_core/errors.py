@@ -9,8 +9,12 @@ class EngineNotSetError(TGError):
     """No engine was passed and no default engine is set."""
 
 
-class EngineConfigError(TGError):
-    """An engine spec, key or server setting is wrong."""
+class EngineConfigError(TGError, ValueError):
+    """An engine spec, key or server setting is wrong.
+
+    Also a ``ValueError``, as TextGrad raised for the same mistakes, so code
+    written against TextGrad catches it.
+    """
 
 
 class EngineCallError(TGError):

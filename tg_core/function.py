@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import prompts
@@ -12,6 +13,7 @@ from .variable import Feedback, Variable
 
 if TYPE_CHECKING:
     from .engines.base import Engine
+    from .images import Image
 
 
 class Function:
@@ -80,12 +82,17 @@ def downstream_text(output: Variable) -> tuple[str, str]:
     return prompts.OUTPUT_IS_OBJECTIVE, "objective (the evaluation above)"
 
 
-async def feedback_for_inputs(output: Variable, engine: Engine, context: str) -> None:
+async def feedback_for_inputs(
+    output: Variable, engine: Engine, context: str, images: Sequence[Image] = ()
+) -> None:
     """Ask the backward engine, once per input that requires grad, how it should change.
 
     The calls for all inputs run concurrently; each input keeps the context in
-    which its feedback was written.
+    which its feedback was written, with the ``images`` that context refers to
+    (sent to engines that read images, described to those that do not).
     """
+    from .images import for_engine, labelled_images, text_part
+
     downstream, objective = downstream_text(output)
 
     async def one(variable: Variable) -> None:
@@ -96,12 +103,13 @@ async def feedback_for_inputs(output: Variable, engine: Engine, context: str) ->
             variable_value=variable.value,
             objective=objective,
         )
-        messages = [
+        content = [text_part(request), *labelled_images(images)] if images else request
+        messages = for_engine(engine, [
             {"role": "system", "content": prompts.BACKWARD_SYSTEM},
-            {"role": "user", "content": request},
-        ]
+            {"role": "user", "content": content},
+        ], "backward")
         role = f"backward:{output.grad_fn.label if output.grad_fn else '?'}->{variable.role_description}"
         text = await ask(engine, messages, role=role)
-        variable.add_feedback(Feedback(text, context=context, source=output.role_description))
+        variable.add_feedback(Feedback(text, context=context, source=output.role_description, images=tuple(images)))
 
     await asyncio.gather(*(one(v) for v in output.predecessors if v.requires_grad))

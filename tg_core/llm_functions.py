@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import prompts
 from .calls import ask
-from .config import resolve_engine
+from .config import as_engine, resolve_engine
 from .function import Function, feedback_for_inputs
 from .variable import Variable
 
@@ -36,11 +36,11 @@ class LLMCall(Function):
 
     def __init__(
         self,
-        engine: Engine | None = None,
+        engine: Engine | str | None = None,
         system_prompt: str | Variable | None = None,
         **params: Any,
     ) -> None:
-        self.engine = engine
+        self.engine = as_engine(engine, f"{type(self).__name__}(engine)")
         self.system_prompt = _as_system_prompt(system_prompt, "LLMCall")
         self.params = params
 
@@ -58,6 +58,12 @@ class LLMCall(Function):
         return await self._call(input_variable.value, [input_variable], response_role_description)
 
     async def _call(self, user_text: str, inputs: list[Variable], response_role: str) -> Variable:
+        for v in inputs:
+            if v.image is not None:
+                raise TypeError(
+                    f"{self.label} sends text only, and '{v.role_description}' holds an image: "
+                    "use tg_core.MultimodalLLMCall (or ImageQALoss) for images"
+                )
         engine = resolve_engine(self.engine, self.label)
         messages = self._messages(user_text)
         response = await ask(engine, messages, role=f"forward:{self.label}", **self.params)
@@ -77,14 +83,47 @@ class LLMCall(Function):
         await feedback_for_inputs(output, engine, context)
 
 
+class LLMCall_with_in_context_examples(LLMCall):  # noqa: N801  (TextGrad's name)
+    """An LLM call whose backward judges the output against examples of good outputs.
+
+    The examples are given per call and shown to the backward engine only (as
+    in TextGrad); the forward call is an ordinary ``LLMCall``. TextGrad also
+    cut the response at ``<FINAL>`` tags; here the response is kept whole.
+    """
+
+    async def aforward(  # type: ignore[override]
+        self,
+        input_variable: Variable,
+        response_role_description: str = DEFAULT_RESPONSE_ROLE,
+        in_context_examples: list[str] | None = None,
+    ) -> Variable:
+        examples = list(in_context_examples or [])
+        if not all(isinstance(e, str) for e in examples):
+            raise TypeError(f"{self.label}: in_context_examples must be a list of strings")
+        output = await super().aforward(input_variable, response_role_description)
+        output.grad_context["in_context_examples"] = examples
+        return output
+
+    async def abackward(self, output: Variable, engine: Engine) -> None:
+        context = prompts.LLM_CALL_CONTEXT.format(
+            conversation=output.grad_context["conversation"], response_role=output.role_description
+        )
+        examples = output.grad_context.get("in_context_examples")
+        if examples:
+            context = prompts.IN_CONTEXT_EXAMPLES_CONTEXT.format(
+                context=context, examples="\n".join(prompts.EXAMPLE_ITEM.format(example=e) for e in examples)
+            )
+        await feedback_for_inputs(output, engine, context)
+
+
 class FormattedLLMCall(LLMCall):
     """An LLM call whose user message is a template filled from several variables."""
 
     def __init__(
         self,
         format_string: str,
-        fields: Mapping[str, str] | None = None,
-        engine: Engine | None = None,
+        fields: Mapping[str, str | None] | None = None,
+        engine: Engine | str | None = None,
         system_prompt: str | Variable | None = None,
         **params: Any,
     ) -> None:
@@ -115,7 +154,9 @@ class FormattedLLMCall(LLMCall):
 class BlackboxLLM(Function):
     """A model as a module: a (trainable) system prompt in front of an engine."""
 
-    def __init__(self, engine: Engine | None = None, system_prompt: str | Variable | None = None, **params):
+    def __init__(
+        self, engine: Engine | str | None = None, system_prompt: str | Variable | None = None, **params: Any
+    ) -> None:
         self.system_prompt = _as_system_prompt(system_prompt, "BlackboxLLM")
         self.llm_call = LLMCall(engine, self.system_prompt, **params)
 

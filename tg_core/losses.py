@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import prompts
-from .llm_functions import LLMCall, _check_variable
+from .llm_functions import FormattedLLMCall, LLMCall, _check_variable
 from .variable import Variable
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ def _instruction(value: str | Variable, who: str) -> Variable:
 class TextLoss(LLMCall):
     """Judge a variable with an evaluation instruction as the system prompt."""
 
-    def __init__(self, eval_system_prompt: str | Variable, engine: Engine | None = None, **params: Any):
+    def __init__(self, eval_system_prompt: str | Variable, engine: Engine | str | None = None, **params: Any):
         super().__init__(engine=engine, system_prompt=_instruction(eval_system_prompt, "TextLoss"), **params)
 
     async def aforward(self, instance: Variable, response_role_description: str | None = None) -> Variable:
@@ -44,7 +44,7 @@ class MultiFieldEvaluation(LLMCall):
         self,
         evaluation_instruction: str | Variable,
         role_descriptions: Sequence[str],
-        engine: Engine | None = None,
+        engine: Engine | str | None = None,
         system_prompt: str | Variable | None = None,
         **params: Any,
     ) -> None:
@@ -71,3 +71,74 @@ class MultiFieldEvaluation(LLMCall):
             instruction=self.instruction.value, fields="\n\n".join(fields)
         )
         return await self._call(user_text, [*inputs, self.instruction], response_role_description)
+
+
+class MultiFieldTokenParsedEvaluation(MultiFieldEvaluation):
+    """A ``MultiFieldEvaluation`` whose verdict is read between two tags (``parse_output``)."""
+
+    def __init__(
+        self,
+        evaluation_instruction: str | Variable,
+        role_descriptions: Sequence[str],
+        engine: Engine | str | None = None,
+        system_prompt: str | Variable | None = None,
+        parse_tags: Sequence[str] | None = None,
+        **params: Any,
+    ) -> None:
+        super().__init__(evaluation_instruction, role_descriptions, engine, system_prompt, **params)
+        if (
+            isinstance(parse_tags, str) or parse_tags is None or len(parse_tags) != 2
+            or not all(isinstance(t, str) and t for t in parse_tags)
+        ):
+            raise ValueError(
+                "MultiFieldTokenParsedEvaluation: parse_tags must be two non-empty strings "
+                f"(start and end tag, e.g. ['<ACCURACY>', '</ACCURACY>']), got {parse_tags!r}"
+            )
+        self.parse_tags = list(parse_tags)
+
+    def parse_output(self, response: Variable) -> str:
+        """The text between the tags; a ValueError naming the tags when they are missing."""
+        start, end = self.parse_tags
+        text = response.value
+        if start not in text or end not in text.partition(start)[2]:
+            raise ValueError(
+                f"MultiFieldTokenParsedEvaluation: the evaluation has no {start} ... {end} span: {text[:200]!r}"
+            )
+        return text.partition(start)[2].partition(end)[0].strip()
+
+
+class MultiChoiceTestTime(FormattedLLMCall):
+    """The test-time loss of a multiple-choice answer: a critic reviews the reasoning and choice."""
+
+    def __init__(
+        self,
+        evaluation_instruction: str,
+        engine: Engine | str | None = None,
+        system_prompt: str | Variable | None = None,
+        **params: Any,
+    ) -> None:
+        if not isinstance(evaluation_instruction, str) or not evaluation_instruction.strip():
+            raise ValueError("MultiChoiceTestTime: evaluation_instruction must be non-empty text")
+        escaped = evaluation_instruction.replace("{", "{{").replace("}", "}}")
+        if system_prompt is None:
+            system_prompt = Variable(
+                prompts.TEST_TIME_SYSTEM, role_description="system prompt for the test-time evaluation",
+                requires_grad=False,
+            )
+        super().__init__(
+            prompts.TEST_TIME_INPUT.format(instruction=escaped), {"question": None, "prediction": None},
+            engine=engine, system_prompt=system_prompt, **params,
+        )
+
+    async def aforward(  # type: ignore[override]
+        self, question: str | Variable, prediction: Variable
+    ) -> Variable:
+        if not isinstance(question, Variable):
+            if not isinstance(question, str):
+                raise TypeError(f"MultiChoiceTestTime: question must be text, got {type(question).__name__}")
+            question = Variable(question, role_description="the multiple choice question", requires_grad=False)
+        _check_variable(prediction, "MultiChoiceTestTime prediction")
+        return await super().aforward(
+            {"question": question, "prediction": prediction},
+            response_role_description=f"evaluation of the {prediction.role_description}",
+        )

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 from . import prompts
 from .aio import run_sync
 from .calls import ask_completion, calls_limited_to
-from .config import resolve_engine
+from .config import as_engine, resolve_engine
 from .errors import OptimizerError
+from .feedback_budget import bounded_feedback, check_budget, default_budget, render
+from .images import for_engine, labelled_images, text_part, unique
 from .variable import Variable
 
 if TYPE_CHECKING:
@@ -133,18 +135,23 @@ class TGD:
     that still fails keeps its old value while the others are updated.
     ``constraints`` are text, ``Constraint`` objects or callables
     ``check(value) -> reason | None``; checked ones are enforced.
+    ``feedback_budget`` bounds the feedback shown per variable (tokens; by
+    default sized to the engine's context): above it the feedback is
+    condensed by one LLM call (see ``tg_core.feedback_budget``). Images the
+    feedback's contexts refer to are attached for engines that read images.
     """
 
     def __init__(
         self,
         parameters: Iterable[Variable],
-        engine: Engine | None = None,
+        engine: Engine | str | None = None,
         constraints: Sequence[str | Constraint | Callable[[str], str | None]] = (),
         momentum: int = 0,
         gradient_memory: int = 0,
         in_context_examples: Sequence[str] = (),
         max_retries: int = 2,
         max_concurrency: int | None = None,
+        feedback_budget: int | None = None,
         **params: Any,
     ) -> None:
         self.parameters = list(parameters)
@@ -155,6 +162,8 @@ class TGD:
                 raise TypeError(f"TGD: parameters[{i}] is a {type(p).__name__}, not a Variable")
             if not p.requires_grad:
                 raise ValueError(f"TGD: parameter '{p.role_description}' has requires_grad=False")
+            if p.image is not None:
+                raise ValueError(f"TGD: parameter '{p.role_description}' holds an image; TGD rewrites text only")
         for name, value in (("momentum", momentum), ("gradient_memory", gradient_memory), ("max_retries", max_retries)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"TGD: {name} must be an integer >= 0, got {value!r}")
@@ -169,7 +178,8 @@ class TGD:
                 raise TypeError(
                     f"TGD: unknown option {name!r}; engine parameters it forwards are {sorted(ENGINE_PARAMS)}"
                 )
-        self.engine = engine
+        self.engine = as_engine(engine, "TGD(engine)")
+        self.feedback_budget = check_budget(feedback_budget)
         self.constraints = [as_constraint(c) for c in constraints]
         self.momentum = momentum
         self.gradient_memory = gradient_memory
@@ -264,19 +274,37 @@ class TGD:
         taken = {normalized(v) for v in avoid}
         proposals = Proposals()
         with calls_limited_to(self.max_concurrency):
+            try:
+                messages = await self.messages_for(variable, engine)
+            except UnusableAnswerError as exc:
+                proposals.rejections.append(Rejection("malformed", str(exc)))
+                return proposals
             answers = await asyncio.gather(
-                *(self._ask_valid(variable, engine, seed + i, k, taken, proposals.rejections, explore)
+                *(self._ask_valid(variable, engine, messages, seed + i, k, taken, proposals.rejections, explore)
                   for i in range(k))
             )
         proposals.values = [a for a in answers if a is not None]
         return proposals
 
-    def prompt_for(self, variable: Variable) -> list[dict[str, str]]:
+    async def messages_for(self, variable: Variable, engine: Engine) -> list[dict[str, Any]]:
+        """The messages sent to ``engine`` to update ``variable``, feedback bounded to the budget."""
+        budget = self.feedback_budget or default_budget(
+            engine, variable.value, self._params(variable, 0, 1, 0, False)["max_tokens"]
+        )
+        try:
+            feedback = await bounded_feedback(variable, engine, budget)
+        except ValueError as exc:
+            raise UnusableAnswerError(str(exc)) from None
+        return for_engine(engine, self.prompt_for(variable, feedback), "TGD")
+
+    def prompt_for(self, variable: Variable, feedback: str | None = None) -> list[dict[str, Any]]:
         """The messages sent to update ``variable``: public so users can inspect them.
 
-        Laid out shared-first (see ``tg_core.prompts``): constraints and examples,
-        fixed for a run, open the message; past iterations follow; the value,
-        its feedback and the request come last.
+        ``feedback`` is the feedback section as shown (condensed when over the
+        budget); by default every piece in full. Laid out shared-first (see
+        ``tg_core.prompts``): constraints and examples, fixed for a run, open
+        the message; past iterations follow; the value, its feedback and the
+        request come last, then any images the feedback's contexts refer to.
         """
         parts = []
         if self.constraints:
@@ -288,7 +316,7 @@ class TGD:
         if self.in_context_examples:
             parts.append(
                 prompts.OPTIMIZER_EXAMPLES.format(
-                    examples="\n".join(f"<EXAMPLE> {e} </EXAMPLE>" for e in self.in_context_examples)
+                    examples="\n".join(prompts.EXAMPLE_ITEM.format(example=e) for e in self.in_context_examples)
                 )
             )
         past = self.history.get(id(variable), [])
@@ -312,12 +340,8 @@ class TGD:
                     )
                 )
             )
-        feedback = "\n\n".join(
-            prompts.OPTIMIZER_FEEDBACK_ITEM.format(context=f.context, text=f.text)
-            if f.context
-            else prompts.OPTIMIZER_FEEDBACK_NO_CONTEXT.format(text=f.text)
-            for f in variable.gradients
-        )
+        if feedback is None:
+            feedback = render(variable.gradients)
         parts.append(
             prompts.OPTIMIZER_VARIABLE.format(role=variable.role_description, value=variable.value, feedback=feedback)
         )
@@ -327,14 +351,18 @@ class TGD:
                 constraints=" ".join(c.description for c in self.constraints)
             )
         parts.append(request)
+        text = "\n\n".join(parts)
+        images = unique([image for f in variable.gradients for image in f.images])
+        content = [text_part(text), text_part(prompts.OPTIMIZER_IMAGES), *labelled_images(images)] if images else text
         return [
             {"role": "system", "content": prompts.OPTIMIZER_SYSTEM},
-            {"role": "user", "content": "\n\n".join(parts)},
+            {"role": "user", "content": content},
         ]
 
     async def _update(self, variable: Variable, engine: Engine) -> str:
         rejections: list[Rejection] = []
-        value = await self._ask_valid(variable, engine, 0, 1, None, rejections)
+        messages = await self.messages_for(variable, engine)
+        value = await self._ask_valid(variable, engine, messages, 0, 1, None, rejections)
         if value is None:
             raise UnusableAnswerError(
                 f"no usable answer for '{variable.role_description}' after "
@@ -370,11 +398,10 @@ class TGD:
         return None, value
 
     async def _ask_valid(
-        self, variable: Variable, engine: Engine, seed: int, k: int,
+        self, variable: Variable, engine: Engine, messages: list[dict[str, Any]], seed: int, k: int,
         taken: set[str] | None, rejections: list[Rejection], explore: bool = False,
     ) -> str | None:
         """One answer that passes every check, asking again with the reason; ``None`` if none did."""
-        messages = self.prompt_for(variable)
         role = f"optimizer:{variable.role_description}"
         for attempt in range(self.max_retries + 1):
             params = self._params(variable, seed, k, attempt, explore)
@@ -395,3 +422,66 @@ class TGD:
                 {"role": "user", "content": prompts.OPTIMIZER_REASK.format(problem=rejection.reason)},
             ]
         return None
+
+
+# ---------------------------------------------------------------- TextGrad's names
+
+TEXTGRAD_TAGS = [prompts.IMPROVED_START, prompts.IMPROVED_END]
+
+
+def _textgrad_options(
+    who: str, verbose: int, new_variable_tags: Sequence[str] | None, optimizer_system_prompt: str | None,
+    constraints: Sequence[Any] | None, in_context_examples: Sequence[str] | None,
+) -> dict[str, Any]:
+    """TextGrad's optimizer options, honoured where they mean what ours do, refused otherwise.
+
+    ``verbose=0`` and TextGrad's own default tags (which are ours) change
+    nothing; ``None`` for a list means empty. Anything else would silently
+    differ from what the user asked, so it is refused with the reason.
+    """
+    if verbose:
+        raise TypeError(f"{who}: verbose={verbose!r}: {TEXTGRAD_ONLY['verbose']}")
+    if new_variable_tags is not None and list(new_variable_tags) != TEXTGRAD_TAGS:
+        raise TypeError(f"{who}: new_variable_tags={new_variable_tags!r}: {TEXTGRAD_ONLY['new_variable_tags']}")
+    if optimizer_system_prompt is not None:
+        raise TypeError(f"{who}: optimizer_system_prompt: {TEXTGRAD_ONLY['optimizer_system_prompt']}")
+    return {"constraints": list(constraints or ()), "in_context_examples": list(in_context_examples or ())}
+
+
+class TextualGradientDescent(TGD):
+    """TGD under TextGrad's name and keyword arguments."""
+
+    def __init__(
+        self,
+        parameters: Iterable[Variable],
+        verbose: int = 0,
+        engine: Engine | str | None = None,
+        constraints: Sequence[str | Constraint | Callable[[str], str | None]] | None = None,
+        new_variable_tags: Sequence[str] | None = None,
+        optimizer_system_prompt: str | None = None,
+        in_context_examples: Sequence[str] | None = None,
+        gradient_memory: int = 0,
+        **options: Any,
+    ) -> None:
+        textgrad = _textgrad_options(type(self).__name__, verbose, new_variable_tags, optimizer_system_prompt,
+                                     constraints, in_context_examples)
+        super().__init__(parameters, engine=engine, gradient_memory=gradient_memory, **textgrad, **options)
+
+
+class TextualGradientDescentwithMomentum(TGD):
+    """TGD with momentum under TextGrad's name: ``momentum_window`` past iterations are shown."""
+
+    def __init__(
+        self,
+        engine: Engine | str | None,
+        parameters: Iterable[Variable],
+        momentum_window: int = 0,
+        constraints: Sequence[str | Constraint | Callable[[str], str | None]] | None = None,
+        new_variable_tags: Sequence[str] | None = None,
+        in_context_examples: Sequence[str] | None = None,
+        optimizer_system_prompt: str | None = None,
+        **options: Any,
+    ) -> None:
+        textgrad = _textgrad_options(type(self).__name__, 0, new_variable_tags, optimizer_system_prompt,
+                                     constraints, in_context_examples)
+        super().__init__(parameters, engine=engine, momentum=momentum_window, **textgrad, **options)

@@ -77,11 +77,53 @@ AGGREGATE_CONTEXT = (
 
 SUM_CONTEXT = "This variable was one of {count} terms summed into: {sum_role}."
 
+IN_CONTEXT_EXAMPLES_CONTEXT = (
+    "{context}\n\nExamples of good outputs for this call, to judge the output against:\n"
+    "<EXAMPLES>\n{examples}\n</EXAMPLES>"
+)
+
+EXAMPLE_ITEM = "<EXAMPLE> {example} </EXAMPLE>"
+
+STRING_FUNCTION_INPUT = "<INPUT name=\"{name}\" role=\"{role}\"> {value} </INPUT>"
+
+# One turn of a conversation given to a single-turn engine (TextGrad's EngineLM).
+TRANSCRIPT_TURN = "<{role}> {content} </{role}>"
+
+# ---------------------------------------------------------------- images
+
+# Where an image sits in a prompt's text; the image itself follows the text as
+# a content part after IMAGE_LABEL with the same index.
+IMAGE_PLACEHOLDER = "<IMAGE index=\"{index}\" role=\"{role}\"/>"
+
+IMAGE_LABEL = "IMAGE {index}:"
+
+IMAGE_NOT_SHOWN = "[an image was here; it is not shown because {model} reads text only]"
+
+MULTIMODAL_FIELD = "{name}: "
+
+MULTIMODAL_CONVERSATION = (
+    "<LM_SYSTEM_PROMPT> {system_prompt} </LM_SYSTEM_PROMPT>\n\n"
+    "<LM_INPUT> {prompt} </LM_INPUT>\n\n"
+    "<LM_OUTPUT> {response} </LM_OUTPUT>\n\n"
+    "The images the input shows are attached below, labelled by index."
+)
+
 # ---------------------------------------------------------------- losses
 
 MULTI_FIELD_FIELD = "<{tag}> {value} </{tag}>"
 
 MULTI_FIELD_INPUT = "{instruction}\n\n{fields}"
+
+TEST_TIME_SYSTEM = (
+    "You review a solution to a multiple-choice question as part of an optimization "
+    "system. Check the reasoning step by step and the final choice. Do not solve the "
+    "problem yourself and do not give a new answer: point out every mistake, gap or "
+    "doubtful step, critically and from several angles."
+)
+
+TEST_TIME_INPUT = "{instruction}\nQuestion: {{question}}\nAnswer by the language model: {{prediction}}"
+
+IMAGE_QA_SYSTEM = "You evaluate answers to questions about images. Judge the answer against the image."
 
 # ---------------------------------------------------------------- optimizer
 
@@ -108,6 +150,30 @@ OPTIMIZER_VARIABLE = (
 OPTIMIZER_FEEDBACK_ITEM = "<CONTEXT> {context} </CONTEXT>\n<FEEDBACK> {text} </FEEDBACK>"
 
 OPTIMIZER_FEEDBACK_NO_CONTEXT = "<FEEDBACK> {text} </FEEDBACK>"
+
+OPTIMIZER_FEEDBACK_CONDENSED = (
+    "The feedback was too long to show in full ({pieces} pieces, about {tokens} tokens); "
+    "here it is condensed:\n\n<FEEDBACK> {text} </FEEDBACK>"
+)
+
+OPTIMIZER_IMAGES = "The contexts above refer to these images:"
+
+# Condensing feedback that is over its token budget (one call per variable and step).
+CONDENSE_SYSTEM = (
+    "You condense feedback for an optimization system. You will get many pieces of "
+    "criticism about one variable, grouped by the context each was written in. Write one "
+    "condensed feedback that keeps every distinct, actionable point, merges points that "
+    "repeat (say how often a point came up: it shows what matters most), names the "
+    "context when a point only applies there, and drops nothing that disagrees with the "
+    "rest. Do not rewrite the variable. Stay under {max_words} words."
+)
+
+CONDENSE_GROUP = "<GROUP index=\"{index}\" pieces=\"{count}\">\n<CONTEXT> {context} </CONTEXT>\n{items}\n</GROUP>"
+
+CONDENSE_REQUEST = (
+    "The variable ({role}):\n<VARIABLE> {value} </VARIABLE>\n\n"
+    "Condense the feedback above into one feedback for this variable."
+)
 
 OPTIMIZER_MOMENTUM = (
     "Here are the past iterations of this variable with the feedback each "

@@ -73,7 +73,8 @@ def _pass_down(output: Variable, context_of) -> None:
             variable._is_objective = True
         for feedback in output.gradients:
             variable.add_feedback(
-                Feedback(feedback.text, context=context_of(i, variable), source=output.role_description)
+                Feedback(feedback.text, context=context_of(i, variable), source=output.role_description,
+                         images=feedback.images)
             )
 
 

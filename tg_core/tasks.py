@@ -7,8 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .compat import DataLoader, load_task
+
 if TYPE_CHECKING:
     from .runs import Run
+
+
+__all__ = ["DataLoader", "Task", "load_task"]  # TextGrad's tg.tasks names come from compat
 
 
 def _no_validation(args: argparse.Namespace) -> None:

@@ -183,3 +183,10 @@ ANSWER_FORMAT_CONSTRAINT = (
     "The last line of your response should be of the following format: 'Answer: $LETTER' "
     "(without quotes) where LETTER is one of {letters}."
 )
+
+# ---------------------------------------------------------------- TextGrad's load_task
+
+TEXTGRAD_EVAL_PURPOSE = (
+    "checks, by program, whether the final answer of the prediction equals the ground truth "
+    "answer; returns 1 when it does and 0 when it does not"
+)

@@ -17,7 +17,7 @@ from ..calls import call_role
 from ..errors import EngineConfigError
 from ..events import emit
 
-Messages = list[dict[str, str]]
+Messages = list[dict[str, Any]]
 
 _ROLES = {"system", "user", "assistant"}
 
@@ -81,15 +81,48 @@ class Usage:
         )
 
 
+def _is_part(part: Any) -> bool:
+    if not isinstance(part, dict):
+        return False
+    if part.get("type") == "text":
+        return isinstance(part.get("text"), str)
+    return part.get("type") == "image_url" and isinstance((part.get("image_url") or {}).get("url"), str)
+
+
 def check_messages(messages: Any) -> Messages:
+    """Content is text, or a list of OpenAI-style parts (text and image_url) for images."""
     if not isinstance(messages, list) or not messages:
         raise ValueError("messages must be a non-empty list of {'role', 'content'} dicts")
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or m.get("role") not in _ROLES:
             raise ValueError(f"messages[{i}] needs a role among {sorted(_ROLES)}: {m!r}")
-        if not isinstance(m.get("content"), str):
-            raise ValueError(f"messages[{i}]['content'] must be text")
+        content = m.get("content")
+        if not isinstance(content, str) and not (
+            isinstance(content, list) and content and all(_is_part(p) for p in content)
+        ):
+            raise ValueError(f"messages[{i}]['content'] must be text or a list of text/image_url parts")
     return messages
+
+
+def content_text(content: str | list[dict[str, Any]]) -> str:
+    """The text of a message's content (image parts carry none)."""
+    if isinstance(content, str):
+        return content
+    return "".join(p["text"] for p in content if p.get("type") == "text")
+
+
+def messages_text(messages: Messages) -> str:
+    return "".join(content_text(m["content"]) for m in messages)
+
+
+def as_messages(prompt: str | Messages, system_prompt: str | None) -> Messages:
+    """Chat messages from TextGrad's ``generate(prompt, system_prompt=...)`` call shape."""
+    if isinstance(prompt, str):
+        head = [{"role": "system", "content": system_prompt}] if system_prompt is not None else []
+        return [*head, {"role": "user", "content": prompt}]
+    if system_prompt is not None:
+        raise ValueError("system_prompt= goes with a text prompt; with messages, put it in the first message")
+    return prompt
 
 
 def check_engine(engine: Any, where: str) -> None:
@@ -117,11 +150,20 @@ class Engine:
     async def acomplete(self, messages: Messages, **params: Any) -> Completion:
         raise NotImplementedError
 
-    def generate(self, messages: Messages, **params: Any) -> str:
-        return self.complete(check_messages(messages), **params).text
+    def generate(self, messages: str | Messages, system_prompt: str | None = None, **params: Any) -> str:
+        """Text for chat messages, or for a prompt and optional system prompt (TextGrad's call)."""
+        return self.complete(check_messages(as_messages(messages, system_prompt)), **params).text
 
-    async def agenerate(self, messages: Messages, **params: Any) -> str:
-        return (await self.acomplete(check_messages(messages), **params)).text
+    async def agenerate(self, messages: str | Messages, system_prompt: str | None = None, **params: Any) -> str:
+        return (await self.acomplete(check_messages(as_messages(messages, system_prompt)), **params)).text
+
+    def __call__(self, messages: str | Messages, system_prompt: str | None = None, **params: Any) -> str:
+        return self.generate(messages, system_prompt=system_prompt, **params)
+
+    @property
+    def model_string(self) -> str:
+        """TextGrad's name for ``model``."""
+        return self.model
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r})"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BudgetExceededError
-from .base import Completion, Engine, EngineLayer, Messages, estimate_tokens
+from .base import Completion, Engine, EngineLayer, Messages, estimate_tokens, messages_text
 from .prices import price_of
 
 
@@ -54,7 +54,7 @@ class BudgetedEngine(EngineLayer):
 
     def _check(self, messages: Messages) -> None:
         usage, budget = self.usage, self.budget
-        prompt_tokens = estimate_tokens("".join(m["content"] for m in messages))
+        prompt_tokens = estimate_tokens(messages_text(messages))
         if budget.max_calls is not None and usage.calls + self._in_flight + 1 > budget.max_calls:
             raise BudgetExceededError(f"budget of {budget.max_calls} LLM calls reached ({usage.calls} made)")
         if budget.max_tokens is not None and usage.total_tokens + prompt_tokens > budget.max_tokens:

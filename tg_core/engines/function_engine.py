@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .base import Completion, Messages, ModelEngine, estimate_tokens
+from .base import Completion, Messages, ModelEngine, estimate_tokens, messages_text
 
 
 class FunctionEngine(ModelEngine):
@@ -39,7 +39,7 @@ class FunctionEngine(ModelEngine):
                 f"FunctionEngine: {getattr(self.fn, '__name__', 'fn')} returned "
                 f"{type(text).__name__}, expected str"
             )
-        prompt = "".join(m["content"] for m in messages)
+        prompt = messages_text(messages)
         return Completion(text, estimate_tokens(prompt), estimate_tokens(text), self.model)
 
     def _send(self, messages: Messages, params: dict[str, Any]) -> Completion:

@@ -16,7 +16,7 @@ from typing import Any
 import openai
 
 from ..errors import EngineCallError, EngineConfigError
-from .base import Completion, Messages, ModelEngine, estimate_tokens
+from .base import Completion, Messages, ModelEngine, estimate_tokens, messages_text
 
 OWN_PARAMS = {"output_tags"}
 DEFAULT_TIMEOUT_S = 120.0
@@ -60,6 +60,8 @@ def translate_error(exc: Exception, base_url: str) -> EngineCallError:
 
 
 class OpenAIEngine(ModelEngine):
+    accepts_images = True  # image parts are passed on; a text-only server answers with its own error
+
     def __init__(
         self,
         model: str,
@@ -99,7 +101,7 @@ class OpenAIEngine(ModelEngine):
         choice = response.choices[0] if response.choices else None
         text = (choice.message.content if choice and choice.message else None) or ""
         usage = response.usage
-        prompt_tokens = usage.prompt_tokens if usage else estimate_tokens("".join(m["content"] for m in messages))
+        prompt_tokens = usage.prompt_tokens if usage else estimate_tokens(messages_text(messages))
         completion_tokens = usage.completion_tokens if usage else estimate_tokens(text)
         return Completion(
             text,

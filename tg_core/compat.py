@@ -1,0 +1,59 @@
+"""TextGrad's data helpers: ``tg.tasks.load_task`` and ``tg.tasks.DataLoader``.
+
+Datasets are domain knowledge, so they live in the QA plugin (``tg_qa``) and
+the core never imports it at import time: ``load_task`` imports it when
+called and says how to get it when it is missing. ``DataLoader`` is plain
+Python (TextGrad's needed numpy): batches of ``(xs, ys)`` tuples, shuffled by
+``random`` (seeded with ``seed=``, else by the global ``random.seed``, as a
+TextGrad notebook's ``set_seed`` expects).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+OFFLINE_HINT = (
+    "the datasets live in the QA plugin: pip install 'tg-core[qa]' (it generates the BBH tasks "
+    "offline and loads your JSONL/CSV files), then call tg_core.tasks.load_task again"
+)
+
+
+def load_task(task_name: str | os.PathLike, evaluation_api: Any = None, **options: Any) -> tuple[Any, ...]:
+    """``train_set, val_set, test_set, eval_fn`` by TextGrad's task name or for a data file.
+
+    See ``tg_qa.textgrad_tasks``: ``BBH_object_counting`` and ``BBH_word_sorting``
+    are generated offline; a ``.jsonl``/``.csv`` path loads your own data.
+    """
+    try:
+        from tg_qa.textgrad_tasks import load_task as qa_load_task
+    except ImportError:
+        raise ImportError(f"load_task({str(task_name)!r}): {OFFLINE_HINT}") from None
+    return qa_load_task(task_name, evaluation_api, **options)
+
+
+class DataLoader:
+    """Iterate ``data`` (indexable, items ``(x, y)``) in batches, each ``(xs, ys)``."""
+
+    def __init__(self, data: Sequence[Any], batch_size: int = 32, shuffle: bool = True, seed: int | None = None):
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+        if len(data) == 0:
+            raise ValueError("DataLoader: data is empty")
+        self.data = data
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self._rng = random.Random(seed) if seed is not None else random
+
+    def __len__(self) -> int:
+        return -(-len(self.data) // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        order = list(range(len(self.data)))
+        if self.shuffle:
+            self._rng.shuffle(order)
+        for start in range(0, len(order), self.batch_size):
+            batch = [self.data[i] for i in order[start : start + self.batch_size]]
+            yield tuple(zip(*batch, strict=True)) if isinstance(batch[0], tuple) else tuple(batch)
