@@ -31,6 +31,17 @@ def _check_variable(value: Any, who: str) -> Variable:
     return value
 
 
+def answer_output(output: Variable) -> Variable:
+    """A model's answer can itself be optimized (test-time optimization), as in TextGrad.
+
+    So it requires grad even when no input does: ``TGD([answer])`` and
+    ``loss(answer).backward()`` work on the answer of a fixed question. Backward
+    stops there, as no input above it asks for feedback.
+    """
+    output.requires_grad = True
+    return output
+
+
 class LLMCall(Function):
     """One chat call: an optional system prompt plus the input as the user message."""
 
@@ -74,7 +85,7 @@ class LLMCall(Function):
             prompt=user_text,
             response=response,
         )
-        return self._output(response, response_role, inputs, {"conversation": conversation})
+        return answer_output(self._output(response, response_role, inputs, {"conversation": conversation}))
 
     async def abackward(self, output: Variable, engine: Engine) -> None:
         context = prompts.LLM_CALL_CONTEXT.format(

@@ -18,7 +18,7 @@ from .calls import ask
 from .config import resolve_engine
 from .function import feedback_for_inputs
 from .images import Image, image_part, require_images, text_part, unique
-from .llm_functions import DEFAULT_RESPONSE_ROLE, LLMCall, _check_variable
+from .llm_functions import DEFAULT_RESPONSE_ROLE, LLMCall, _check_variable, answer_output
 from .variable import Variable
 
 if TYPE_CHECKING:
@@ -56,6 +56,9 @@ class MultimodalLLMCall(LLMCall):
         shown: list[str] = []
         images: list[Image] = []
         for name, v in fields:
+            if parts and parts[-1]["type"] == "text":  # an image part already stands apart
+                parts.append(text_part("\n"))
+                shown.append("\n")
             if name is not None:
                 parts.append(text_part(prompts.MULTIMODAL_FIELD.format(name=name)))
                 shown.append(prompts.MULTIMODAL_FIELD.format(name=name))
@@ -66,8 +69,6 @@ class MultimodalLLMCall(LLMCall):
             if v.value or v.image is None:
                 parts.append(text_part(v.value))
                 shown.append(v.value)
-            parts.append(text_part("\n"))
-            shown.append("\n")
         messages = []
         if self.system_prompt is not None:
             messages.append({"role": "system", "content": self.system_prompt.value})
@@ -78,10 +79,11 @@ class MultimodalLLMCall(LLMCall):
             inputs.append(self.system_prompt)
         conversation = prompts.MULTIMODAL_CONVERSATION.format(
             system_prompt=self.system_prompt.value if self.system_prompt else "",
-            prompt="".join(shown).strip(),
+            prompt="".join(shown),
             response=response,
         )
-        return self._output(response, response_role, inputs, {"conversation": conversation, "images": images})
+        context = {"conversation": conversation, "images": images}
+        return answer_output(self._output(response, response_role, inputs, context))
 
     async def abackward(self, output: Variable, engine: Engine) -> None:
         context = prompts.LLM_CALL_CONTEXT.format(

@@ -2,7 +2,7 @@
 
 Tests queue behaviours ("ok", "429", "500", "timeout", "slow", "empty",
 "400") consumed one per request; with the queue empty it answers "ok". It
-records every request body and header, and the most requests in flight.
+records every request body, header and path, and the most requests in flight.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ class ChatServer:
         self.behaviours: deque[str] = deque()
         self.requests: list[dict] = []
         self.headers: list[dict] = []
+        self.paths: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
         self.retry_after = "1"
@@ -67,6 +68,7 @@ class ChatServer:
                 with server._lock:
                     server.requests.append(body)
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
+                    server.paths.append(self.path)
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:

@@ -4,7 +4,9 @@ Specs are ``prefix:rest`` and matched on the prefix exactly (TextGrad matched
 substrings of model names). The core knows ``openai:<model>`` and ``local``
 (``local:light``, ``local:/path/to/model.gguf``) and ``python:module:function``
 (any function as an engine, for custom backends and tests) and ``replay:RUN_DIR``
-(the responses recorded in a run); plugins add prefixes through
+(the responses recorded in a run), and the providers of ``providers.py``
+(``anthropic:``, ``gemini:``, ``azure:``, ``together:``, ``groq:``, ``vllm:``,
+``ollama:``) and TextGrad's engine names; plugins add prefixes through
 the ``tg_engines`` hook.
 """
 
@@ -18,6 +20,7 @@ from .base import Engine
 from .budget import Budget, BudgetedEngine
 from .cache import CachedEngine
 from .limit import ConcurrencyLimitedEngine
+from .providers import PROVIDER_FACTORIES, textgrad_spec
 from .retry import RetryingEngine
 
 DEFAULT_SPEC = "local"
@@ -57,7 +60,7 @@ def _replay(run_dir: str, **options: Any) -> Engine:
     return ReplayEngine(run_dir, **options)
 
 
-CORE_FACTORIES = {"openai": _openai, "local": _local, "python": _python, "replay": _replay}
+CORE_FACTORIES = {"openai": _openai, "local": _local, "python": _python, "replay": _replay, **PROVIDER_FACTORIES}
 
 
 def default_spec() -> str:
@@ -89,7 +92,8 @@ def get_engine(
     spec = default_spec() if spec is None else spec
     if not isinstance(spec, str) or not spec.strip():
         raise EngineConfigError("engine spec must be text such as 'openai:gpt-4o-mini' or 'local' (TG_ENGINE)")
-    prefix, _, rest = spec.strip().partition(":")
+    spec = textgrad_spec(spec.strip(), CORE_FACTORIES.keys())  # TextGrad's names: 'gpt-4o', 'claude-...'
+    prefix, _, rest = spec.partition(":")
     factories = CORE_FACTORIES if prefix in CORE_FACTORIES else _factories()
     factory = factories.get(prefix)
     if factory is None:
