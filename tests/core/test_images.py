@@ -186,3 +186,22 @@ def test_a_text_only_backward_engine_is_told_an_image_was_there(server, caplog):
     assert seen[1][0]["content"] == prompts.OPTIMIZER_SYSTEM
     assert response.value == "better"
     assert "reads text only" in caplog.text
+
+
+def test_a_textgrad_multimodal_engine_gets_bytes_and_text():
+    class Vision(tg.EngineLM):
+        def __init__(self, is_multimodal):
+            self.is_multimodal = is_multimodal
+            self.model_string = "dummy-vision"
+
+        def generate(self, content, system_prompt=None, **kwargs):
+            if isinstance(content, list) and content[0] == PNG:
+                return "Hello Text from Image"
+            return "Hello Text"
+
+    image = tg.Variable(PNG, role_description="image to answer a question about", requires_grad=False)
+    question = tg.Variable("What do you see?", role_description="question", requires_grad=False)
+    assert tg.MultimodalLLMCall(engine=Vision(True))([image, question]).value == "Hello Text from Image"
+    assert tg.LLMCall(engine=Vision(True))(question).value == "Hello Text"
+    with pytest.raises(tg.EngineConfigError, match="'dummy-vision' reads text only"):
+        tg.MultimodalLLMCall(engine=Vision(False))([image, question])
