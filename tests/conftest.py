@@ -10,10 +10,12 @@ import pytest
 import tg_core
 from tg_core import prompts
 from tg_core.engines.prices import PRICES_PER_MILLION
+from tg_core.engines.providers import KEY_VARIABLES, PROVIDERS
 from tg_core.plugins import reset_plugins
 
 _LEAKY_ENV = ("TG_ENGINE", "TG_LOCAL_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "TG_BLOCK_PLUGINS",
-              "TG_DISABLE_PLUGIN_AUTOLOAD")
+              "TG_DISABLE_PLUGIN_AUTOLOAD", "TG_SERVE_API_KEY", *KEY_VARIABLES,
+              *(p.url_variable for p in PROVIDERS.values()))
 
 
 @pytest.fixture(autouse=True)

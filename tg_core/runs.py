@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .engines.providers import KEY_VARIABLES
 from .events import events_to
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_SECRET_ENV = ("OPENAI_API_KEY", "TG_API_KEY", "ANTHROPIC_API_KEY")
+_SECRET_ENV = ("OPENAI_API_KEY", "TG_API_KEY", "TG_SERVE_API_KEY", *KEY_VARIABLES)
 _CHECKPOINT = re.compile(r"step-(\d+)\.json$")
 
 
