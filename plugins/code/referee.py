@@ -22,11 +22,16 @@ about what the sandboxes did.
 
 from __future__ import annotations
 
+import ast
 import builtins
+import marshal
+import operator
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .assert_plans import DirectCheck, direct_check
 from .interpreter import Heard, SandboxedInterpreter, end_later, ending
 from .isolation import Isolation, SandboxError
 from .plain_data import MalformedReport, decode
@@ -42,6 +47,40 @@ MIN_CALL_S = 0.05  # a call made at the very end of a test still gets this long
 MAX_NAMES = 500
 MAX_CALLS = 100_000
 BUILTIN_NAMES = frozenset(dir(builtins))
+PIPE_WINDOW = 32 * 1024  # call bytes in flight: half a pipe, so sending never waits on the solution
+COMPARE = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+    ">=": operator.ge, "in": lambda a, b: a in b, "not in": lambda a, b: a not in b,
+}
+
+
+def setup_names(setup: str) -> frozenset[str]:
+    """Names the setup binds (they stand for the setup's own in the tests, not for the code's).
+
+    Any name bound anywhere in it counts: a superset only sends more tests to the judge.
+    """
+    try:
+        tree = ast.parse(setup)
+    except (SyntaxError, ValueError):  # the code then does not load either: no test runs
+        return frozenset()
+    names = set()
+    for node in tree.body:
+        for child in ast.walk(node):
+            if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+                names.add(child.id)
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(child.name)
+            elif isinstance(child, ast.alias):
+                names.add((child.asname or child.name).split(".")[0])
+    return frozenset(names)
+
+
+def _show(value: Any, limit: int) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond Python's printing limit
+        text = f"<a {type(value).__name__} too large to print>"
+    return shorten(text, limit)
 
 
 @dataclass
@@ -98,7 +137,15 @@ class Referee:
             first = self._load_first()
             if first is not None:
                 self.loaded = first
-                self._run_tests()
+                functions = frozenset(n for n, e in first.names.items() if e == "function") - setup_names(
+                    self.job["setup"])
+                checks = {}
+                for index, plan in enumerate(self.plans):
+                    check = direct_check(plan, functions)
+                    if check is not None:
+                        checks[index] = check
+                self._run_direct(checks)
+                self._run_tests([i for i in range(len(self.tests)) if i not in checks])
         finally:
             self._drop_solution(patient=False, later=True)
         for index, test in enumerate(self.tests):
@@ -117,73 +164,74 @@ class Referee:
             return None
         return loaded
 
-    def _run_tests(self) -> None:
-        first, fresh_failures = 0, 0
-        while first < len(self.tests) and time.monotonic() < self.budget_end:
+    def _run_tests(self, indices: list[int]) -> None:
+        """The tests the judge runs (in order); a judge that ends is replaced for the rest."""
+        failures = 0
+        while indices and time.monotonic() < self.budget_end:
             judge = self.sandbox.take_judge(self.isolation)
-            next_first, clean = self._follow_judge(judge, first)
+            rest, clean = self._follow_judge(judge, indices)
             if clean:
                 self.sandbox.return_judge(judge)
             else:
                 judge.end()
-            if next_first is None:
-                return
-            fresh_failures = fresh_failures + 1 if next_first == first else 0
-            if fresh_failures >= 2:  # two fresh judges in a row ended before their first test
-                for index in range(first, len(self.tests)):
+            failures = failures + 1 if rest == indices else 0
+            if failures >= 2:  # two fresh judges in a row ended before their first test
+                for index in indices:
                     self.results[index] = TestResult(index, self.tests[index], "crashed",
                                                      "not run: the interpreter running the tests kept ending")
                 return
-            first = next_first
+            indices = rest
 
     # -------------------------------------------------------------- the judge
 
-    def _follow_judge(self, judge: SandboxedInterpreter, first: int) -> tuple[int | None, bool]:
-        """Follow one judge from test ``first``; (where a fresh judge should go on, or None; reusable)."""
+    def _follow_judge(self, judge: SandboxedInterpreter, indices: list[int]) -> tuple[list[int], bool]:
+        """Follow one judge through ``indices``; (the tests a fresh judge should still run; reusable)."""
         run = {
             "names": self.loaded.names if self.loaded else {}, "setup": self.job["setup"], "plans": self.plans,
-            "first": first, "timeout_s": self.timeout_s, "memory_mb": self.memory_mb,
+            "indices": indices, "timeout_s": self.timeout_s, "memory_mb": self.memory_mb,
             "output_limit": self.sandbox.output_limit, "repr_limit": self.sandbox.repr_limit,
             "text_limit": self.sandbox.text_limit,
         }
         if not judge.send(run, time.monotonic() + SEND_TIMEOUT_S):
-            return first, False
-        state, index, started = "prepare", first, time.monotonic()
+            return indices, False
+        state, position, started = "prepare", 0, time.monotonic()
         while True:
             limit = self.timeout_s + 2 * self.sandbox.grace_s
             heard = judge.hear(min(self.budget_end, started + limit))
             message = heard.message
             event = message.get("event")
-            if heard.kind == "message" and event == "call" and state in ("prepare", "test"):
+            index = indices[position]
+            if heard.kind == "message" and event == "call":
                 judge.send(self._relay(message, index if state == "test" else -1, started),
                            time.monotonic() + SEND_TIMEOUT_S)
                 continue
             if heard.kind == "message" and event == "prepared" and state == "prepare":
                 if message.get("status") != "passed":
-                    self._setup_failed(first, message)
-                    return None, self._finish(judge)
+                    self._setup_failed(indices, message)
+                    return [], self._finish(judge)
                 state, started = "test", time.monotonic()  # each test starts as soon as the last is reported
                 continue
             if heard.kind == "message" and event == "result" and state == "test" and message.get("index") == index:
                 self.results[index] = self._test_result(index, message)
-                index, started = index + 1, time.monotonic()
-                if index == len(self.tests):
-                    return None, self._finish(judge)
+                position, started = position + 1, time.monotonic()
+                if position == len(indices):
+                    return [], self._finish(judge)
                 continue
-            return self._judge_ended(judge, heard, state, index, first)
+            return self._judge_ended(judge, heard, state, indices, position)
 
     def _finish(self, judge: SandboxedInterpreter) -> bool:
         """The judge's last word must be ``done``: only then is it reused for another run."""
         heard = judge.hear(time.monotonic() + SEND_TIMEOUT_S)
         return heard.kind == "message" and heard.message.get("event") == "done"
 
-    def _judge_ended(self, judge: SandboxedInterpreter, heard: Heard, state: str, index: int,
-                     first: int) -> tuple[int | None, bool]:
+    def _judge_ended(self, judge: SandboxedInterpreter, heard: Heard, state: str, indices: list[int],
+                     position: int) -> tuple[list[int], bool]:
         """The judge stopped following the protocol: the test it was in gets why, the rest go on."""
+        index = indices[position]
         if time.monotonic() >= self.budget_end:
             if state == "test":
                 self.results[index] = self._budget_result(index)
-            return None, False
+            return [], False
         if heard.kind == "late":
             status, message = "timeout", (f"did not finish within the time limit of {self.timeout_s:g} s "
                                           "(the interpreter running the test was killed)")
@@ -194,17 +242,17 @@ class Referee:
             status, message = "crashed", ("the interpreter running the test sent a malformed report "
                                           f"({heard.detail or 'out of order'})")
         if state == "prepare":
-            self._setup_failed(first, {"status": status, "message": message})
-            return None, False
+            self._setup_failed(indices, {"status": status, "message": message})
+            return [], False
         self.results[index] = TestResult(index, self.tests[index], status, shorten(message, self.sandbox.text_limit),
                                          stdout=self._solution_output(index, 0), stderr=self._solution_output(index, 1))
-        return (index + 1 if index + 1 < len(self.tests) else None), False
+        return indices[position + 1:], False
 
-    def _setup_failed(self, first: int, report: dict[str, Any]) -> None:
+    def _setup_failed(self, indices: list[int], report: dict[str, Any]) -> None:
         status = report.get("status") if report.get("status") in STATUSES else "error"
         message = shorten(f"not run: the tests' setup failed ({status}): {_text(report, 'message', 2000)}",
                           self.sandbox.text_limit)
-        for index in range(first, len(self.tests)):
+        for index in indices:
             self.results[index] = TestResult(index, self.tests[index], status, message,
                                              traceback=_text(report, "traceback", self.sandbox.text_limit))
 
@@ -233,6 +281,101 @@ class Referee:
 
     def _solution_output(self, index: int, which: int) -> str:
         return "".join(pair[which] for pair in self.outputs.get(index, []))
+
+    # -------------------------------------------------------------- tests the host checks itself
+
+    def _run_direct(self, checks: dict[int, DirectCheck]) -> None:
+        """Make every direct check's call, several in flight at once, and compare on the host.
+
+        Calls go out while the bytes in flight fit in the pipe (so no write
+        ever waits on the solution), and each call's deadline runs from when
+        the solution could start it: the answer to the one before.
+        """
+        pending = deque(sorted(checks))
+        in_flight: deque[tuple[int, int, int]] = deque()  # (test index, call id, bytes)
+        flying, head_started = 0, time.monotonic()
+        while pending or in_flight:
+            if time.monotonic() >= self.budget_end:
+                for index in [*(i for i, _, _ in in_flight), *pending]:
+                    self.results[index] = self._budget_result(index)
+                return
+            if self.solution is None:
+                loaded = self._start_solution()
+                if not loaded.ok:
+                    outcome = self._outcome("timeout" if loaded.status == "timeout" else "crashed",
+                                            f"a fresh interpreter for the solution could not load the code: "
+                                            f"{loaded.message}")
+                    for index in pending:
+                        self.results[index] = self._direct_result(index, checks[index], outcome)
+                    return
+            solution = self.solution
+            while pending and (not in_flight or flying < PIPE_WINDOW):
+                index = pending[0]
+                check = checks[index]
+                self.calls += 1
+                data = marshal.dumps({"id": self.calls, "name": check.name, "args": check.args,
+                                      "kwargs": check.kwargs, "timeout_s": self.timeout_s})
+                if in_flight and flying + len(data) > PIPE_WINDOW:
+                    break
+                if not in_flight:
+                    head_started = time.monotonic()
+                if not solution.send_bytes(data, head_started + self.timeout_s + self.sandbox.grace_s):
+                    break
+                pending.popleft()
+                in_flight.append((index, self.calls, len(data)))
+                flying += len(data)
+            if not in_flight:  # the solution would not even take the call
+                index = pending.popleft()
+                outcome = self._solution_lost(Heard("late" if solution.alive() else "ended"))
+                self.results[index] = self._direct_result(index, checks[index], outcome)
+                continue
+            index, call_id, size = in_flight[0]
+            heard = solution.hear(min(head_started + self.timeout_s + self.sandbox.grace_s, self.budget_end))
+            reply = heard.message
+            in_flight.popleft()
+            flying -= size
+            head_started = time.monotonic()
+            if heard.kind == "message" and reply.get("event") == "reply" and reply.get("id") == call_id \
+                    and reply.get("status") in CALL_STATUSES:
+                outcome = self._reply_outcome(reply)
+            else:
+                outcome = self._solution_lost(heard)
+                pending.extendleft(reversed([i for i, _, _ in in_flight]))  # sent to a process now gone
+                in_flight.clear()
+                flying = 0
+            self.results[index] = self._direct_result(index, checks[index], outcome)
+
+    def _direct_result(self, index: int, check: DirectCheck, outcome: dict[str, Any]) -> TestResult:
+        """The verdict on a direct check, decided here on plain data (fields as the judge fills them)."""
+        box, plan = self.sandbox, self.plans[index]
+        piece = plan["left"] if plan["kind"] == "compare" else plan["value"]
+        result = TestResult(index, self.tests[index], "passed", stdout=outcome.get("stdout", ""),
+                            stderr=outcome.get("stderr", ""))
+        if outcome["status"] != "passed":
+            line = self.tests[index].splitlines()[piece["line"] - 1].strip()
+            frame = f'  File "<test>", line {piece["line"]}, in <module>\n    {line}\n'
+            result.status, result.message = outcome["status"], shorten(outcome["message"], box.text_limit)
+            result.traceback = shorten(frame + outcome["traceback"], box.text_limit) if outcome["traceback"] else ""
+            return result
+        value = outcome["value"]
+        if check.op is None:
+            expected = "a false value" if check.falsy else "a true value"
+            ok = not value if check.falsy else bool(value)
+        else:
+            shown = _show(check.expected, box.repr_limit)
+            expected = shown if check.op == "==" else f"a value {check.op} {shown}"
+            try:
+                ok = bool(COMPARE[check.op](value, check.expected))
+            except Exception as exc:  # noqa: BLE001 - e.g. '<' between a dict and an int: the code's error
+                result.status, result.message = "error", f"{type(exc).__name__}: {exc}"
+                return result
+        result.input, result.expected = shorten(piece["text"], box.repr_limit), expected
+        result.actual = _show(value, box.repr_limit)
+        if not ok:
+            result.status = "failed"
+            result.message = shorten("assertion failed: " + plan["assertion"]
+                                     + (f" -- {check.message}" if check.message is not None else ""), box.text_limit)
+        return result
 
     # -------------------------------------------------------------- the solution
 
@@ -273,6 +416,10 @@ class Referee:
         if not (heard.kind == "message" and reply.get("event") == "reply" and reply.get("id") == self.calls
                 and reply.get("status") in CALL_STATUSES):
             return self._solution_lost(heard)
+        return self._reply_outcome(reply)
+
+    def _reply_outcome(self, reply: dict[str, Any]) -> dict[str, Any]:
+        """A well-formed reply as the call's outcome: the decoded value, or what went wrong."""
         limit = self.sandbox.output_limit
         outputs = {"stdout": _text(reply, "stdout", limit), "stderr": _text(reply, "stderr", limit)}
         status = reply["status"]

@@ -577,7 +577,7 @@ def judge_run(run, capture):
     if prepared["status"] != "passed":
         return
     plans = run["plans"]
-    for index in range(run["first"], len(plans)):  # each test starts as soon as the last one is reported
+    for index in run["indices"]:  # each test starts as soon as the last one is reported
         result = phase(
             lambda plan=plans[index], ns=dict(namespace): run_test(plan, ns, run["repr_limit"]),
             capture, run["timeout_s"], run["text_limit"],

@@ -102,9 +102,31 @@ def test_code_that_ignores_the_alarm_is_killed_and_the_rest_runs_in_a_fresh_inte
         "def stubborn():\n    while True:\n        try:\n            while True:\n                pass\n"
         "        except BaseException:\n            pass\n\ndef get(x):\n    return x\n"
     )
-    result = sandbox.run(code, ["assert get(1) == 1", "stubborn()", "assert get(1) == 1"], timeout_s=0.5)
-    assert [t.status for t in result.tests] == ["passed", "timeout", "passed"]
+    tests = ["assert get(1) == 1", "stubborn()", "x = get(1)\nassert x == 1", "assert get(2) == 2"]
+    result = sandbox.run(code, tests, timeout_s=0.5)
+    assert [t.status for t in result.tests] == ["passed", "timeout", "passed", "passed"]
     assert "killed" in result.tests[1].message and result.interpreters == 2
+
+
+def test_calls_in_flight_when_the_code_dies_go_to_a_fresh_interpreter(sandbox):
+    """Direct checks are sent several at a time: those sent to an interpreter that died are sent again."""
+    code = "import os\n\ndef f(x):\n    if x == 3:\n        os._exit(5)\n    print('f', x)\n    return 2 * x\n"
+    result = sandbox.run(code, [f"assert f({x}) == {2 * x}" for x in range(1, 8)])
+    assert [t.status for t in result.tests] == ["passed"] * 2 + ["crashed"] + ["passed"] * 4
+    assert "code 5" in result.tests[2].message and result.interpreters == 2
+    assert [t.stdout for t in result.tests[3:]] == [f"f {x}\n" for x in range(4, 8)]
+
+
+def test_the_host_and_the_judge_give_the_same_verdicts(sandbox):
+    """``assert f(literal) == literal`` is checked by the host; the same test with a setup line by the judge."""
+    code = "def f(x):\n    return {'a': [x, (x, None)], 'b': {x}}\n"
+    asserts = ["assert f(1) == {'a': [1, (1, None)], 'b': {1}}", "assert f(1) == {'a': [1, [1, None]], 'b': {1}}",
+               "assert f(1) != 2", "assert not f(2)", "assert f(2) < 3", "assert f(1) == 1, 'nope'"]
+    direct = sandbox.run(code, asserts)
+    judged = sandbox.run(code, ["_ = 0\n" + a for a in asserts])
+    fields = [(t.status, t.message, t.input, t.expected, t.actual) for t in direct.tests]
+    assert fields == [(t.status, t.message, t.input, t.expected, t.actual) for t in judged.tests]
+    assert [t.status for t in direct.tests] == ["passed", "failed", "passed", "failed", "error", "failed"]
 
 
 def test_a_test_that_ignores_the_alarm_is_killed_and_the_rest_run(sandbox):
