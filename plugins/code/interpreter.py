@@ -1,4 +1,4 @@
-"""One sandboxed interpreter: started, given its job, followed, and ended with its whole tree.
+"""One sandboxed interpreter: started, talked to through deadlines, and ended with its whole tree.
 
 An interpreter can be started before its job is known (it waits for the job
 on stdin), so that its start-up overlaps other work; it still runs exactly
@@ -7,8 +7,8 @@ one job and never anything else.
 
 from __future__ import annotations
 
-import ast
 import logging
+import marshal
 import os
 import selectors
 import shutil
@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .isolation import (
-    SANDBOX_UID,
     Isolation,
     end_tree,
     has_exited,
@@ -30,12 +29,14 @@ from .isolation import (
     runner_payload,
     sandbox_env,
 )
+from .plain_data import MalformedReport, parse_line
 
 log = logging.getLogger(__name__)
 
 MAX_REPORT_BYTES = 1 << 20
 POLL_S = 0.1
 EXIT_WAIT_S = 1.0  # how long an interpreter that stopped reporting may take to exit on its own
+SEND_TIMEOUT_S = 30.0  # for the runner itself, sent before the interpreter has anything else to do
 _threads: dict[str, ThreadPoolExecutor] = {}
 _threads_lock = threading.Lock()
 
@@ -86,83 +87,55 @@ os.register_at_fork(after_in_child=_forget_threads)
 
 
 @dataclass
-class Reports:
-    """What one interpreter reported before it ended, and how it ended."""
+class Heard:
+    """The next thing an interpreter said: a ``message``, a ``malformed`` line, or nothing because it
+    ``ended`` or was ``late`` (the deadline passed)."""
 
-    ready: bool = False
-    loaded: dict[str, Any] | None = None
-    results: dict[int, dict[str, Any]] = field(default_factory=dict)
-    running: int | None = None  # the phase in progress when it ended: -1 is loading the code
-    done: bool = False
-    killed_for: str | None = None  # "timeout" or "budget" when the host killed it
-    returncode: int | None = None
-    stderr: str = ""
+    kind: str
+    message: dict[str, Any] = field(default_factory=dict)
+    detail: str = ""
 
-    def apply(self, line: bytes) -> bool:
-        """Take one report line (anything malformed is ignored); True when a phase began or ended."""
+
+def ending(returncode: int | None) -> tuple[str, str]:
+    """Status and message for an interpreter that ended on its own (not killed by the host)."""
+    code = returncode or 0
+    signum = -code if code < 0 else (code - 128 if code > 128 else 0)
+    if signum == signal.SIGXCPU:
+        return "timeout", "exceeded the CPU time limit (the interpreter was killed by SIGXCPU)"
+    if signum == signal.SIGXFSZ:
+        return "crashed", "exceeded the file size limit (SIGXFSZ)"
+    if signum == signal.SIGSEGV:
+        return "crashed", "the interpreter crashed with a segmentation fault (often a stack overflow in deep recursion)"
+    if signum:
         try:
-            message = ast.literal_eval(line.decode("utf-8", "replace"))
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            return False
-        if not isinstance(message, dict):
-            return False
-        event, index = message.get("event"), message.get("index")
-        if event == "ready":
-            self.ready = True
-            return True
-        if event == "start" and isinstance(index, int):
-            self.running = index
-            return True
-        if event == "loaded" and self.running == -1:
-            self.loaded, self.running = message, None
-            return True
-        if event == "result" and isinstance(index, int) and index == self.running:
-            self.results[index], self.running = message, None
-            return True
-        if event == "done":
-            self.done = True
-        return False
-
-    def ending(self, timeout_s: float, total_timeout_s: float | None) -> tuple[str, str]:
-        """Status and message for the phase that was running when the interpreter ended."""
-        if self.killed_for == "timeout":
-            return "timeout", (f"did not finish within the time limit of {timeout_s:g} s (the interpreter "
-                               "was killed: the code did not give way to the alarm)")
-        if self.killed_for == "budget":
-            return "timeout", f"the run's total time budget of {total_timeout_s:g} s was used up during this test"
-        code = self.returncode or 0
-        signum = -code if code < 0 else (code - 128 if code > 128 else 0)
-        if signum == signal.SIGXCPU:
-            return "timeout", "exceeded the CPU time limit (the interpreter was killed by SIGXCPU)"
-        if signum == signal.SIGXFSZ:
-            return "crashed", "exceeded the file size limit (SIGXFSZ)"
-        if signum == signal.SIGSEGV:
-            return "crashed", "the interpreter crashed with a segmentation fault (often a stack overflow in deep recursion)"
-        if signum:
-            try:
-                name = signal.Signals(signum).name
-            except ValueError:
-                name = f"signal {signum}"
-            return "crashed", f"the interpreter was killed by {name} during this test"
-        return "crashed", f"the interpreter exited with code {code} during this test (os._exit or a closed result channel)"
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        return "crashed", f"the interpreter was killed by {name}"
+    return "crashed", f"the interpreter exited with code {code} (os._exit or a closed result channel)"
 
 
 class SandboxedInterpreter:
-    """A started interpreter in its own host folder, reporting on a private pipe.
+    """A started interpreter in its own host folder: messages in on its stdin (marshalled), reports
+    out on a private pipe (one Python literal per line, read with ``plain_data.parse_line``).
 
-    Create it with ``start_interpreter`` (see there why the thread matters).
+    Both ends are non-blocking and every wait has a deadline, so an
+    interpreter that stops reading or writing can delay the host only until
+    then. Create it with ``start_interpreter`` (see there why the thread matters).
     """
 
     def __init__(self, isolation: Isolation, work_mb: int, preload: tuple[str, ...] = ()) -> None:
         self.isolation = isolation
+        self.stderr = ""
         self.host_dir = tempfile.mkdtemp(prefix="tg-sandbox-")
         work_dir = os.path.join(self.host_dir, "work")
         os.mkdir(work_dir, 0o700)
         if is_root():
-            os.chown(work_dir, SANDBOX_UID, SANDBOX_UID)
+            os.chown(work_dir, isolation.uid, isolation.uid)
         self.stderr_file = open(os.path.join(self.host_dir, "stderr"), "w+b")  # noqa: SIM115
         self.report_fd, report_write = os.pipe()
         job_read, self.job_fd = os.pipe()
+        self._buffer = b""
         try:
             self.proc = subprocess.Popen(
                 isolation.command(report_write, work_mb, preload=preload),
@@ -177,78 +150,91 @@ class SandboxedInterpreter:
         finally:
             os.close(report_write)
             os.close(job_read)
-        self._send(runner_payload(isolation.bytecode))
+        os.set_blocking(self.job_fd, False)
+        os.set_blocking(self.report_fd, False)
+        self._readable = selectors.DefaultSelector()
+        self._readable.register(self.report_fd, selectors.EVENT_READ)
+        self._writable = selectors.DefaultSelector()
+        self._writable.register(self.job_fd, selectors.EVENT_WRITE)
+        self.send_bytes(runner_payload(isolation.bytecode), time.monotonic() + SEND_TIMEOUT_S)
 
     def alive(self) -> bool:
         return not has_exited(self.proc)
 
-    def give(self, job: bytes) -> bool:
-        """Send the job; False if the interpreter is gone (it then has to be replaced)."""
-        try:
-            return self._send(job)
-        finally:
-            os.close(self.job_fd)
-            self.job_fd = -1
+    def send(self, message: Any, deadline: float) -> bool:
+        """Send one message (plain data, marshalled); False if it is gone or does not read in time."""
+        return self.send_bytes(marshal.dumps(message), deadline)
 
-    def _send(self, data: bytes) -> bool:
-        try:
-            view = memoryview(data)
-            while view:
+    def send_bytes(self, data: bytes, deadline: float) -> bool:
+        view = memoryview(data)
+        while view:
+            try:
                 view = view[os.write(self.job_fd, view):]
-        except OSError:
-            return False
+                continue
+            except BlockingIOError:
+                pass
+            except OSError:
+                return False
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            if not self._writable.select(timeout=min(deadline - now, POLL_S)) and has_exited(self.proc):
+                return False
         return True
 
-    def follow(self, timeout_s: float, grace_s: float, start_timeout_s: float, budget_end: float) -> Reports:
-        """Read reports until the job is done, the interpreter ends, or a deadline passes.
-
-        Each phase (loading, then each test) gets ``timeout_s + grace_s`` from
-        its start; the runner's own alarm fires at ``timeout_s``, so the host
-        only has to step in when the code does not give way to it.
-        """
-        reports = Reports()
-        buffer = b""
-        deadline = time.monotonic() + start_timeout_s
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.report_fd, selectors.EVENT_READ)
-            while not reports.done:
-                now = time.monotonic()
-                if now >= min(deadline, budget_end):
-                    reports.killed_for = "budget" if budget_end <= deadline else "timeout"
-                    return reports
-                if not selector.select(timeout=min(deadline, budget_end, now + POLL_S) - now):
-                    if has_exited(self.proc):
-                        break
-                    continue
-                chunk = os.read(self.report_fd, 65536)
+    def hear(self, deadline: float) -> Heard:
+        """The next report line, parsed; never waits past ``deadline``."""
+        while True:
+            line, newline, rest = self._buffer.partition(b"\n")
+            if newline:
+                self._buffer = rest
+                try:
+                    return Heard("message", parse_line(line))
+                except MalformedReport as exc:
+                    return Heard("malformed", detail=str(exc))
+            if len(self._buffer) > MAX_REPORT_BYTES:
+                self._buffer = b""
+                return Heard("malformed", detail=f"a report line longer than {MAX_REPORT_BYTES} bytes")
+            chunk = self._read()
+            if chunk:
+                self._buffer += chunk
+                continue
+            if chunk == b"":
+                return Heard("ended")
+            now = time.monotonic()
+            if now >= deadline:
+                return Heard("late")
+            if not self._readable.select(timeout=min(deadline - now, POLL_S)) and has_exited(self.proc):
+                chunk = self._read()
                 if not chunk:
-                    break
-                *lines, buffer = (buffer + chunk).split(b"\n")
-                if len(buffer) > MAX_REPORT_BYTES:
-                    buffer = b""
-                for line in lines:
-                    if reports.apply(line):
-                        deadline = time.monotonic() + timeout_s + grace_s
-        os.set_blocking(self.report_fd, False)
-        try:
-            rest = os.read(self.report_fd, MAX_REPORT_BYTES)
-        except BlockingIOError:
-            rest = b""
-        for line in (buffer + rest).split(b"\n"):
-            reports.apply(line)
-        return reports
+                    return Heard("ended")
+                self._buffer += chunk
 
-    def end(self, reports: Reports | None = None) -> None:
-        """Kill the whole tree, reap the process and remove the host folder."""
-        patient = reports is not None and not (reports.done or reports.killed_for)
+    def _read(self) -> bytes | None:
+        """What is there to read: bytes, b"" at the end, None for nothing yet."""
+        try:
+            return os.read(self.report_fd, 1 << 16)
+        except BlockingIOError:
+            return None
+
+    def end(self, patient: bool = False) -> int:
+        """Kill the whole tree, reap the process and remove the host folder; the return code.
+
+        ``patient``: the interpreter stopped reporting on its own, so it may
+        take a moment to exit with its own status before it is killed.
+        """
+        if self.report_fd < 0:
+            return self.proc.returncode if self.proc.returncode is not None else -signal.SIGKILL
         returncode = end_tree(self.proc, self.isolation, wait_s=EXIT_WAIT_S if patient else 0.0)
-        if reports is not None:
-            reports.returncode = returncode
-            self.stderr_file.seek(0)
-            reports.stderr = self.stderr_file.read(4000).decode("utf-8", "replace")
+        self.stderr_file.seek(0)
+        self.stderr = self.stderr_file.read(4000).decode("utf-8", "replace")
         self._close_files()
+        return returncode
 
     def _close_files(self) -> None:
+        for selector in (getattr(self, "_readable", None), getattr(self, "_writable", None)):
+            if selector is not None:
+                selector.close()
         for fd in (self.report_fd, self.job_fd):
             if fd >= 0:
                 os.close(fd)

@@ -13,7 +13,11 @@
 
 Every level applies the resource limits (inside the runner) and, when started
 as root, runs the code as uid 65534 ("nobody"), with no groups, no
-capabilities and no-new-privileges: RLIMIT_NPROC is not enforced for root. Which levels work is probed once per process by starting a trivial
+capabilities and no-new-privileges: RLIMIT_NPROC is not enforced for root.
+The judge (the interpreter that runs the tests) runs as uid 65533, so that
+even without namespaces the solution cannot reach it. Started by an ordinary
+user, ``rlimits`` runs everything as that user, which the code can reach:
+use a namespace level (``strict=True``) where the verdict matters. Which levels work is probed once per process by starting a trivial
 interpreter exactly as a real run would.
 """
 
@@ -40,6 +44,7 @@ log = logging.getLogger(__name__)
 LEVELS = ("bwrap", "unshare", "rlimits")
 NAMESPACE_LEVELS = ("bwrap", "unshare")
 SANDBOX_UID = 65534
+JUDGE_UID = 65533  # the judge runs as another user, so the solution cannot signal, trace or read it
 BWRAP_WORK_DIR = "/work"
 UNSHARE_WORK_DIR = "/tmp/work"
 MASKED_DIRS = ("/root", "/home", "/var/tmp", "/dev/shm", "/run")
@@ -117,12 +122,12 @@ def _tool(name: str) -> str:
     return path
 
 
-def _drop_privileges() -> list[str]:
-    """setpriv to uid/gid 65534 with no groups, no capabilities and no setuid escalation."""
+def _drop_privileges(uid: int) -> list[str]:
+    """setpriv to ``uid`` (and the same gid) with no groups, no capabilities and no setuid escalation."""
     if not is_root():
         return [_tool("setpriv"), "--no-new-privs", "--"]
     return [
-        _tool("setpriv"), f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
+        _tool("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
         "--inh-caps=-all", "--no-new-privs", "--",
     ]
 
@@ -143,6 +148,7 @@ class Isolation:
     level: str
     python: str
     bytecode: bool = False
+    uid: int = SANDBOX_UID  # when started as root
 
     @property
     def namespaced(self) -> bool:
@@ -159,13 +165,13 @@ class Isolation:
             return self._bwrap(interpreter, work_mb)
         if self.level == "unshare":
             return self._unshare(interpreter, work_mb)
-        return [*_drop_privileges(), *interpreter]
+        return [*_drop_privileges(self.uid), *interpreter]
 
     def popen_options(self) -> dict[str, object]:
         """Extra ``subprocess.Popen`` arguments: bubblewrap is started as the sandbox user directly
         (it sets no-new-privileges itself), which saves the exec of ``setpriv``."""
         if self.level == "bwrap" and is_root():
-            return {"user": SANDBOX_UID, "group": SANDBOX_UID, "extra_groups": []}
+            return {"user": self.uid, "group": self.uid, "extra_groups": []}
         return {}
 
     def _bwrap(self, interpreter: list[str], work_mb: int) -> list[str]:
@@ -193,7 +199,7 @@ class Isolation:
         home = str(Path.home())
         if home not in masked and home != "/":
             masked.append(home)
-        owner = SANDBOX_UID if is_root() else 0
+        owner = self.uid if is_root() else 0
         argv = [
             _tool("unshare"), "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child",
             "--mount-proc",
@@ -202,7 +208,7 @@ class Isolation:
             argv.append("--map-root-user")
         script = UNSHARE_SETUP.format(work=shlex.quote(UNSHARE_WORK_DIR))
         setup = ["/bin/sh", "-c", script, "tg-sandbox", f"{work_mb}m", str(owner), *masked, "--"]
-        return argv + ["--", *setup, *_drop_privileges(), *interpreter]
+        return argv + ["--", *setup, *_drop_privileges(self.uid), *interpreter]
 
 
 # ---------------------------------------------------------------- probing

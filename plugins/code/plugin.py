@@ -1,4 +1,4 @@
-"""Registration of tg_code with tg-core (imports nothing heavy)."""
+"""Hooks only: what tg_code contributes to tg-core (imports nothing heavy at module level)."""
 
 from __future__ import annotations
 
@@ -17,41 +17,23 @@ def tg_plugin_info() -> dict[str, Any]:
     }
 
 
-def _add_arguments(parser: Any) -> None:
-    from .task import add_arguments
-
-    add_arguments(parser)
-
-
-def _run(args: Any, run: Any) -> dict[str, Any]:
-    from .task import run_code
-
-    return run_code(args, run)
-
-
-def _code_tests(*args: Any, **kwargs: Any) -> Any:
-    from .code_tests import code_tests
-
-    return code_tests(*args, **kwargs)
-
-
-def _code_refinement_loss(*args: Any, **kwargs: Any) -> Any:
-    from .refinement import code_refinement_loss
-
-    return code_refinement_loss(*args, **kwargs)
-
-
 @hookimpl
 def tg_tasks() -> list[Task]:
+    from .task import add_arguments, run_code, validate
+
     return [Task("code", "optimize a problem's code against its tests in a sandbox (TextGrad code refinement)",
-                 _add_arguments, _run, default_steps=5)]
+                 add_arguments, run_code, validate=validate, default_steps=5)]
 
 
 @hookimpl
 def tg_simulators() -> dict[str, Any]:
-    return {"code_tests": _code_tests}
+    from .functions import code_tests
+
+    return {"code.tests": code_tests}
 
 
 @hookimpl
 def tg_losses() -> dict[str, Any]:
-    return {"code_refinement": _code_refinement_loss}
+    from .functions import code_refinement_loss
+
+    return {"code.refinement": code_refinement_loss}

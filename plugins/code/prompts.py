@@ -1,7 +1,26 @@
-"""Every prompt tg_code sends, in one place.
+"""Every text tg_code sends to a model, in one place.
 
-Field names in braces are filled with ``str.format``.
+Order (issue 13, the convention of every plugin): what many calls share comes
+first and what is specific to one call last, both in this module and inside
+each template. Shared: the system prompts, the problem as the solver and the
+reviewer read it, the roles of the variables, the test report; specific: the
+code of one iteration, its test results, the request. The loss template puts
+the instruction and the problem (the same at every iteration) before the code
+and its test results (new each time), so a prefix cache reuses the start of
+every call. Field names in braces are filled with ``str.format``.
 """
+
+# ---------------------------------------------------------------- shared by every call of a run
+
+INITIAL_SOLUTION_SYSTEM = (
+    "You are an expert Python programmer. You write correct, efficient Python 3 code that uses "
+    "only the standard library."
+)
+
+CODE_LOSS_SYSTEM = (
+    "You are a careful code reviewer. You do not solve problems and do not write new code: you "
+    "evaluate a proposed solution critically and give concise, concrete feedback."
+)
 
 PROBLEM_DESCRIPTION = (
     "{statement}\n\n"
@@ -9,22 +28,15 @@ PROBLEM_DESCRIPTION = (
     "Visible tests (assert statements run against your code):\n{examples}"
 )
 
-# ---------------------------------------------------------------- first solution
+PROBLEM_ROLE = "the coding problem (statement, signature and visible tests)"
 
-INITIAL_SOLUTION_SYSTEM = (
-    "You are an expert Python programmer. You write correct, efficient Python 3 code that uses "
-    "only the standard library."
-)
-
-INITIAL_SOLUTION_REQUEST = (
-    "Solve this problem.\n\n{description}\n\n"
-    "Answer with the complete code (imports, helper functions and the function itself) in one "
-    "```python block. Do not include tests or example calls."
-)
-
-# ---------------------------------------------------------------- the code under optimization
+INSTRUCTION_ROLE = "instruction for the code reviewer"
 
 CODE_ROLE = "Python code solving the problem: complete source defining {signature}"
+
+CODE_FIELD_ROLE = "the code"
+
+TEST_RESULTS_FIELD_ROLE = "the test report"
 
 CODE_CONSTRAINTS = (
     "Keep the function's name and signature exactly as required: {signature}",
@@ -32,7 +44,7 @@ CODE_CONSTRAINTS = (
     "Send the complete code (imports, helpers and the function), not a fragment or a diff.",
 )
 
-# ---------------------------------------------------------------- the test report (simulator)
+# ---------------------------------------------------------------- the test report (the simulator's output)
 
 TEST_REPORT_PURPOSE = (
     "runs the code in a sandbox against the problem's {which} tests (Python assert statements) and "
@@ -43,14 +55,15 @@ TEST_REPORT_PURPOSE = (
 
 TEST_REPORT_ROLE = "results of running the code on the problem's {which} tests"
 
+REPORT_COUNTS = "{passed}/{total} tests passed ({summary})."
+
+REPORT_NOT_LOADED = "The code could not be loaded ({status}): {message}"
+
+REPORT_MORE_FAILING = "... and {count} more tests that did not pass."
+
 SIGNATURE_NOTE = "Signature check: {problem}"
 
 # ---------------------------------------------------------------- the loss (TextGrad's code refinement)
-
-CODE_LOSS_SYSTEM = (
-    "You are a careful code reviewer. You do not solve problems and do not write new code: you "
-    "evaluate a proposed solution critically and give concise, concrete feedback."
-)
 
 CODE_LOSS_INSTRUCTION = (
     "Think about the problem, the code and the test results. Does the code solve the problem for "
@@ -67,6 +80,10 @@ CODE_LOSS_TEMPLATE = (
 
 CODE_LOSS_ROLE = "evaluation of the code against the problem and its test results"
 
-PROBLEM_ROLE = "the coding problem (statement, signature and visible tests)"
+# ---------------------------------------------------------------- one call: the first solution
 
-INSTRUCTION_ROLE = "instruction for the code reviewer"
+INITIAL_SOLUTION_REQUEST = (
+    "Solve this problem.\n\n{description}\n\n"
+    "Answer with the complete code (imports, helper functions and the function itself) in one "
+    "```python block. Do not include tests or example calls."
+)

@@ -14,11 +14,11 @@ import difflib
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from tg_core import TGD, FormattedLLMCall, LLMCall, OptimizerError, Variable
+from tg_core import TGD, LLMCall, OptimizerError, Variable
 
 from . import prompts
-from .code_tests import CodeTests, code_tests
 from .extract import extract_code
+from .functions import CodeTests, code_refinement_loss, code_tests
 from .sandbox import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Sandbox
 
 if TYPE_CHECKING:
@@ -57,17 +57,6 @@ def code_diff(before: str, after: str, step: int) -> str:
         before.splitlines(), after.splitlines(), f"iteration-{step}.py", f"iteration-{step + 1}.py", lineterm=""
     )
     return "\n".join(lines)
-
-
-def code_refinement_loss(engine: Engine | None = None) -> FormattedLLMCall:
-    """The loss: LLM(problem + code + test-time instruction + test results)."""
-    return FormattedLLMCall(
-        prompts.CODE_LOSS_TEMPLATE,
-        fields={"instruction": prompts.INSTRUCTION_ROLE, "problem": prompts.PROBLEM_ROLE,
-                "code": "the code", "test_results": "the test report"},
-        engine=engine,
-        system_prompt=prompts.CODE_LOSS_SYSTEM,
-    )
 
 
 def initial_solution(problem: Problem, engine: Engine) -> str:

@@ -1,4 +1,5 @@
-"""The markdown report of a code run: pass rates per iteration, the final code, each step's diff."""
+"""The report of a code run: its summary (summary.json) and report.md with pass rates per
+iteration, the final code and each step's diff."""
 
 from __future__ import annotations
 
@@ -17,6 +18,27 @@ def _fence(text: str, language: str = "") -> str:
 
 def _rate(passed: int, total: int) -> str:
     return f"{passed}/{total}" if total else "-"
+
+
+def run_summary(problem: Problem, history: list[dict[str, Any]], stopped: bool, final_code: str,
+                visible: SandboxResult, hidden: SandboxResult) -> dict[str, Any]:
+    """What the run achieved, as the CLI prints it and summary.json keeps it."""
+    return {
+        "problem": problem.id,
+        "isolation": visible.isolation,
+        "iterations": len(history),
+        "stopped_early": stopped,
+        "visible_passed": visible.passed,
+        "visible_pass_rate": visible.pass_rate,
+        "hidden_passed": hidden.passed,
+        "hidden_pass_rate": hidden.pass_rate,
+        "pass_rates": [
+            {"step": h["step"], "visible": h["visible_passed"] / max(1, h["visible_total"]),
+             "hidden": h["hidden_passed"] / max(1, h["hidden_total"])}
+            for h in history
+        ],
+        "final_code": final_code,
+    }
 
 
 def render_report(problem: Problem, history: list[dict[str, Any]], final_code: str,

@@ -11,6 +11,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from . import prompts
+
 STATUSES = ("passed", "failed", "error", "timeout", "memory", "crashed")
 DETAILED_TESTS = 8  # non-passing tests shown in full in the text report
 FIELD_CHARS = 600  # per field in the text report
@@ -104,9 +106,9 @@ class SandboxResult:
     def to_text(self) -> str:
         n_passed = sum(t.passed for t in self.tests)
         summary = ", ".join(f"{n} {status}" for status, n in self.counts.items()) or "no tests"
-        lines = [f"{n_passed}/{len(self.tests)} tests passed ({summary})."]
+        lines = [prompts.REPORT_COUNTS.format(passed=n_passed, total=len(self.tests), summary=summary)]
         if not self.loaded:
-            lines.append(f"The code could not be loaded ({self.load_status}): {self.load_message}")
+            lines.append(prompts.REPORT_NOT_LOADED.format(status=self.load_status, message=self.load_message))
             for name in ("load_traceback", "load_stdout", "load_stderr"):
                 value = getattr(self, name).rstrip()
                 if value:
@@ -118,5 +120,5 @@ class SandboxResult:
             for test in failing[:DETAILED_TESTS]:
                 lines.append(test.to_text())
             if len(failing) > DETAILED_TESTS:
-                lines.append(f"... and {len(failing) - DETAILED_TESTS} more tests that did not pass.")
+                lines.append(prompts.REPORT_MORE_FAILING.format(count=len(failing) - DETAILED_TESTS))
         return "\n".join(lines)

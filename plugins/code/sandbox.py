@@ -1,16 +1,18 @@
-"""Run untrusted Python against tests, each run in fresh sandboxed interpreters.
+"""Run untrusted Python against tests, with a verdict the code cannot forge.
 
-One interpreter runs the code once and then every test (see
-``sandbox_runner``); the host gives each test its own deadline. When a test
-kills its interpreter, or ignores its alarm and has to be killed, that test
-gets its status and the remaining tests continue in a fresh interpreter, so
-every test always ends with its own result.
+The code runs in a fresh sandboxed interpreter that loads it once and then
+answers calls; the tests run in another sandboxed interpreter, the judge,
+which compares what the calls returned as plain data (see ``referee`` for
+the protocol and ``sandbox_runner`` for both sides). The host gives each test
+its own deadline. When the code kills its interpreter, or ignores its alarm
+and has to be killed, that test gets its status and the remaining calls go to
+a fresh interpreter, so every test always ends with its own result.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import marshal
 import threading
 import time
 import weakref
@@ -19,25 +21,27 @@ from concurrent.futures import Future
 from typing import Any
 
 from .assert_plans import plan_test
-from .interpreter import Reports, SandboxedInterpreter, end_later, start_interpreter
-from .isolation import Isolation, SandboxError, resolve
-from .results import SandboxResult, TestResult, shorten
+from .interpreter import SandboxedInterpreter, start_interpreter
+from .isolation import JUDGE_UID, Isolation, SandboxError, resolve
+from .referee import Referee
+from .results import SandboxResult, shorten
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_MEMORY_MB = 512
 MIN_MEMORY_MB = 64
-RUNNER_STATUSES = ("passed", "failed", "error", "timeout", "memory")
 # Standard modules generated solutions import most, for ``preload``: worth it when runs are
 # separated by other work (an optimization loop), not when they run back to back (every
 # interpreter would pay for modules most solutions never import).
 COMMON_MODULES = ("typing", "collections", "math", "re", "itertools", "functools", "heapq", "bisect", "string")
 
 
-def _discard_all(spares: list[Future[SandboxedInterpreter]]) -> None:
+def _discard_all(spares: list[Future[SandboxedInterpreter]], judges: list[SandboxedInterpreter]) -> None:
     while spares:
         spares.pop().result().end()
+    while judges:
+        judges.pop().end()
 
 
 class Sandbox:
@@ -93,7 +97,8 @@ class Sandbox:
         self._resolved: Isolation | None = None
         self._lock = threading.Lock()
         self._spares: list[Future[SandboxedInterpreter]] = []
-        weakref.finalize(self, _discard_all, self._spares)
+        self._judges: list[SandboxedInterpreter] = []
+        weakref.finalize(self, _discard_all, self._spares, self._judges)
 
     def resolved(self) -> Isolation:
         """The isolation level and interpreter this sandbox uses (probed on first call)."""
@@ -108,18 +113,19 @@ class Sandbox:
 
     def __getstate__(self) -> dict[str, Any]:
         """Settings only: a copy sent to another process (or machine) probes and starts its own."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_spares", "_resolved")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_spares", "_judges", "_resolved")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._resolved = None
         self._lock = threading.Lock()
         self._spares = []
-        weakref.finalize(self, _discard_all, self._spares)
+        self._judges = []
+        weakref.finalize(self, _discard_all, self._spares, self._judges)
 
     def close(self) -> None:
         with self._lock:
-            _discard_all(self._spares)
+            _discard_all(self._spares, self._judges)
 
     def __enter__(self) -> Sandbox:
         return self
@@ -143,7 +149,10 @@ class Sandbox:
 
         ``timeout_s`` limits loading and each test (wall clock); ``total_timeout_s``
         optionally caps the whole run, after which tests not yet run time out.
-        ``entry_point`` names a function the code must define.
+        ``entry_point`` names a function the code must define. ``setup`` (the
+        problem's helpers) runs after the code in the solution's interpreter and
+        before the tests in the judge's. Tests see the code's functions (called in
+        the solution's interpreter) and its plain values, never a name of a builtin.
         """
         self._check(code, tests, timeout_s, memory_mb, setup, entry_point, total_timeout_s)
         isolation = self.resolved()
@@ -151,31 +160,13 @@ class Sandbox:
         budget_end = started + total_timeout_s if total_timeout_s else float("inf")
         tests = list(tests)
         job = {
-            "code": code, "setup": setup, "entry_point": entry_point, "plans": [plan_test(t) for t in tests],
-            "timeout_s": float(timeout_s), "output_limit": self.output_limit, "repr_limit": self.repr_limit,
-            "text_limit": self.text_limit, "own_pid_namespace": isolation.namespaced,
+            "role": "solution", "code": code, "setup": setup, "entry_point": entry_point,
+            "timeout_s": float(timeout_s), "output_limit": self.output_limit, "text_limit": self.text_limit,
+            "own_pid_namespace": isolation.namespaced,
         }
-        result = SandboxResult(tests=[], isolation=isolation.level, python=isolation.python, interpreters=0)
-        results: dict[int, TestResult] = {}
-        first = 0
-        while time.monotonic() < budget_end:
-            reports = self._one_interpreter(isolation, job, first, memory_mb, len(tests), budget_end)
-            result.interpreters += 1
-            if not self._loaded(result, reports, tests, first, results, timeout_s):
-                break
-            for index in sorted(reports.results):
-                results[index] = self._test_result(index, tests[index], reports.results[index])
-            if reports.done or reports.running is None:
-                break
-            status, message = reports.ending(timeout_s, total_timeout_s)
-            results[reports.running] = TestResult(reports.running, tests[reports.running], status, message)
-            first = reports.running + 1
-            if first >= len(tests):
-                break
-        for index, test in enumerate(tests):
-            if index not in results:
-                results[index] = self._not_run(index, test, result, total_timeout_s)
-        result.tests = [results[i] for i in range(len(tests))]
+        referee = Referee(self, isolation, job, [plan_test(t) for t in tests], tests, memory_mb, budget_end,
+                          total_timeout_s)
+        result = referee.judge()
         result.stdout = shorten("".join([result.load_stdout, *(t.stdout for t in result.tests)]), self.text_limit)
         result.stderr = shorten("".join([result.load_stderr, *(t.stderr for t in result.tests)]), self.text_limit)
         result.runtime_s = time.monotonic() - started
@@ -183,8 +174,8 @@ class Sandbox:
 
     # -------------------------------------------------------------- interpreters
 
-    def _take(self, isolation: Isolation) -> SandboxedInterpreter:
-        """A started interpreter that has run nothing: a prestarted one if there is one, else a new one.
+    def take_solution(self, isolation: Isolation, job: dict[str, Any]) -> SandboxedInterpreter:
+        """An interpreter that has run nothing, given ``job``: a prestarted one if there is one.
 
         Replacements are started on the launcher thread without waiting, so
         they boot while this run goes on.
@@ -193,99 +184,42 @@ class Sandbox:
             spare = self._spares.pop(0) if self._spares else None
             while len(self._spares) < self.prestart:
                 self._spares.append(start_interpreter(isolation, self.work_mb, self.preload))
+        deadline = time.monotonic() + self.start_timeout_s
         if spare is not None:
             interpreter = spare.result()
-            if interpreter.alive():
+            if interpreter.alive() and interpreter.send(job, deadline):
                 return interpreter
             interpreter.end()
-        return start_interpreter(isolation, self.work_mb).result()
+        interpreter = start_interpreter(isolation, self.work_mb).result()
+        interpreter.send(job, deadline)
+        return interpreter
 
-    def _one_interpreter(self, isolation: Isolation, job: dict[str, Any], first: int, memory_mb: int,
-                         n_tests: int, budget_end: float) -> Reports:
-        phases = n_tests - first + 1
-        payload = marshal.dumps({**job, "first": first, "limits": {
-            "cpu_s": int(job["timeout_s"] * phases) + 2, "memory_mb": memory_mb, "file_mb": self.file_mb,
-            "open_files": self.open_files, "processes": self.processes,
-        }})
-        interpreter = self._take(isolation)
-        if not interpreter.give(payload):
-            interpreter.end()
-            interpreter = start_interpreter(isolation, self.work_mb).result()
-            interpreter.give(payload)
-        reports = None
-        try:
-            reports = interpreter.follow(job["timeout_s"], self.grace_s, self.start_timeout_s, budget_end)
-        finally:
-            if reports is not None and reports.done:
-                end_later(interpreter)  # everything is reported: the cleanup need not hold up the caller
-            else:
-                interpreter.end(reports)
-        if not reports.ready and reports.killed_for != "budget":
+    def take_judge(self, isolation: Isolation) -> SandboxedInterpreter:
+        """An idle judge, or a new one. A judge runs only tests (trusted code), each run in a fresh
+        namespace; what it keeps between runs is the modules the tests imported."""
+        with self._lock:
+            while self._judges:
+                judge = self._judges.pop()
+                if judge.alive():
+                    return judge
+                judge.end()
+        judge = start_interpreter(dataclasses.replace(isolation, uid=JUDGE_UID), self.work_mb).result()
+        job = {"role": "judge", "output_limit": self.output_limit, "own_pid_namespace": isolation.namespaced,
+               "limits": {"cpu_s": None, "memory_mb": None, "file_mb": self.file_mb,
+                          "open_files": self.open_files, "processes": self.processes}}
+        deadline = time.monotonic() + self.start_timeout_s
+        heard = judge.hear(deadline) if judge.send(job, deadline) else None
+        if heard is None or heard.message.get("event") != "ready":
+            returncode = judge.end()
             raise SandboxError(
-                f"the sandboxed interpreter did not start ({isolation.level}, {isolation.python}); "
-                f"exit code {reports.returncode}: {reports.stderr.strip()[-500:] or 'no message'}"
+                f"the sandboxed interpreter for the tests did not start ({isolation.level}, {isolation.python}); "
+                f"exit code {returncode}: {judge.stderr.strip()[-500:] or 'no message'}"
             )
-        return reports
+        return judge
 
-    # -------------------------------------------------------------- assembling results
-
-    def _loaded(self, result: SandboxResult, reports: Reports, tests: list[str], first: int,
-                results: dict[int, TestResult], timeout_s: float) -> bool:
-        """Record how loading went; False when the code did not load, so no test can run."""
-        loaded = reports.loaded
-        if loaded is not None and loaded.get("status") == "passed":
-            if result.interpreters == 1:
-                result.load_stdout = str(loaded.get("stdout", ""))
-                result.load_stderr = str(loaded.get("stderr", ""))
-            return True
-        if loaded is not None:
-            status, message = str(loaded.get("status", "error")), str(loaded.get("message", ""))
-        else:
-            status, message = reports.ending(timeout_s, None)
-            message = f"while loading the code: {message}"
-        if result.interpreters == 1:
-            result.load_status, result.load_message = status, message
-            if loaded is not None:
-                result.load_traceback = str(loaded.get("traceback", ""))
-                result.load_stdout = str(loaded.get("stdout", ""))
-                result.load_stderr = str(loaded.get("stderr", ""))
-            return False
-        note = f"not run: a fresh interpreter for the remaining tests could not load the code: {message}"
-        for index in range(first, len(tests)):
-            results[index] = TestResult(index, tests[index], status, shorten(note, self.text_limit))
-        return False
-
-    def _not_run(self, index: int, test: str, result: SandboxResult, total_timeout_s: float | None) -> TestResult:
-        if not result.loaded:
-            message = f"not run: the code could not be loaded ({result.load_status}: {result.load_message})"
-            return TestResult(index, test, result.load_status, shorten(message, self.text_limit))
-        if total_timeout_s is not None:
-            return TestResult(index, test, "timeout",
-                              f"not run: the run's total time budget of {total_timeout_s:g} s was used up")
-        return TestResult(index, test, "crashed", "not run: the interpreter ended between tests")
-
-    def _test_result(self, index: int, test: str, raw: dict[str, Any]) -> TestResult:
-        """A runner's report as a TestResult, bounded again here (the code could forge reports)."""
-
-        def text(name: str, limit: int) -> str | None:
-            value = raw.get(name)
-            return None if value is None else shorten(str(value), limit)
-
-        status = raw.get("status")
-        runtime = raw.get("runtime_s")
-        return TestResult(
-            index=index,
-            test=test,
-            status=status if status in RUNNER_STATUSES else "error",
-            message=text("message", self.text_limit) or "",
-            input=text("input", self.repr_limit),
-            expected=text("expected", self.repr_limit),
-            actual=text("actual", self.repr_limit),
-            stdout=text("stdout", self.output_limit) or "",
-            stderr=text("stderr", self.output_limit) or "",
-            traceback=text("traceback", self.text_limit) or "",
-            runtime_s=float(runtime) if isinstance(runtime, (int, float)) else 0.0,
-        )
+    def return_judge(self, judge: SandboxedInterpreter) -> None:
+        with self._lock:
+            self._judges.append(judge)
 
     @staticmethod
     def _check(code: Any, tests: Any, timeout_s: Any, memory_mb: Any, setup: Any, entry_point: Any,

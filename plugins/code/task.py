@@ -9,10 +9,11 @@ from typing import Any
 
 from tg_core import Run
 
-from .isolation import LEVELS
-from .problems import Problem, get_problem
+from .isolation import LEVELS, SandboxError, resolve
+from .problem_files import ProblemFileError
+from .problems import Problem, UnknownProblemError, get_problem
 from .refinement import CodeRefinement, Iteration, initial_solution
-from .report import render_report
+from .report import render_report, run_summary
 from .sandbox import COMMON_MODULES, MIN_MEMORY_MB, Sandbox
 
 INITIAL_CODE_FILE = "initial.py"
@@ -31,7 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--momentum", type=int, default=0, help="past versions shown to the optimizer (default 0)")
 
 
-def check_arguments(args: argparse.Namespace) -> None:
+def validate(args: argparse.Namespace) -> None:
+    """Every option that can be checked before a run folder exists; ValueError naming the option."""
+    try:
+        get_problem(args.problem)
+    except (UnknownProblemError, ProblemFileError) as exc:
+        raise ValueError(f"--problem {args.problem!r}: {exc}") from None
     if not 0 < args.timeout <= 3600:
         raise ValueError(f"--timeout must be in (0, 3600] seconds, got {args.timeout:g}")
     if args.memory_mb < MIN_MEMORY_MB:
@@ -40,6 +46,11 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ValueError(f"--momentum must be >= 0, got {args.momentum}")
     if args.code is not None and not args.code.is_file():
         raise ValueError(f"--code {args.code}: no such file")
+    try:
+        resolve(args.isolation, args.strict, None)
+    except SandboxError as exc:
+        option = "--strict" if args.strict and args.isolation in ("auto", "rlimits") else "--isolation"
+        raise ValueError(f"{option}: {exc}") from None
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -63,7 +74,7 @@ def starting_code(args: argparse.Namespace, run: Run, problem: Problem) -> str:
 
 
 def run_code(args: argparse.Namespace, run: Run) -> dict[str, Any]:
-    check_arguments(args)
+    """The run itself, on options ``validate`` has checked."""
     problem = get_problem(args.problem)
     with Sandbox(isolation=args.isolation, strict=args.strict, preload=COMMON_MODULES) as sandbox:
         sandbox.resolved()  # a sandbox that cannot run fails before any LLM call
@@ -91,21 +102,6 @@ def run_code(args: argparse.Namespace, run: Run) -> dict[str, Any]:
                            {"history": history, "optimizer": refinement.optimizer.state()})
         visible, hidden = refinement.score()
     _write_atomic(run.path / FINAL_CODE_FILE, refinement.code.value)
-    summary = {
-        "problem": problem.id,
-        "isolation": visible.isolation,
-        "iterations": len(history),
-        "stopped_early": stopped,
-        "visible_passed": visible.passed,
-        "visible_pass_rate": visible.pass_rate,
-        "hidden_passed": hidden.passed,
-        "hidden_pass_rate": hidden.pass_rate,
-        "pass_rates": [
-            {"step": h["step"], "visible": h["visible_passed"] / max(1, h["visible_total"]),
-             "hidden": h["hidden_passed"] / max(1, h["hidden_total"])}
-            for h in history
-        ],
-        "final_code": refinement.code.value,
-    }
+    summary = run_summary(problem, history, stopped, refinement.code.value, visible, hidden)
     run.finish(summary, render_report(problem, history, refinement.code.value, visible, hidden))
     return summary

@@ -124,21 +124,25 @@ def test_an_interrupted_run_resumes_after_its_last_completed_step(tmp_path, caps
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--problem", "hard/no-such-problem"], "unknown problem 'hard/no-such-problem'"),
+        (["--problem", "hard/no-such-problem"], "--problem 'hard/no-such-problem': unknown problem"),
         (["--problem", "nowhere/problem.json"], "problem file nowhere/problem.json: no such file"),
+        (["--problem", "HumanEval/0", "--iterations", "3"], "unrecognized arguments: --iterations"),
         (["--problem", "HumanEval/0", "--steps", "0"], "--steps must be at least 1"),
         (["--problem", "HumanEval/0", "--timeout", "-1"], "--timeout must be in"),
         (["--problem", "HumanEval/0", "--memory-mb", "8"], "--memory-mb must be at least 64"),
         (["--problem", "HumanEval/0", "--momentum", "-2"], "--momentum must be >= 0"),
         (["--problem", "HumanEval/0", "--code", "missing.py"], "--code missing.py: no such file"),
-        (["--problem", "HumanEval/0", "--isolation", "rlimits", "--strict"], "strict=True"),
+        (["--problem", "HumanEval/0", "--isolation", "rlimits", "--strict"], "--strict: Sandbox(strict=True)"),
     ],
-    ids=["problem", "problem-file", "iterations", "timeout", "memory", "momentum", "code", "strict"],
+    ids=["problem", "problem-file", "old-iterations", "steps", "timeout", "memory", "momentum", "code", "strict"],
 )
-def test_bad_options_are_named_and_no_llm_call_is_made(tmp_path, capsys, options, message):
-    code = main(["run", "code", *options, "--engine", "python:test_code_cli:never_fixes", "--runs-dir", str(tmp_path)])
+def test_bad_options_are_named_before_a_run_folder_exists(tmp_path, capsys, options, message):
+    runs = tmp_path / "runs"
+    try:
+        code = main(["run", "code", *options, "--engine", "python:test_code_cli:never_fixes", "--runs-dir", str(runs)])
+    except SystemExit as exc:  # argparse refuses an unknown option itself
+        code = exc.code
     assert code == 2
     assert message in capsys.readouterr().err
     assert STATE["optimizer_calls"] == 0
-    events = [p for p in tmp_path.rglob("events.jsonl")]
-    assert all('"llm_call"' not in p.read_text() for p in events)
+    assert not runs.exists()

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from tg_code import LEVELS, Sandbox, SandboxError
-from tg_code.isolation import SANDBOX_UID, is_root
+from tg_code.isolation import JUDGE_UID, SANDBOX_UID, is_root
 
 ADD = "def add(a, b):\n    print('adding', a, b)\n    return a + b\n"
 
@@ -98,20 +98,70 @@ def test_infinite_loop_times_out_and_the_next_test_still_runs(sandbox):
 
 
 def test_code_that_ignores_the_alarm_is_killed_and_the_rest_runs_in_a_fresh_interpreter(sandbox):
-    stubborn = "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass"
-    result = sandbox.run("x = 1\n", ["assert x == 1", stubborn, "assert x == 1"], timeout_s=0.5)
-    assert [t.status for t in result.tests] == ["passed", "timeout", "passed"]
+    code = (
+        "def stubborn():\n    while True:\n        try:\n            while True:\n                pass\n"
+        "        except BaseException:\n            pass\n\ndef get(x):\n    return x\n"
+    )
+    tests = ["assert get(1) == 1", "stubborn()", "x = get(1)\nassert x == 1", "assert get(2) == 2"]
+    result = sandbox.run(code, tests, timeout_s=0.5)
+    assert [t.status for t in result.tests] == ["passed", "timeout", "passed", "passed"]
     assert "killed" in result.tests[1].message and result.interpreters == 2
 
 
-def test_a_test_that_kills_the_interpreter_is_crashed_and_the_rest_run(sandbox):
-    tests = ["assert 1 == 1", "import os\nos._exit(7)", "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)",
-             "assert 2 == 2"]
-    result = sandbox.run("", tests)
+def test_calls_in_flight_when_the_code_dies_go_to_a_fresh_interpreter(sandbox):
+    """Direct checks are sent several at a time: those sent to an interpreter that died are sent again."""
+    code = "import os\n\ndef f(x):\n    if x == 3:\n        os._exit(5)\n    print('f', x)\n    return 2 * x\n"
+    result = sandbox.run(code, [f"assert f({x}) == {2 * x}" for x in range(1, 8)])
+    assert [t.status for t in result.tests] == ["passed"] * 2 + ["crashed"] + ["passed"] * 4
+    assert "code 5" in result.tests[2].message and result.interpreters == 2
+    assert [t.stdout for t in result.tests[3:]] == [f"f {x}\n" for x in range(4, 8)]
+
+
+def test_the_host_and_the_judge_give_the_same_verdicts(sandbox):
+    """``assert f(literal) == literal`` is checked by the host; the same test with a setup line by the judge."""
+    code = "def f(x):\n    return {'a': [x, (x, None)], 'b': {x}}\n"
+    asserts = ["assert f(1) == {'a': [1, (1, None)], 'b': {1}}", "assert f(1) == {'a': [1, [1, None]], 'b': {1}}",
+               "assert f(1) != 2", "assert not f(2)", "assert f(2) < 3", "assert f(1) == 1, 'nope'"]
+    direct = sandbox.run(code, asserts)
+    judged = sandbox.run(code, ["_ = 0\n" + a for a in asserts])
+    fields = [(t.status, t.message, t.input, t.expected, t.actual) for t in direct.tests]
+    assert fields == [(t.status, t.message, t.input, t.expected, t.actual) for t in judged.tests]
+    assert [t.status for t in direct.tests] == ["passed", "failed", "passed", "failed", "error", "failed"]
+
+
+def test_a_test_that_ignores_the_alarm_is_killed_and_the_rest_run(sandbox):
+    stubborn = "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass"
+    result = sandbox.run("x = 1\n", ["assert x == 1", stubborn, "assert x == 1"], timeout_s=0.5)
+    assert [t.status for t in result.tests] == ["passed", "timeout", "passed"]
+    assert "running the test was killed" in result.tests[1].message
+
+
+def test_code_that_kills_its_interpreter_is_crashed_and_the_rest_run(sandbox):
+    code = (
+        "import os, signal\n\ndef die(code):\n    os._exit(code)\n\n"
+        "def segfault():\n    os.kill(os.getpid(), signal.SIGSEGV)\n\ndef get(x):\n    return x\n"
+    )
+    result = sandbox.run(code, ["assert get(1) == 1", "die(7)", "segfault()", "assert get(2) == 2"])
     assert [t.status for t in result.tests][::3] == ["passed", "passed"]
     assert result.tests[1].status == "crashed" and "code 7" in result.tests[1].message
     assert result.tests[2].status in ("crashed", "passed")  # pid 1 of a namespace ignores signals from inside
     assert result.interpreters >= 2
+
+
+def test_a_test_that_kills_its_interpreter_is_crashed_and_the_rest_run(sandbox):
+    tests = ["assert 1 == 1", "import os\nos._exit(7)", "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)",
+             "assert get(2) == 2"]
+    result = sandbox.run("def get(x):\n    return x\n", tests)
+    assert [t.status for t in result.tests][::3] == ["passed", "passed"]
+    assert result.tests[1].status == "crashed" and "code 7" in result.tests[1].message
+    assert result.tests[2].status in ("crashed", "passed")
+
+
+def test_a_crash_of_the_code_cannot_be_caught_by_a_test(sandbox):
+    code = "import os\n\ndef die():\n    os._exit(0)\n\ndef fail():\n    raise ValueError('no')\n"
+    catching = "try:\n    {}()\nexcept Exception:\n    pass"
+    result = sandbox.run(code, [catching.format("die"), catching.format("fail")])
+    assert [t.status for t in result.tests] == ["crashed", "passed"]
 
 
 def test_code_that_exits_while_loading_fails_every_test(sandbox):
@@ -120,10 +170,11 @@ def test_code_that_exits_while_loading_fails_every_test(sandbox):
     assert [t.status for t in result.tests] == ["crashed", "crashed"]
 
 
-def test_sys_exit_in_a_test_is_an_error_not_a_crash(sandbox):
-    result = sandbox.run("import sys\n", ["sys.exit(2)", "assert 1"])
-    assert [t.status for t in result.tests] == ["error", "passed"]
-    assert "exit(2)" in result.tests[0].message
+def test_sys_exit_is_an_error_not_a_crash(sandbox):
+    code = "import sys\n\ndef leave(code):\n    sys.exit(code)\n"
+    result = sandbox.run(code, ["leave(2)", "import sys\nsys.exit(3)", "assert 1"])
+    assert [t.status for t in result.tests] == ["error", "error", "passed"]
+    assert "exit(2)" in result.tests[0].message and "exit(3)" in result.tests[1].message
 
 
 def test_total_time_budget_times_out_the_tests_not_run(sandbox):
@@ -142,8 +193,11 @@ def test_results_are_deterministic(sandbox):
 
 @pytest.mark.skipif(not is_root(), reason="the uid is only changed when started as root")
 def test_runs_as_the_unprivileged_user_when_root(sandbox):
-    result = sandbox.run("import os\n", ["print(os.getuid(), os.getgid(), os.getgroups())"])
+    """The code as "nobody", the tests as another user the code cannot signal, trace or read."""
+    code = "import os\n\ndef ids():\n    return (os.getuid(), os.getgid(), os.getgroups())\n"
+    result = sandbox.run(code, ["print(*ids())", "import os\nprint(os.getuid(), os.getgid(), os.getgroups())"])
     assert result.tests[0].stdout.strip() == f"{SANDBOX_UID} {SANDBOX_UID} []"
+    assert result.tests[1].stdout.strip() == f"{JUDGE_UID} {JUDGE_UID} []"
 
 
 def test_result_serializes_to_json_and_text(sandbox):
@@ -176,12 +230,13 @@ def test_a_pickled_sandbox_runs_on_its_own():
 
 
 def test_a_prestarted_interpreter_has_imported_the_preload_modules():
-    probe = ["import sys\nprint('json' in sys.modules)"]
+    code = "import sys\n\ndef loaded():\n    return 'json' in sys.modules\n"
+    probe = ["print(loaded())"]
     with Sandbox(prestart=1, preload=("json",)) as box:
-        on_demand, prestarted = (box.run("", probe).tests[0].stdout for _ in range(2))
+        on_demand, prestarted = (box.run(code, probe).tests[0].stdout for _ in range(2))
     assert (on_demand, prestarted) == ("False\n", "True\n")
     with Sandbox(prestart=1) as box:
-        assert [box.run("", probe).tests[0].stdout for _ in range(2)] == ["False\n", "False\n"]
+        assert [box.run(code, probe).tests[0].stdout for _ in range(2)] == ["False\n", "False\n"]
 
 
 def test_close_ends_the_prestarted_interpreter():

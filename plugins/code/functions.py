@@ -1,17 +1,27 @@
-"""Code -> test report: the sandbox as a differentiable (by text) function."""
+"""The graph nodes of tg_code: the test runner as a simulator, and the code-refinement loss.
+
+Both are factories with keyword defaults (``code_tests()`` and
+``code_refinement_loss()`` work as they are), registered as ``code.tests``
+and ``code.refinement``.
+"""
 
 from __future__ import annotations
 
 from concurrent.futures import Executor
+from typing import TYPE_CHECKING
 
-from tg_core import SimulatorFunction
+from tg_core import FormattedLLMCall, SimulatorFunction
 
 from . import prompts
-from .problems import Problem
+from .problems import Problem, get_problem
 from .results import SandboxResult
 from .sandbox import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Sandbox
 
+if TYPE_CHECKING:
+    from tg_core import Engine
+
 WHICH = ("visible", "hidden", "all")
+DEFAULT_PROBLEM = "hard/trapping-rain-water"
 
 
 class CodeTests:
@@ -48,10 +58,16 @@ class CodeTests:
         return result
 
 
-def code_tests(problem: Problem, which: str = "visible", sandbox: Sandbox | None = None,
+def code_tests(problem: Problem | str = DEFAULT_PROBLEM, which: str = "visible", sandbox: Sandbox | None = None,
                timeout_s: float = DEFAULT_TIMEOUT_S, memory_mb: int = DEFAULT_MEMORY_MB,
                executor: Executor | None = None) -> SimulatorFunction:
-    """A ``SimulatorFunction``: code Variable in, test report Variable out (``.data``: the SandboxResult)."""
+    """A ``SimulatorFunction``: code Variable in, test report Variable out (``.data``: the SandboxResult).
+
+    ``problem`` is a Problem or an id (``HumanEval/0``, ``hard/...``, a problem
+    file); its reference solution is the simulator's example input.
+    """
+    if isinstance(problem, str):
+        problem = get_problem(problem)
     runner = CodeTests(problem, which, sandbox, timeout_s, memory_mb)
     return SimulatorFunction(
         runner,
@@ -59,4 +75,16 @@ def code_tests(problem: Problem, which: str = "visible", sandbox: Sandbox | None
         name=f"tests[{problem.id}, {which}]",
         output_role=prompts.TEST_REPORT_ROLE.format(which=which),
         executor=executor,
+        examples=[(problem.reference,)] if problem.reference else [],
+    )
+
+
+def code_refinement_loss(engine: Engine | None = None) -> FormattedLLMCall:
+    """The loss of TextGrad's code refinement: LLM(instruction + problem + code + test results)."""
+    return FormattedLLMCall(
+        prompts.CODE_LOSS_TEMPLATE,
+        fields={"instruction": prompts.INSTRUCTION_ROLE, "problem": prompts.PROBLEM_ROLE,
+                "code": prompts.CODE_FIELD_ROLE, "test_results": prompts.TEST_RESULTS_FIELD_ROLE},
+        engine=engine,
+        system_prompt=prompts.CODE_LOSS_SYSTEM,
     )
