@@ -62,6 +62,10 @@ class Case:
     def volume_cc(self, structure: str) -> float:
         return float(self.masks[structure].sum()) * self.voxel_cc
 
+    def density(self) -> np.ndarray:
+        """Relative electron density per voxel (water 1) for the dose engine's ray tracing."""
+        return self.masks["body"].astype(np.float32)
+
     def fingerprint(self) -> str:
         """A digest of the geometry, so cached dose matrices follow the case, not its name."""
         digest = hashlib.sha256()

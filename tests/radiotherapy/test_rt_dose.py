@@ -26,6 +26,7 @@ def water_box():
 
 
 ONE_BEAM = BeamSettings(gantry_angles=(0.0,))
+PRIMARY_ONLY = BeamSettings(gantry_angles=(0.0,), scatter_weight=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +36,8 @@ def box():
 
 @pytest.fixture(scope="module")
 def open_field(box):
-    """Dose of every beamlet at unit fluence: a wide open field along +y."""
-    matrix = DoseEngine(box, ONE_BEAM).build()
+    """Primary dose of every beamlet at unit fluence: a wide open field along +y."""
+    matrix = DoseEngine(box, PRIMARY_ONLY).build()
     return (matrix @ np.ones(matrix.shape[1])).reshape(box.shape)
 
 
@@ -50,7 +51,7 @@ def test_depth_dose_builds_up_to_one_then_attenuates():
     assert depth_dose(200.0) / depth_dose(100.0) == pytest.approx(np.exp(-mu * 100), rel=1e-12)
 
 
-def test_central_axis_dose_follows_depth_dose_and_inverse_square(open_field):
+def test_central_axis_primary_dose_follows_depth_dose_and_inverse_square(open_field):
     axis = open_field[len(ZS) // 2, :, len(XS) // 2]
     inside = (YS > -100) & (YS < 100)
     depth = YS + 100.0
@@ -76,12 +77,73 @@ def test_penumbra_widens_with_depth(open_field):
     assert edge_width(deep, XS) > edge_width(shallow, XS) + 2.0
 
 
-def test_scatter_adds_a_halo_outside_the_field(box, open_field):
-    matrix = DoseEngine(box, BeamSettings(gantry_angles=(0.0,), scatter_fraction=0.05)).build()
-    with_scatter = (matrix @ np.ones(matrix.shape[1])).reshape(box.shape)
-    row = len(ZS) // 2, np.searchsorted(YS, 0.0)
-    outside = (np.abs(XS) > 55) & (np.abs(XS) < 66)  # in water, 8+ mm beyond the field edge
-    assert np.all(with_scatter[row][outside] > open_field[row][outside] + 0.003)
+# ------------------------------------------------ a 6 MV 10 x 10 cm field at SSD 100 cm (BJR Supplement 25)
+
+SSD_XS = np.arange(-100.0, 100.1, 1.0)  # 1 mm across the field edge, for the penumbra
+SSD_YS = np.arange(-10.0, 210.1, 2.0)
+SSD_ZS = np.array([-55.0, -27.5, 0.0, 27.5, 55.0])  # the dose is read at z = 0 only
+FIELD_MM = 100.0
+
+
+def ssd_100_box():
+    """Water from y = -1 mm (half a voxel before the first voxel centre) down, its surface at the isocentre."""
+    z, y, x = np.meshgrid(SSD_ZS, SSD_YS, SSD_XS, indexing="ij")
+    masks = {s: np.zeros(z.shape, dtype=bool) for s in STRUCTURES}
+    masks["body"] = y >= 0
+    masks["PTV"] = (np.abs(x) <= FIELD_MM / 2) & (y >= 20) & (y <= 40)  # only to place the beamlets
+    for s in ("rectum", "bladder", "femoral heads"):
+        masks[s] = (np.abs(x) <= 4) & (z == 0) & (y >= 100) & (y <= 110)
+    return case_from_arrays(masks, voxel_mm=(27.5, 2.0, 1.0), isocenter_mm=(-SSD_ZS[0], -SSD_YS[0] - 1.0, -SSD_XS[0]))
+
+
+@pytest.fixture(scope="module")
+def field_10x10():
+    """Dose on the z = 0 plane of the 10 x 10 cm field (21 x 21 beamlets of 100/21 mm), by depth and x."""
+    box = ssd_100_box()
+    engine = DoseEngine(box, BeamSettings(gantry_angles=(0.0,), beamlet_mm=FIELD_MM / 21))
+    beamlets = engine.beamlets()
+    inside = (np.abs(beamlets.v_mm) <= FIELD_MM / 2) & (np.abs(beamlets.w_mm) <= FIELD_MM / 2)
+    assert inside.sum() == 21 * 21
+    dose = (engine.build() @ inside.astype(float)).reshape(box.shape)[len(SSD_ZS) // 2]
+    return dose, SSD_YS + 1.0  # the depth of each row
+
+
+def at_depth(field, depth_mm):
+    dose, depths = field
+    return np.array([np.interp(depth_mm, depths, dose[:, k]) for k in range(dose.shape[1])])
+
+
+def test_depth_dose_of_a_10x10_field_matches_standard_6mv_data(field_10x10):
+    dose, depths = field_10x10
+    axis = dose[:, len(SSD_XS) // 2]
+    fine = np.linspace(1.0, 210.0, 2091)
+    curve = np.interp(fine, depths, axis)
+    assert 10.0 <= fine[curve.argmax()] <= 20.0  # depth of maximum
+    pdd = {d: 100 * np.interp(d, fine, curve) / curve.max() for d in (50, 100, 200)}
+    assert pdd[50] == pytest.approx(86.5, abs=3.0)
+    assert pdd[100] == pytest.approx(67.0, abs=3.0)
+    assert pdd[200] == pytest.approx(38.5, abs=3.0)
+
+
+@pytest.mark.parametrize("depth", [50.0, 100.0, 200.0])
+def test_dose_20_mm_outside_the_field_edge_is_a_few_percent(field_10x10, depth):
+    profile = at_depth(field_10x10, depth)
+    edge = FIELD_MM / 2 * (1000.0 + depth) / 1000.0  # the field widens with the beam's divergence
+    outside = np.interp(edge + 20.0, SSD_XS, profile) / profile[len(SSD_XS) // 2]
+    assert 0.01 <= outside <= 0.05
+
+
+@pytest.mark.parametrize("depth,width", [(20.0, 3.9), (100.0, 6.4), (180.0, 10.0)])
+def test_penumbra_80_20_widths_are_those_of_a_6mv_beam(field_10x10, depth, width):
+    profile = at_depth(field_10x10, depth)
+    assert edge_width(profile, SSD_XS) == pytest.approx(width, abs=1.0)
+
+
+def test_without_scatter_nothing_reaches_20_mm_beyond_the_edge(box):
+    matrix = DoseEngine(box, BeamSettings(gantry_angles=(0.0,), scatter_weight=0.0)).build()
+    dose = (matrix @ np.ones(matrix.shape[1])).reshape(box.shape)
+    row = dose[len(ZS) // 2, np.searchsorted(YS, 0.0)]
+    assert np.all(row[np.abs(XS) > 64] == 0)
 
 
 def test_dose_matrix_is_cached_on_disk_by_case_and_beams(box, monkeypatch, tmp_path):
@@ -114,7 +176,9 @@ def test_an_unreadable_cache_file_is_rebuilt(box, monkeypatch, tmp_path):
         (BeamSettings(gantry_angles=()), "gantry_angles"),
         (BeamSettings(beamlet_mm=0), "beamlet_mm"),
         (BeamSettings(mu=0.5, beta=0.3), "beta"),
-        (BeamSettings(scatter_fraction=-1), "scatter_fraction"),
+        (BeamSettings(scatter_weight=-1), "scatter_weight"),
+        (BeamSettings(scatter_sigma=0), "scatter_sigma"),
+        (BeamSettings(gantry_angles=(0.0, float("nan"))), "gantry_angles"),
         (BeamSettings(cutoff=2), "cutoff"),
     ],
 )
