@@ -8,9 +8,10 @@ radiological depth times the beamlet's square aperture blurred laterally:
   with ``mu``) and a narrow Gaussian penumbra that widens with depth;
 * scatter: a second term of the same form with a slow build-up
   (``scatter_beta``) and weak attenuation (``scatter_mu``), blurred by a
-  broad Gaussian (``scatter_sigma``). It is what makes the depth dose of a
-  large field fall off more slowly than a narrow beam's and what puts a few
-  percent of dose outside the field.
+  broad Gaussian (``scatter_sigma``) that is tapered to zero at two sigmas.
+  It is what makes the depth dose of a large field fall off more slowly
+  than a narrow beam's and what puts a few percent of dose outside the
+  field.
 
 Both are multiplied by the inverse square of the distance to the source.
 The scatter parameters were fitted by least squares, on a water box with
@@ -60,10 +61,10 @@ class BeamSettings:
     quadrature). The scatter term has weight ``scatter_weight`` relative to
     the primary, its own build-up and attenuation (``scatter_beta``,
     ``scatter_mu``) and a lateral Gaussian of ``scatter_sigma`` at the
-    voxel's depth, kept out to ``scatter_radius`` sigmas from the beamlet's
-    centre (0 weight: primary only). Primary entries below ``cutoff`` (dose
-    per unit fluence, where the primary is 1 at its maximum) are dropped to
-    keep the matrix sparse.
+    voxel's depth, tapered to zero at ``scatter_radius`` sigmas from the
+    beamlet's centre (0 weight: primary only). Primary entries whose
+    lateral profile is below ``cutoff`` are dropped to keep the matrix
+    sparse.
     """
 
     gantry_angles: tuple[float, ...] = field(default_factory=_default_angles)
@@ -74,12 +75,12 @@ class BeamSettings:
     penumbra_fwhm: float = 5.0
     penumbra_growth: float = 0.02
     target_margin: float = 5.0
-    scatter_weight: float = 0.2632
-    scatter_beta: float = 0.01741
-    scatter_mu: float = 0.00203
-    scatter_sigma: float = 18.0
+    scatter_weight: float = 0.2819
+    scatter_beta: float = 0.01742
+    scatter_mu: float = 0.00206
+    scatter_sigma: float = 20.0
     scatter_radius: float = 2.0
-    cutoff: float = 1e-3
+    cutoff: float = 1e-4
 
     def check(self) -> None:
         if not self.gantry_angles:
@@ -136,6 +137,12 @@ def _square_profile(offset: np.ndarray, half_width: float, sigma: np.ndarray) ->
     """A square aperture of half-width ``half_width`` convolved with a Gaussian of ``sigma``."""
     s = np.sqrt(2.0) * sigma
     return 0.5 * (erf((offset + half_width) / s) - erf((offset - half_width) / s))
+
+
+def _taper(r: np.ndarray, start: float = 0.8) -> np.ndarray:
+    """1 up to ``start``, then a smooth step down to 0 at 1 (r in units of the kept radius)."""
+    t = np.clip((r - start) / (1.0 - start), 0.0, 1.0)
+    return 1.0 - t * t * (3.0 - 2.0 * t)
 
 
 @dataclass
@@ -275,18 +282,18 @@ class DoseEngine:
     def _reach_beamlets(self, primary_sigma: np.ndarray, scatter: np.ndarray, scatter_sigma: np.ndarray) -> int:
         """How many beamlets away from a voxel's own any entry above the cutoff can be."""
         settings = self.beams
-        reach = 4.0 * float(primary_sigma.max())
+        reach = 4.0 * float(primary_sigma.max()) + settings.beamlet_mm / 2
         if settings.scatter_weight > 0:
             reach = max(reach, settings.scatter_radius * float(scatter_sigma.max()))
         return int(np.ceil((settings.beamlet_mm / 2 + reach) / settings.beamlet_mm))
 
-    def _beam_entries(self, frame: _BeamFrame, first_column: int) -> tuple[list, list, list, int]:
-        """Nonzero (voxel, beamlet, dose) triplets of one beam, and its number of beamlets."""
+    def _beam_block(self, frame: _BeamFrame) -> sp.csr_matrix:
+        """One beam's columns of the matrix (voxels x its beamlets)."""
         settings, case = self.beams, self.case
         b, sad = settings.beamlet_mm, settings.sad
         grid, v0, w0 = self._beamlet_grid(frame)
-        columns = -np.ones((grid.shape[0] + 1, grid.shape[1] + 1), dtype=np.int64)  # last row/column: none
-        columns[:-1, :-1][grid] = first_column + np.arange(int(grid.sum()))
+        columns = -np.ones((grid.shape[0] + 1, grid.shape[1] + 1), dtype=np.int32)  # last row/column: none
+        columns[:-1, :-1][grid] = np.arange(int(grid.sum()))
         reach_mm = self._reach_mm()
         v_range = ((v0 - 0.5) * b - reach_mm, (v0 + grid.shape[0] - 0.5) * b + reach_mm)
         w_range = ((w0 - 0.5) * b - reach_mm, (w0 + grid.shape[1] - 0.5) * b + reach_mm)
@@ -306,17 +313,18 @@ class DoseEngine:
         scatter = scatter_depth_dose(depth, settings) * inverse_square
         scatter_sigma = settings.scatter_sigma * to_iso
 
-        reach_sq = (4.0 * primary_sigma) ** 2
+        reach_sq = (4.0 * primary_sigma + b / np.sqrt(2.0)) ** 2  # 4 sigma beyond the beamlet's corner
+        scatter_reach_sq = (settings.scatter_radius * scatter_sigma) ** 2
         if settings.scatter_weight > 0:
-            reach_sq = np.maximum(reach_sq, (settings.scatter_radius * scatter_sigma) ** 2)
+            reach_sq = np.maximum(reach_sq, scatter_reach_sq)
         # only voxels that some beamlet reaches (the region above was sized for the worst case)
         reach = np.sqrt(reach_sq) + b / 2
         hit = (
             (v >= v0 * b - reach) & (v <= (v0 + grid.shape[0] - 1) * b + reach)
             & (w >= w0 * b - reach) & (w <= (w0 + grid.shape[1] - 1) * b + reach)
         )
-        voxels, v, w, primary, primary_sigma, scatter, scatter_sigma, reach_sq = (
-            a[hit] for a in (voxels, v, w, primary, primary_sigma, scatter, scatter_sigma, reach_sq)
+        voxels, v, w, primary, primary_sigma, scatter, scatter_sigma, reach_sq, scatter_reach_sq = (
+            a[hit] for a in (voxels, v, w, primary, primary_sigma, scatter, scatter_sigma, reach_sq, scatter_reach_sq)
         )
         rows, cols, vals = [], [], []
         for start in range(0, voxels.size, _CHUNK):
@@ -325,44 +333,41 @@ class DoseEngine:
             offsets = np.concatenate([offsets, -offsets[-2::-1]])
             gv = np.rint(v[part] / b).astype(np.int64)[:, None] + offsets - v0
             gw = np.rint(w[part] / b).astype(np.int64)[:, None] + offsets - w0
-            ev = v[part, None] - (gv + v0) * b
-            ew = w[part, None] - (gw + w0) * b
+            ev = (v[part, None] - (gv + v0) * b).astype(np.float32)
+            ew = (w[part, None] - (gw + w0) * b).astype(np.float32)
             gv = np.where((gv >= 0) & (gv < grid.shape[0]), gv, grid.shape[0])  # outside -> the empty row
             gw = np.where((gw >= 0) & (gw < grid.shape[1]), gw, grid.shape[1])
             column = columns[gv[:, :, None], gw[:, None, :]]
             # candidates: beamlets of this beam within the reach of the voxel; the dose is
             # evaluated on them only (a small share of the voxel x offset x offset box)
-            radius = reach_sq[part, None, None]
-            i, a, c = np.nonzero((column >= 0) & (ev[:, :, None] ** 2 + ew[:, None, :] ** 2 <= radius))
+            distance_sq = ev[:, :, None] ** 2 + ew[:, None, :] ** 2
+            i, a, c = np.nonzero((column >= 0) & (distance_sq <= reach_sq[part, None, None]))
             k = start + i
-            sigma = primary_sigma[part, None]
-            dose = primary[k] * _square_profile(ev, b / 2, sigma)[i, a] * _square_profile(ew, b / 2, sigma)[i, c]
-            keep = dose >= settings.cutoff
+            sigma = primary_sigma[part, None].astype(np.float32)
+            profile = _square_profile(ev, b / 2, sigma)[i, a] * _square_profile(ew, b / 2, sigma)[i, c]
+            dose = primary[k] * profile
+            keep = profile >= settings.cutoff
             if settings.scatter_weight > 0:
-                sigma = scatter_sigma[part, None]
-                dose += scatter[k] * _square_profile(ev, b / 2, sigma)[i, a] * _square_profile(ew, b / 2, sigma)[i, c]
-                keep |= ev[i, a] ** 2 + ew[i, c] ** 2 <= (settings.scatter_radius * scatter_sigma[k]) ** 2
-            rows.append(voxels[k[keep]])
+                sigma = scatter_sigma[part, None].astype(np.float32)
+                # the Gaussian tapered to zero at the kept radius, so that no ring of beamlets
+                # drops out all at once as the radius shrinks with depth
+                taper = _taper(np.sqrt(distance_sq[i, a, c] / scatter_reach_sq[k]))
+                dose += scatter[k] * taper * _square_profile(ev, b / 2, sigma)[i, a] * _square_profile(ew, b / 2, sigma)[i, c]
+                keep |= taper > 0
+            rows.append(k[keep])
             cols.append(column[i[keep], a[keep], c[keep]])
             vals.append(dose[keep])
-        return rows, cols, vals, int(grid.sum())
+        # entries come voxel by voxel in increasing order: the CSR arrays directly
+        row_of_entry = voxels[np.concatenate(rows)]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(row_of_entry, minlength=case.n_voxels))])
+        n_beamlets = int(grid.sum())
+        return sp.csr_matrix((np.concatenate(vals), np.concatenate(cols), indptr), shape=(case.n_voxels, n_beamlets))
 
     def build(self) -> sp.csr_matrix:
         """The dose-influence matrix: one row per grid voxel, one column per beamlet."""
         self.beams.check()
-        rows, cols, vals = [], [], []
-        n_columns = 0
-        for angle in self.beams.gantry_angles:
-            r, c, v, n = self._beam_entries(_frame(angle), n_columns)
-            rows += r
-            cols += c
-            vals += v
-            n_columns += n
-        matrix = sp.csr_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(self.case.n_voxels, n_columns),
-        )
-        matrix.sum_duplicates()
+        blocks = [self._beam_block(_frame(angle)) for angle in self.beams.gantry_angles]
+        matrix = sp.hstack(blocks, format="csr")
         log.info("dose-influence matrix: %d voxels x %d beamlets, %d nonzeros", *matrix.shape, matrix.nnz)
         return matrix
 

@@ -1,10 +1,11 @@
 """Patient cases: the synthetic prostate phantom and cases users bring as arrays.
 
 A case is what the planner needs and nothing more: one boolean mask per
-structure on a common voxel grid, the voxel size, the isocentre, and
-optionally a dose-influence matrix computed elsewhere (matRad, PortPy).
-Every array is checked here, once, so that no plan is ever computed from
-garbage.
+structure on a common voxel grid, the voxel size, the isocentre, optionally
+a CT in Hounsfield units or a relative electron density grid (the dose
+engine traces its rays through it), and optionally a dose-influence matrix
+computed elsewhere (matRad, PortPy). Every array is checked here, once, so
+that no plan is ever computed from garbage.
 """
 
 from __future__ import annotations
@@ -22,6 +23,30 @@ STRUCTURES = ("PTV", "bladder", "rectum", "femoral heads", "body")
 
 ORGANS = ("bladder", "rectum", "femoral heads")
 
+HU_TO_DENSITY = (
+    (-1000.0, 0.001),  # air
+    (-100.0, 0.95),  # fat
+    (0.0, 1.0),  # water
+    (40.0, 1.04),  # soft tissue
+    (1200.0, 1.75),  # cortical bone
+    (3000.0, 2.8),  # dense bone, contrast, metal: the table's end
+)
+"""CT number (HU) to density relative to water, interpolated linearly between these points.
+
+Typical calibration points of a CT scanner for radiotherapy (air, fat,
+water, soft tissue, bone); a clinic replaces them with its own scanner's
+curve. Below -1000 HU and above 3000 HU the end values hold.
+"""
+
+HU_RANGE = (-1100.0, 4000.0)
+"""CT numbers outside this range are not a calibrated CT (a wrong rescale slope or intercept)."""
+
+
+def hu_to_density(hu: np.ndarray) -> np.ndarray:
+    """Relative (electron) density of each voxel from its CT number, by ``HU_TO_DENSITY``."""
+    points, densities = zip(*HU_TO_DENSITY, strict=True)
+    return np.interp(np.asarray(hu, dtype=float), points, densities).astype(np.float32)
+
 
 class CaseError(ValueError):
     """A case built from user arrays is unusable; the message names the array."""
@@ -34,7 +59,9 @@ class Case:
     ``isocenter_mm`` is in the grid's frame, where the centre of voxel
     ``[i, j, k]`` sits at ``(i * dz, j * dy, k * dx)`` mm. A ``dose_influence``
     matrix, when given, has one row per grid voxel (C order) and one column
-    per beamlet, in Gy per unit fluence.
+    per beamlet, in Gy per unit fluence. ``ct_hu`` (CT numbers) and
+    ``density_grid`` (relative to water; from the CT when it is given) are
+    on the same grid; without them the body is water.
     """
 
     name: str
@@ -42,6 +69,8 @@ class Case:
     voxel_mm: tuple[float, float, float]
     isocenter_mm: tuple[float, float, float]
     dose_influence: sp.csr_matrix | None = None
+    ct_hu: np.ndarray | None = None
+    density_grid: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -63,8 +92,15 @@ class Case:
         return float(self.masks[structure].sum()) * self.voxel_cc
 
     def density(self) -> np.ndarray:
-        """Relative electron density per voxel (water 1) for the dose engine's ray tracing."""
-        return self.masks["body"].astype(np.float32)
+        """Density relative to water per voxel, for the dose engine's rays; air outside the body.
+
+        Outside the body contour (couch, air, CT artefacts) counts as air,
+        as treatment planning systems do.
+        """
+        body = self.masks["body"]
+        if self.density_grid is None:
+            return body.astype(np.float32)
+        return np.where(body, self.density_grid, 0.0).astype(np.float32)
 
     def fingerprint(self) -> str:
         """A digest of the geometry, so cached dose matrices follow the case, not its name."""
@@ -73,6 +109,9 @@ class Case:
         for name in STRUCTURES:
             digest.update(name.encode())
             digest.update(np.packbits(self.masks[name]).tobytes())
+        if self.density_grid is not None:
+            digest.update(b"density")
+            digest.update(np.ascontiguousarray(self.density_grid, dtype=np.float32).tobytes())
         return digest.hexdigest()[:20]
 
 
@@ -122,8 +161,37 @@ def prostate_phantom(grid_mm: float = 5.0) -> Case:
         "femoral heads": femoral_heads & body,
         "body": body,
     }
+    ct = _phantom_ct(z, y, x, body, femoral_heads, rectum_y)
     iso = (-zs[0], -ys[0], -xs[0])
-    return Case(f"synthetic prostate, {h:g} mm grid", masks, (h, h, h), iso)
+    return Case(f"synthetic prostate, {h:g} mm grid", masks, (h, h, h), iso, ct_hu=ct, density_grid=hu_to_density(ct))
+
+
+def _capsule(z, y, x, start, end, radius) -> np.ndarray:
+    """Points within ``radius`` of the segment from ``start`` to ``end`` (z, y, x in mm)."""
+    a, b = np.array(start, dtype=float), np.array(end, dtype=float)
+    axis = b - a
+    t = ((z - a[0]) * axis[0] + (y - a[1]) * axis[1] + (x - a[2]) * axis[2]) / float(axis @ axis)
+    t = np.clip(t, 0.0, 1.0)
+    return (z - a[0] - t * axis[0]) ** 2 + (y - a[1] - t * axis[1]) ** 2 + (x - a[2] - t * axis[2]) ** 2 <= radius**2
+
+
+PHANTOM_HU = {"air": -1000.0, "soft tissue": 40.0, "femoral heads": 700.0, "pubic bones": 800.0, "rectal gas": -950.0}
+"""CT numbers of the phantom: femoral heads and pubic bones as cancellous bone in a cortical shell
+(averaged over a voxel), a pocket of gas in the rectal lumen."""
+
+
+def _phantom_ct(z, y, x, body, femoral_heads, rectum_y) -> np.ndarray:
+    """The phantom's CT: soft tissue, the femoral heads, the pubic bones and gas in the rectum."""
+    ct = np.where(body, PHANTOM_HU["soft tissue"], PHANTOM_HU["air"])
+    pubic = _capsule(z, y, x, (0.0, -52.0, 0.0), (35.0, -52.0, 0.0), 10.0)  # the symphysis
+    for side in (-1.0, 1.0):
+        pubic |= _capsule(z, y, x, (28.0, -52.0, 8.0 * side), (15.0, -10.0, 72.0 * side), 9.0)  # superior ramus
+        pubic |= _capsule(z, y, x, (-2.0, -50.0, 8.0 * side), (-22.0, -8.0, 55.0 * side), 7.0)  # inferior ramus
+    ct[pubic & body] = PHANTOM_HU["pubic bones"]
+    ct[femoral_heads & body] = PHANTOM_HU["femoral heads"]
+    lumen = (((y - rectum_y - 4.0) / 6.0) ** 2 + (x / 8.0) ** 2 <= 1.0) & (z >= 5.0) & (z <= 25.0)
+    ct[lumen & body] = PHANTOM_HU["rectal gas"]
+    return ct.astype(np.float32)
 
 
 # ---------------------------------------------------------------- cases from user arrays
@@ -171,18 +239,40 @@ def _dose_influence(matrix: Any, n_voxels: int) -> sp.csr_matrix:
     return dij
 
 
+def _grid(name: str, array: Any, shape: tuple[int, ...], low: float, high: float, unit: str) -> np.ndarray:
+    try:
+        grid = np.asarray(array, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise CaseError(f"{name} must be a 3-D array of numbers") from None
+    if grid.shape != shape:
+        raise CaseError(f"{name} has shape {grid.shape} but the masks have {shape}")
+    if not np.all(np.isfinite(grid)):
+        raise CaseError(f"{name} holds values that are not finite numbers")
+    if grid.min() < low or grid.max() > high:
+        raise CaseError(
+            f"{name} ranges from {grid.min():g} to {grid.max():g} {unit}; expected {low:g} to {high:g} {unit}"
+            + (" (check the rescale slope and intercept)" if name == "ct_hu" else "")
+        )
+    return grid
+
+
 def case_from_arrays(
     masks: Mapping[str, Any],
     voxel_mm: float | tuple[float, float, float],
     isocenter_mm: tuple[float, float, float] | None = None,
     dose_influence: Any = None,
     name: str = "user case",
+    ct_hu: Any = None,
+    density: Any = None,
 ) -> Case:
-    """A case from structure masks (and optionally a dose-influence matrix).
+    """A case from structure masks (and optionally a CT or density grid, or a dose-influence matrix).
 
     ``masks`` needs exactly the structures of the paper's objective:
     PTV, bladder, rectum, femoral heads (both heads in one mask) and body.
-    The isocentre defaults to the PTV's centre of mass.
+    The isocentre defaults to the PTV's centre of mass. ``ct_hu`` is
+    converted to density with ``HU_TO_DENSITY``; give ``density`` (relative
+    to water) instead to use another calibration. Without either, the body
+    is water.
     """
     if not isinstance(masks, Mapping):
         raise CaseError(f"masks must be a dict of structure name to 3-D array, got {type(masks).__name__}")
@@ -213,4 +303,11 @@ def case_from_arrays(
         iso = tuple(float(c) for c in iso_array)
     n_voxels = int(np.prod(checked["body"].shape))
     dij = None if dose_influence is None else _dose_influence(dose_influence, n_voxels)
-    return Case(name, checked, size, iso, dij)
+    if ct_hu is not None and density is not None:
+        raise CaseError("give ct_hu or density, not both: the density follows from the CT")
+    shape = checked["body"].shape
+    hu = None if ct_hu is None else _grid("ct_hu", ct_hu, shape, *HU_RANGE, "HU")
+    grid = hu_to_density(hu) if hu is not None else None
+    if density is not None:
+        grid = _grid("density", density, shape, 0.0, 5.0, "relative to water")
+    return Case(name, checked, size, iso, dij, ct_hu=hu, density_grid=grid)

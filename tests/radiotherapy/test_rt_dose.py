@@ -13,7 +13,7 @@ YS = np.arange(-106.0, 106.1, H)  # the beam enters the water at y = -100 mm
 XS = np.arange(-68.0, 68.1, H)
 
 
-def water_box():
+def water_box(density=None):
     z, y, x = np.meshgrid(ZS, YS, XS, indexing="ij")
     body = (np.abs(y) < 100) & (np.abs(z) < 66) & (np.abs(x) < 66)
     masks = {s: np.zeros(body.shape, dtype=bool) for s in STRUCTURES}
@@ -22,7 +22,7 @@ def water_box():
     masks["rectum"] = (np.abs(x) <= 8) & (np.abs(z) <= 8) & (y > 40) & (y < 60)
     masks["bladder"] = (np.abs(x) <= 8) & (z > 48) & (z < 60) & (np.abs(y) < 8)
     masks["femoral heads"] = (np.abs(z) <= 8) & (np.abs(np.abs(x) - 55) < 6) & (np.abs(y) < 8)
-    return case_from_arrays(masks, voxel_mm=H, isocenter_mm=(-ZS[0], -YS[0], -XS[0]))
+    return case_from_arrays(masks, voxel_mm=H, isocenter_mm=(-ZS[0], -YS[0], -XS[0]), density=density)
 
 
 ONE_BEAM = BeamSettings(gantry_angles=(0.0,))
@@ -69,6 +69,32 @@ def edge_width(profile, positions):
     side = positions >= 0
     p, x = profile[side] / centre, positions[side]
     return np.interp(0.2, p[::-1], x[::-1]) - np.interp(0.8, p[::-1], x[::-1])
+
+
+def central_axis(case):
+    matrix = DoseEngine(case, PRIMARY_ONLY).build()
+    return (matrix @ np.ones(matrix.shape[1])).reshape(case.shape)[len(ZS) // 2, :, len(XS) // 2]
+
+
+@pytest.mark.parametrize("density", [1.6, 0.0])
+def test_a_slab_of_bone_or_gas_shifts_the_depth_dose_by_its_extra_radiological_depth(open_field, density):
+    """20 mm of bone (1.6) add 12 mm of water-equivalent depth behind it; 20 mm of gas (0) remove 20 mm.
+
+    The primary dose on the axis of an open field is the depth term times the
+    inverse square, so the shift is exact there (the scatter's lateral spread
+    also changes with the distance from the source).
+    """
+    slab = (YS >= -58) & (YS <= -42)  # five 4 mm voxels: 20 mm
+    grid = np.ones((len(ZS), len(YS), len(XS)), dtype=np.float32)
+    grid[:, slab, :] = density
+    shift_mm = (density - 1.0) * 20.0
+    with_slab = central_axis(water_box(density=grid))
+    water = central_axis(water_box())
+    distance = 1000.0 + YS  # from the source; the slab changes the depth, not the inverse square
+    behind = (YS > -30) & (YS < 60)
+    expected = np.interp(YS[behind] + shift_mm, YS, water * distance**2) / distance[behind] ** 2
+    np.testing.assert_allclose(with_slab[behind], expected, rtol=2e-3)
+    assert np.all(with_slab[behind] < water[behind]) if density > 1 else np.all(with_slab[behind] > water[behind])
 
 
 def test_penumbra_widens_with_depth(open_field):

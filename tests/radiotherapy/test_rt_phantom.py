@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from tg_radiotherapy.phantom import STRUCTURES, CaseError, case_from_arrays, prostate_phantom
+from tg_radiotherapy.phantom import (
+    STRUCTURES,
+    CaseError,
+    case_from_arrays,
+    hu_to_density,
+    prostate_phantom,
+)
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +116,67 @@ def test_bad_isocentre_and_dose_matrix_are_rejected():
         case_from_arrays(masks, voxel_mm=2, dose_influence=np.full((1680, 4), np.nan))
     with pytest.raises(CaseError, match="masks must be a dict"):
         case_from_arrays([1, 2], voxel_mm=2)
+
+
+# ---------------------------------------------------------------- CT numbers and density
+
+
+def test_hu_to_density_passes_through_the_calibration_points():
+    hu = np.array([-1000.0, -100.0, 0.0, 40.0, 1200.0, -2000.0, 5000.0, 620.0])
+    density = hu_to_density(hu)
+    np.testing.assert_allclose(density[:5], [0.001, 0.95, 1.0, 1.04, 1.75], rtol=1e-6)
+    assert density[5] == pytest.approx(0.001) and density[6] == pytest.approx(2.8)  # the table's ends hold
+    assert 1.04 < density[7] < 1.75
+
+
+def test_the_phantom_has_bone_and_rectal_gas_with_realistic_ct_numbers(phantom):
+    ct, body = phantom.ct_hu, phantom.masks["body"]
+    assert ct.shape == phantom.shape and np.all(ct[~body] == -1000)
+    heads = phantom.masks["femoral heads"]
+    assert np.all(ct[heads] == 700)
+    bone = (ct >= 500) & ~heads
+    pubic = centre_mm_of(phantom, bone)
+    x_mm = np.arange(phantom.shape[2]) * phantom.voxel_mm[2] - phantom.isocenter_mm[2]
+    symphysis = centre_mm_of(phantom, bone & (np.abs(x_mm) < 15)[None, None, :])
+    ptv = centre_mm(phantom, "PTV")
+    assert symphysis[1] < ptv[1] - 45 and abs(pubic[2]) < 5  # the symphysis lies anterior; left-right symmetric
+    assert 20 < bone.sum() * phantom.voxel_cc < 120
+    gas = ct < -500
+    assert np.all(gas[body] <= phantom.masks["rectum"][body])  # gas only in the rectal lumen
+    assert 1 < (gas & body).sum() * phantom.voxel_cc < 10
+    density = phantom.density()
+    assert density[heads].min() == pytest.approx(float(hu_to_density(700.0)))
+    assert density[gas & body].max() < 0.1 and np.all(density[~body] == 0)
+
+
+def centre_mm_of(case, mask):
+    return np.argwhere(mask).mean(axis=0) * np.array(case.voxel_mm) - np.array(case.isocenter_mm)
+
+
+def test_a_user_case_carries_a_ct_or_a_density_grid():
+    masks = small_masks()
+    ct = np.full(masks["body"].shape, 40.0)
+    ct[4:6, 5:7, 2:4] = 1200.0
+    case = case_from_arrays(masks, voxel_mm=2, ct_hu=ct)
+    assert case.density()[4, 5, 2] == pytest.approx(1.75) and case.density()[0, 0, 0] == 0.0
+    water = case_from_arrays(masks, voxel_mm=2)
+    assert water.density()[4, 5, 2] == 1.0
+    assert case.fingerprint() != water.fingerprint()  # cached dose matrices follow the density
+    dense = case_from_arrays(masks, voxel_mm=2, density=np.full(ct.shape, 1.2))
+    assert dense.density()[5, 5, 5] == pytest.approx(1.2) and dense.ct_hu is None
+
+
+@pytest.mark.parametrize(
+    "grids,message",
+    [
+        ({"ct_hu": np.zeros((3, 3, 3))}, r"ct_hu has shape \(3, 3, 3\) but the masks have \(10, 12, 14\)"),
+        ({"ct_hu": np.full((10, 12, 14), np.nan)}, "ct_hu holds values that are not finite"),
+        ({"ct_hu": np.full((10, 12, 14), 30000.0)}, "ct_hu ranges from 30000 to 30000 HU.*rescale"),
+        ({"density": np.full((10, 12, 14), -1.0)}, "density ranges from -1"),
+        ({"ct_hu": np.zeros((10, 12, 14)), "density": np.ones((10, 12, 14))}, "ct_hu or density, not both"),
+        ({"ct_hu": "dense"}, "ct_hu must be a 3-D array of numbers"),
+    ],
+)
+def test_bad_ct_or_density_grids_are_rejected(grids, message):
+    with pytest.raises(CaseError, match=message):
+        case_from_arrays(small_masks(), voxel_mm=2, **grids)
