@@ -103,25 +103,44 @@ def cumulative_dvh(doses: ArrayLike, levels: ArrayLike) -> np.ndarray:
     return _volumes(np.sort(_doses(doses, "cumulative_dvh")), np.asarray(levels, dtype=float))
 
 
-_METRIC = re.compile(r"^(?:(?P<stat>Dmean|Dmax|Dmin)|D(?P<d>\d+(?:\.\d+)?)|V(?P<v>\d+(?:\.\d+)?))$")
+_METRIC = re.compile(
+    r"^(?:(?P<stat>Dmean|Dmax|Dmin)|D(?P<cc>\d+(?:\.\d+)?)cc|D(?P<d>\d+(?:\.\d+)?)|V(?P<v>\d+(?:\.\d+)?))$"
+)
 
 
 def parse_metric(name: str) -> tuple[str, float | None]:
-    """('Dmean'|'Dmax'|'Dmin', None), ('D', percent) or ('V', Gy); ValueError for anything else."""
+    """('Dmean'|'Dmax'|'Dmin', None), ('D', percent), ('Dcc', cc) or ('V', Gy); ValueError otherwise."""
     match = _METRIC.match(name) if isinstance(name, str) else None
     if match is None:
         raise ValueError(
-            f"unknown metric {name!r}: use Dmean, Dmax, Dmin, D<percent> (e.g. D95) or V<Gy> (e.g. V70)"
+            f"unknown metric {name!r}: use Dmean, Dmax, Dmin, D<percent> (e.g. D95), D<cc>cc (e.g. D1cc) "
+            "or V<Gy> (e.g. V70)"
         )
     if match["stat"]:
         return match["stat"], None
+    if match["cc"] is not None:
+        cc = float(match["cc"])
+        if cc <= 0:
+            raise ValueError(f"metric {name}: the volume must be positive")
+        return "Dcc", cc
     if match["d"] is not None:
         return "D", _percent(float(match["d"]), f"metric {name}")
     return "V", float(match["v"])
 
 
-def metric(doses: ArrayLike, name: str) -> float:
-    """A named DVH metric: Gy for dose metrics, percent of the volume for V metrics."""
+def dose_at_cc(doses: ArrayLike, cc: float, voxel_cc: float) -> float:
+    """D<cc>cc: the minimum dose of the hottest ``cc`` cubic centimetres (the whole structure if smaller)."""
+    values = _doses(doses, "dose_at_cc")
+    if not voxel_cc > 0:
+        raise ValueError(f"dose_at_cc: voxel volume must be positive, got {voxel_cc!r}")
+    return dose_at_volume(values, min(100.0, 100.0 * cc / (values.size * voxel_cc)))
+
+
+def metric(doses: ArrayLike, name: str, voxel_cc: float | None = None) -> float:
+    """A named DVH metric: Gy for dose metrics, percent of the volume for V metrics.
+
+    D<cc>cc metrics need the volume of one voxel (``voxel_cc``).
+    """
     kind, level = parse_metric(name)
     if kind == "Dmean":
         return mean_dose(doses)
@@ -131,4 +150,8 @@ def metric(doses: ArrayLike, name: str) -> float:
         return float(_doses(doses, "Dmin").min())
     if kind == "D":
         return dose_at_volume(doses, level)
+    if kind == "Dcc":
+        if voxel_cc is None:
+            raise ValueError(f"metric {name} needs the voxel volume (voxel_cc)")
+        return dose_at_cc(doses, level, voxel_cc)
     return volume_at_dose(doses, level)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .dvh import parse_metric
-from .phantom import STRUCTURES
+from .phantom import REGIONS, STRUCTURES
 
 try:
     import tomllib
@@ -114,8 +114,9 @@ def _goal(raw: Any, index: int, where: str) -> Goal:
     if unknown:
         raise ProtocolError(f"{label} has unknown fields {', '.join(unknown)}")
     structure = raw["structure"]
-    if structure not in STRUCTURES:
-        raise ProtocolError(f"{label}: unknown structure {structure!r}; use one of {', '.join(STRUCTURES)}")
+    if structure not in STRUCTURES and structure not in REGIONS:
+        names = ", ".join((*STRUCTURES, *REGIONS))
+        raise ProtocolError(f"{label}: unknown structure {structure!r}; use one of {names}")
     try:
         kind, _ = parse_metric(raw["metric"])
     except ValueError as exc:

@@ -12,16 +12,24 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy import ndimage
 
 STRUCTURES = ("PTV", "bladder", "rectum", "femoral heads", "body")
 """Structure names, in the order of the paper's weight text."""
 
 ORGANS = ("bladder", "rectum", "femoral heads")
+
+REGIONS = {
+    "outside PTV": "the body outside the PTV (hot spots in normal tissue)",
+    "ring 20-50 mm": "the body 20 to 50 mm from the PTV (how fast the dose falls off)",
+}
+"""Evaluation regions derived from the structures: goals can name them, the objective does not."""
+RING_MM = (20.0, 50.0)
 
 HU_TO_DENSITY = (
     (-1000.0, 0.001),  # air
@@ -71,6 +79,7 @@ class Case:
     dose_influence: sp.csr_matrix | None = None
     ct_hu: np.ndarray | None = None
     density_grid: np.ndarray | None = None
+    _regions: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -89,7 +98,22 @@ class Case:
         return np.flatnonzero(self.masks[structure])
 
     def volume_cc(self, structure: str) -> float:
-        return float(self.masks[structure].sum()) * self.voxel_cc
+        return float(self.region(structure).sum()) * self.voxel_cc
+
+    def region(self, name: str) -> np.ndarray:
+        """The mask of a structure or of an evaluation region (``REGIONS``), computed once."""
+        if name in self.masks:
+            return self.masks[name]
+        if name not in REGIONS:
+            raise KeyError(f"unknown structure or region {name!r}")
+        if name not in self._regions:
+            body, ptv = self.masks["body"], self.masks["PTV"]
+            if name == "outside PTV":
+                self._regions[name] = body & ~ptv
+            else:
+                distance = ndimage.distance_transform_edt(~ptv, sampling=self.voxel_mm)
+                self._regions[name] = body & (distance >= RING_MM[0]) & (distance <= RING_MM[1])
+        return self._regions[name]
 
     def density(self) -> np.ndarray:
         """Density relative to water per voxel, for the dose engine's rays; air outside the body.
@@ -125,32 +149,36 @@ def _ellipsoid(z, y, x, centre, radii) -> np.ndarray:
 
 
 def prostate_phantom(grid_mm: float = 5.0) -> Case:
-    """A pelvis with a prostate PTV whose organs at risk press on it.
+    """A pelvis whose organs at risk share the high-dose region with the target, as on a planning CT.
 
     A phantom with organs a few millimetres away from the target gives
-    rectum mean doses of 4-6 Gy, far below the clinical 17-24 Gy, and no
-    trade-off for an optimizer to find. Here the rectum's anterior wall
-    indents the PTV's posterior side, the bladder base rests on the PTV's
-    superior side, and the femoral heads sit laterally in the path of the
-    lateral beams, as on a planning CT.
+    rectum mean doses of 4-6 Gy, far below the clinical 17-25 Gy, and no
+    trade-off for an optimizer to find. Here the PTV is the prostate and the
+    seminal vesicles with a 7 mm margin (5 mm posteriorly); the vesicles lie between the
+    bladder base (in front, inside the fields) and the rectum (behind),
+    whose anterior wall the PTV overlaps; the femoral heads sit laterally in
+    the path of the lateral beams, the pubic bones in front. Lengths in mm,
+    the isocentre at the prostate's centre.
     """
     if not np.isfinite(grid_mm) or not 1.0 <= grid_mm <= 10.0:
         raise CaseError(f"grid_mm must be between 1 and 10 mm, got {grid_mm!r}")
     h = float(grid_mm)
-    # grid extent in mm around the isocentre (the PTV centre): z -80..110, y -120..120, x -185..185
-    zs = np.arange(-80.0, 110.0 + 1e-9, h)
+    # grid extent around the isocentre: z -90..130 (superior), y -120..120 (posterior), x -185..185 (left)
+    zs = np.arange(-90.0, 130.0 + 1e-9, h)
     ys = np.arange(-120.0, 120.0 + 1e-9, h)
     xs = np.arange(-185.0, 185.0 + 1e-9, h)
     z, y, x = np.meshgrid(zs, ys, xs, indexing="ij")
 
-    body = ((y / 115.0) ** 2 + (x / 180.0) ** 2 <= 1.0) & (z >= -75.0) & (z <= 105.0)
-    ptv = _ellipsoid(z, y, x, (0.0, 0.0, 0.0), (28.0, 24.0, 30.0))
-    # rectum: an elliptic tube (40 x 30 mm) behind the PTV, its anterior wall 8 mm inside
-    # the PTV; above the prostate it bends backwards towards the sigmoid
-    rectum_y = 31.0 + 0.5 * np.clip(z - 25.0, 0.0, None)
-    rectum = (((y - rectum_y) / 15.0) ** 2 + (x / 20.0) ** 2 <= 1.0) & (z >= -50.0) & (z <= 45.0)
-    # bladder: its base rests on the PTV's superior-anterior side, 4 mm deep
-    bladder = _ellipsoid(z, y, x, (48.0, -12.0, 0.0), (30.0, 30.0, 40.0))
+    body = ((y / 115.0) ** 2 + (x / 180.0) ** 2 <= 1.0) & (z >= -85.0) & (z <= 125.0)
+    ptv = _expanded(z, y, x, *PROSTATE)
+    for centre in SEMINAL_VESICLES[0]:
+        ptv |= _expanded(z, y, x, centre, SEMINAL_VESICLES[1])
+    # rectum: an elliptic tube behind the prostate and vesicles; above them it bends backwards
+    # towards the sigmoid
+    rectum_y = RECTUM["y"] + RECTUM["bend"] * np.clip(z - RECTUM["bend_from"], 0.0, None)
+    rectum = (((y - rectum_y) / RECTUM["ry"]) ** 2 + (x / RECTUM["rx"]) ** 2 <= 1.0)
+    rectum &= (z >= RECTUM["z"][0]) & (z <= RECTUM["z"][1])
+    bladder = _ellipsoid(z, y, x, *BLADDER)
     femoral_heads = _ellipsoid(z, y, x, (5.0, 5.0, -92.0), (24.0, 24.0, 24.0)) | _ellipsoid(
         z, y, x, (5.0, 5.0, 92.0), (24.0, 24.0, 24.0)
     )
@@ -161,9 +189,30 @@ def prostate_phantom(grid_mm: float = 5.0) -> Case:
         "femoral heads": femoral_heads & body,
         "body": body,
     }
-    ct = _phantom_ct(z, y, x, body, femoral_heads, rectum_y)
+    ct = _phantom_ct(z, y, x, masks, rectum_y)
     iso = (-zs[0], -ys[0], -xs[0])
     return Case(f"synthetic prostate, {h:g} mm grid", masks, (h, h, h), iso, ct_hu=ct, density_grid=hu_to_density(ct))
+
+
+PTV_MARGIN_MM = (7.0, 5.0)
+"""CTV-to-PTV margin: 7 mm, 5 mm posteriorly (towards the rectum), as is common for prostate IMRT."""
+
+
+def _expanded(z, y, x, centre, radii) -> np.ndarray:
+    """An ellipsoid grown by the PTV margin (the posterior half by the smaller one)."""
+    margin, posterior = PTV_MARGIN_MM
+    rz, ry, rx = radii
+    front = _ellipsoid(z, y, x, centre, (rz + margin, ry + margin, rx + margin)) & (y <= centre[1])
+    back = _ellipsoid(z, y, x, centre, (rz + margin, ry + posterior, rx + margin)) & (y > centre[1])
+    return front | back
+
+PROSTATE = ((0.0, 0.0, 0.0), (20.0, 17.0, 22.0))
+"""Centre and radii (z, y, x) of the prostate: about 31 cc."""
+SEMINAL_VESICLES = (((26.0, 13.0, -15.0), (26.0, 13.0, 15.0)), (9.0, 6.0, 15.0))
+"""Centres of the two vesicles (superior-posterior of the prostate) and their radii."""
+RECTUM = {"y": 32.0, "ry": 14.0, "rx": 17.0, "z": (-45.0, 60.0), "bend": 0.6, "bend_from": 30.0}
+BLADDER = ((46.0, -12.0, 0.0), (34.0, 30.0, 40.0))
+"""About 170 cc; its base reaches down to the prostate's top, in front of the vesicles, inside the fields."""
 
 
 def _capsule(z, y, x, start, end, radius) -> np.ndarray:
@@ -180,15 +229,17 @@ PHANTOM_HU = {"air": -1000.0, "soft tissue": 40.0, "femoral heads": 700.0, "pubi
 (averaged over a voxel), a pocket of gas in the rectal lumen."""
 
 
-def _phantom_ct(z, y, x, body, femoral_heads, rectum_y) -> np.ndarray:
+def _phantom_ct(z, y, x, masks, rectum_y) -> np.ndarray:
     """The phantom's CT: soft tissue, the femoral heads, the pubic bones and gas in the rectum."""
+    body = masks["body"]
     ct = np.where(body, PHANTOM_HU["soft tissue"], PHANTOM_HU["air"])
-    pubic = _capsule(z, y, x, (0.0, -52.0, 0.0), (35.0, -52.0, 0.0), 10.0)  # the symphysis
+    pubic = _capsule(z, y, x, (-5.0, -58.0, 0.0), (30.0, -58.0, 0.0), 10.0)  # the symphysis
     for side in (-1.0, 1.0):
-        pubic |= _capsule(z, y, x, (28.0, -52.0, 8.0 * side), (15.0, -10.0, 72.0 * side), 9.0)  # superior ramus
-        pubic |= _capsule(z, y, x, (-2.0, -50.0, 8.0 * side), (-22.0, -8.0, 55.0 * side), 7.0)  # inferior ramus
-    ct[pubic & body] = PHANTOM_HU["pubic bones"]
-    ct[femoral_heads & body] = PHANTOM_HU["femoral heads"]
+        pubic |= _capsule(z, y, x, (22.0, -58.0, 8.0 * side), (12.0, -10.0, 72.0 * side), 9.0)  # superior ramus
+        pubic |= _capsule(z, y, x, (-8.0, -55.0, 8.0 * side), (-25.0, -8.0, 55.0 * side), 7.0)  # inferior ramus
+    soft_organs = masks["PTV"] | masks["bladder"] | masks["rectum"]
+    ct[pubic & body & ~soft_organs] = PHANTOM_HU["pubic bones"]
+    ct[masks["femoral heads"]] = PHANTOM_HU["femoral heads"]
     lumen = (((y - rectum_y - 4.0) / 6.0) ** 2 + (x / 8.0) ** 2 <= 1.0) & (z >= 5.0) & (z <= 25.0)
     ct[lumen & body] = PHANTOM_HU["rectal gas"]
     return ct.astype(np.float32)

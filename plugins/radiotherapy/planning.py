@@ -61,8 +61,8 @@ class Plan:
         return all(g.met for g in self.goals)
 
     def doses(self, structure: str) -> np.ndarray:
-        """The voxel doses of one structure (Gy)."""
-        return self.dose[self.case.masks[structure]]
+        """The voxel doses of one structure or evaluation region (Gy)."""
+        return self.dose[self.case.region(structure)]
 
     def to_text(self) -> str:
         from .report import plan_report
@@ -84,14 +84,15 @@ class Plan:
 
 
 def plan_metrics(case: Case, dose: np.ndarray, protocol: Protocol) -> dict[str, dict[str, float]]:
-    """The standard DVH metrics of every structure plus any metric the protocol asks for."""
+    """The standard DVH metrics of every structure, and every metric the protocol asks for
+    (of structures and of evaluation regions)."""
     needed = protocol.metrics_by_structure()
     metrics: dict[str, dict[str, float]] = {}
-    for structure in STRUCTURES:
-        doses = dose[case.masks[structure]]
-        names = list(DOSE_METRICS) + (list(VOLUME_METRICS) if structure != "body" else ["V30"])
+    for structure in (*STRUCTURES, *(r for r in needed if r not in STRUCTURES)):
+        doses = dose[case.region(structure)]
+        names = list(DOSE_METRICS) + (list(VOLUME_METRICS) if structure in STRUCTURES[:-1] else ["V30"])
         names += [m for m in needed.get(structure, []) if m not in names]
-        metrics[structure] = {name: dvh.metric(doses, name) for name in names}
+        metrics[structure] = {name: dvh.metric(doses, name, case.voxel_cc) for name in names}
     ptv = dose[case.masks["PTV"]]
     metrics["PTV"]["HI"] = dvh.homogeneity_index(ptv)
     metrics["PTV"]["CI"] = dvh.paddick_conformity(ptv, dose[case.masks["body"]], protocol.prescription_gy)

@@ -14,12 +14,16 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from . import dvh
-from .phantom import STRUCTURES
+from .phantom import REGIONS, STRUCTURES
 
 if TYPE_CHECKING:
+    from .goals import GoalResult
     from .planning import Plan
 
-COLOURS = {"PTV": "tab:red", "bladder": "tab:olive", "rectum": "tab:brown", "femoral heads": "tab:blue", "body": "0.4"}
+COLOURS = {
+    "PTV": "tab:red", "bladder": "tab:olive", "rectum": "tab:brown", "femoral heads": "tab:blue", "body": "0.4",
+    "outside PTV": "tab:purple", "ring 20-50 mm": "tab:cyan",
+}
 
 
 def _save(figure: Figure, path: Path) -> Path:
@@ -29,33 +33,68 @@ def _save(figure: Figure, path: Path) -> Path:
     return path
 
 
-def dvh_plot(plan: Plan, path: str | Path, title: str = "") -> Path:
-    """Cumulative DVH of every structure; V-goals drawn as markers (filled when met)."""
-    figure = Figure(figsize=(7.5, 4.8))
+def goal_point(result: GoalResult, plan: Plan) -> tuple[float, float]:
+    """Where a goal sits on the cumulative DVH: (dose in Gy, volume in %).
+
+    A V goal is the point (level, limit); a D goal (limit, volume): D<q> at
+    q %, D<x>cc at x cc's share of the structure, Dmax at 0 %, Dmin at 100 %
+    and Dmean (not a DVH point) at 50 %.
+    """
+    goal = result.goal
+    kind, level = dvh.parse_metric(goal.metric)
+    if kind == "V":
+        return float(level), result.limit
+    volume = {"Dmax": 0.0, "Dmin": 100.0, "Dmean": 50.0}.get(kind)
+    if kind == "D":
+        volume = float(level)
+    elif kind == "Dcc":
+        volume = min(100.0, 100.0 * float(level) / plan.case.volume_cc(goal.structure))
+    return result.limit, float(volume)
+
+
+def dvh_figure(plan: Plan, title: str = "") -> Figure:
+    """Cumulative DVH of every structure (and of the regions goals name), with every goal marked.
+
+    A goal is a triangle at its limit pointing the way the plan must stay
+    (left for an upper dose limit, down for an upper volume limit, right for
+    a lower dose limit), filled when met, hollow when missed, each with its
+    own legend entry.
+    """
+    figure = Figure(figsize=(11, 5.2))
     axes = figure.add_subplot()
     top = max(plan.metrics["PTV"]["Dmax"] * 1.05, plan.protocol.prescription_gy * 1.2)
     levels = np.linspace(0.0, top, 300)
-    for structure in STRUCTURES:
-        axes.plot(levels, dvh.cumulative_dvh(plan.doses(structure), levels), color=COLOURS[structure], label=structure)
+    regions = [r for r in REGIONS if any(g.goal.structure == r for g in plan.goals)]
+    for structure in (*STRUCTURES, *regions):
+        style = "-" if structure in STRUCTURES else "--"
+        axes.plot(levels, dvh.cumulative_dvh(plan.doses(structure), levels), style, color=COLOURS[structure], label=structure)
+    rx = plan.protocol.prescription_gy
     for result in plan.goals:
         goal = result.goal
-        if goal.metric.startswith("V"):
-            x, y = float(goal.metric[1:]), result.limit
-        else:
-            continue
-        axes.plot(
-            x, y, marker="v", markersize=8, color=COLOURS[goal.structure],
-            markerfacecolor=COLOURS[goal.structure] if result.met else "white",
-        )
-    axes.axvline(plan.protocol.prescription_gy, color="k", linestyle=":", linewidth=1)
+        x, y = goal_point(result, plan)
+        upper = goal.op in ("<", "<=")
+        marker = ("v" if upper else "^") if goal.metric.startswith("V") else ("<" if upper else ">")
+        colour = COLOURS[goal.structure]
+        unit = "%" if goal.metric.startswith("V") else " Gy"
+        label = (f"{goal.structure} {goal.metric} {goal.op} {result.limit:.1f}{unit}: "
+                 f"{result.value:.1f} ({'met' if result.met else 'MISSED'})")
+        axes.plot(x, y, linestyle="none", marker=marker, markersize=8, color=colour,
+                  markerfacecolor=colour if result.met else "white", label=label)
+    axes.axvline(rx, color="k", linestyle=":", linewidth=1)
     axes.set_xlabel("dose (Gy)")
     axes.set_ylabel("volume (%)")
     axes.set_xlim(0, top)
-    axes.set_ylim(0, 102)
+    axes.set_ylim(-2, 102)
     axes.grid(alpha=0.3)
-    axes.legend(loc="upper right", fontsize=8)
-    axes.set_title(title or f"DVH: {plan.goals_met} of {len(plan.goals)} goals met (markers: V-limits)", fontsize=10)
-    return _save(figure, Path(path))
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, borderaxespad=0.0)
+    axes.set_title(title or f"DVH: {plan.goals_met} of {len(plan.goals)} goals met (filled: met, hollow: missed)",
+                   fontsize=10)
+    return figure
+
+
+def dvh_plot(plan: Plan, path: str | Path, title: str = "") -> Path:
+    """The DVH figure (``dvh_figure``) written as a PNG."""
+    return _save(dvh_figure(plan, title), Path(path))
 
 
 def dose_slices_plot(plan: Plan, path: str | Path, title: str = "") -> Path:

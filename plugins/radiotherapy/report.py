@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import prompts
-from .phantom import STRUCTURES
 
 if TYPE_CHECKING:
     from .goals import GoalResult, Protocol
@@ -16,12 +15,11 @@ TABLE_METRICS = ("Dmean", "D2", "D50", "D95", "D98", "Dmax", "V30", "V50", "V60"
 
 def dvh_table(plan: Plan, metrics: tuple[str, ...] = TABLE_METRICS) -> str:
     """A fixed-width table, one row per structure; metrics a structure lacks show as '-'."""
-    header = f"{'structure':<14}" + "".join(f"{m:>8}" for m in metrics)
+    header = f"{'structure':<15}" + "".join(f"{m:>8}" for m in metrics)
     lines = [header]
-    for structure in STRUCTURES:
-        values = plan.metrics[structure]
+    for structure, values in plan.metrics.items():
         cells = "".join(f"{values[m]:8.1f}" if m in values else f"{'-':>8}" for m in metrics)
-        lines.append(f"{structure:<14}{cells}")
+        lines.append(f"{structure:<15}{cells}")
     return "\n".join(lines)
 
 
@@ -92,8 +90,7 @@ def metrics_markdown(plan: Plan, step: int) -> str:
         "| structure | " + " | ".join(columns) + " |",
         "|---|" + "---:|" * len(columns),
     ]
-    for structure in STRUCTURES:
-        values = plan.metrics[structure]
+    for structure, values in plan.metrics.items():
         cells = " | ".join(f"{values[c]:.1f}" if c in values else "-" for c in columns)
         lines.append(f"| {structure} | {cells} |")
     lines.append(f"\nPTV HI {plan.metrics['PTV']['HI']:.3f}, Paddick CI {plan.metrics['PTV']['CI']:.3f}\n")

@@ -62,7 +62,16 @@ def test_named_metrics():
     assert dvh.metric(doses, "Dmin") == pytest.approx(0.05)
 
 
-@pytest.mark.parametrize("name", ["D", "V", "D101", "Dmedian", "mean", "d95", "V-5", ""])
+def test_dose_to_an_absolute_volume():
+    doses = linear_gradient(20.0, 60.0)  # 1000 voxels of 0.1 cc: 100 cc
+    assert dvh.metric(doses, "D1cc", voxel_cc=0.1) == pytest.approx(60.0 - 0.01 * 40.0)
+    assert dvh.metric(doses, "D25cc", voxel_cc=0.1) == pytest.approx(60.0 - 0.25 * 40.0)
+    assert dvh.metric(doses, "D500cc", voxel_cc=0.1) == pytest.approx(doses.min())  # more than the structure
+    with pytest.raises(ValueError, match="needs the voxel volume"):
+        dvh.metric(doses, "D1cc")
+
+
+@pytest.mark.parametrize("name", ["D", "V", "D101", "Dmedian", "mean", "d95", "V-5", "", "Dcc", "D1ml"])
 def test_unknown_metric_names_are_rejected(name):
     with pytest.raises(ValueError, match="metric"):
         dvh.metric(np.ones(3), name)

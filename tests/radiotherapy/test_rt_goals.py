@@ -7,7 +7,7 @@ import pytest
 
 from tg_radiotherapy import dvh
 from tg_radiotherapy.goals import ProtocolError, load_protocol
-from tg_radiotherapy.phantom import STRUCTURES
+from tg_radiotherapy.phantom import REGIONS, STRUCTURES
 from tg_radiotherapy.report import goal_line
 
 
@@ -16,24 +16,36 @@ def protocol():
     return load_protocol()
 
 
+VOXEL_CC = 0.125  # 2000 voxels: 250 cc per structure
+
+
 def metrics_for(protocol, doses_by_structure):
     needed = protocol.metrics_by_structure()
-    return {s: {m: dvh.metric(doses_by_structure[s], m) for m in needed.get(s, [])} for s in STRUCTURES}
+    return {s: {m: dvh.metric(doses_by_structure[s], m, VOXEL_CC) for m in needed.get(s, [])} for s in doses_by_structure}
 
 
 def linear(a, b, n=2000):
     return a + (np.arange(n) + 0.5) * (b - a) / n
 
 
-def test_the_builtin_protocol_holds_quantec_and_target_goals(protocol):
-    assert protocol.prescription_gy == 70.2
+def test_the_builtin_protocol_is_portpys_hypofractionated_set_plus_hot_spot_goals(protocol):
+    assert protocol.prescription_gy == 70.2 and "26 fx" in protocol.name
     described = [g.describe(70.2) for g in protocol.goals]
-    for text in ("rectum V50 < 50%", "rectum V60 < 35%", "rectum V65 < 25%", "rectum V70 < 20%", "rectum V75 < 15%",
-                 "bladder V65 < 50%", "bladder V70 < 35%", "bladder V75 < 25%", "bladder V80 < 15%",
-                 "femoral heads V50 < 10%"):
+    for text in (
+        "PTV D98 >= 95% of prescription (66.7 Gy)", "PTV Dmax <= 110% of prescription (77.2 Gy)",
+        "rectum Dmax <= 102% of prescription (71.6 Gy)", "rectum Dmean <= 35% of prescription (24.6 Gy)",
+        "rectum D8cc <= 76% of prescription (53.4 Gy)", "rectum D25 <= 58% of prescription (40.7 Gy)",
+        "bladder Dmax <= 107% of prescription (75.1 Gy)", "bladder D10 <= 94% of prescription (66.0 Gy)",
+        "bladder D50 <= 46% of prescription (32.3 Gy)", "femoral heads Dmax <= 78% of prescription (54.8 Gy)",
+        "femoral heads D10cc <= 51% of prescription (35.8 Gy)",
+        "outside PTV Dmax <= 105% of prescription (73.7 Gy)", "outside PTV D1cc <= 100% of prescription (70.2 Gy)",
+        "ring 20-50 mm Dmax <= 75% of prescription (52.6 Gy)",
+    ):
         assert text in described
-    assert any(d.startswith("PTV D98 >= 95% of prescription (66.7 Gy)") for d in described)
-    assert any(d.startswith("PTV Dmax <= 110% of prescription (77.2 Gy)") for d in described)
+    assert len(described) == 14
+    assert not any(g.metric.startswith("V") for g in protocol.goals)  # no 2 Gy-per-fraction V limits
+    sources = {g.source for g in protocol.goals}
+    assert "PortPy Prostate_26Fx" in sources
 
 
 def test_a_plan_that_meets_every_goal(protocol):
@@ -43,6 +55,8 @@ def test_a_plan_that_meets_every_goal(protocol):
         "bladder": linear(0.0, 40.0),
         "femoral heads": linear(0.0, 35.0),
         "body": linear(0.0, 30.0),
+        "outside PTV": linear(0.0, 70.0),
+        "ring 20-50 mm": linear(0.0, 50.0),
     }
     results = protocol.evaluate(metrics_for(protocol, doses))
     assert all(r.met for r in results), [goal_line(r, 70.2) for r in results if not r.met]
@@ -56,19 +70,22 @@ def test_a_plan_that_misses_every_goal(protocol):
         "bladder": linear(70.0, 90.0),
         "femoral heads": linear(45.0, 60.0),
         "body": linear(0.0, 30.0),
+        "outside PTV": linear(60.0, 100.0),
+        "ring 20-50 mm": linear(50.0, 90.0),
     }
     results = protocol.evaluate(metrics_for(protocol, doses))
     assert not any(r.met for r in results), [goal_line(r, 70.2) for r in results if r.met]
-    line = next(goal_line(r, 70.2) for r in results if r.goal.metric == "V70" and r.goal.structure == "rectum")
-    assert line == "- [MISSED] rectum V70 < 20%: 50.0%"
+    line = next(goal_line(r, 70.2) for r in results if r.goal.metric == "Dmean" and r.goal.structure == "rectum")
+    assert line == "- [MISSED] rectum Dmean <= 35% of prescription (24.6 Gy): 70.0 Gy"
 
 
 def test_goal_values_and_limits_are_in_metric_units(protocol):
-    doses = {s: linear(0.0, 100.0) for s in STRUCTURES}
+    doses = {s: linear(0.0, 100.0) for s in (*STRUCTURES, *REGIONS)}
     results = {(r.goal.structure, r.goal.metric): r for r in protocol.evaluate(metrics_for(protocol, doses))}
     assert results[("PTV", "Dmax")].limit == pytest.approx(77.22)
-    assert results[("rectum", "V70")].value == pytest.approx(30.0)
+    assert results[("rectum", "Dmean")].value == pytest.approx(50.0)
     assert results[("rectum", "D25")].value == pytest.approx(75.0)
+    assert results[("rectum", "D8cc")].value == pytest.approx(100 - 100 * 8 / 250, abs=0.06)
     assert results[("rectum", "D25")].as_dict()["unit"] == "Gy"
 
 
@@ -94,7 +111,8 @@ def test_users_load_their_own_protocol_as_toml_or_json(tmp_path):
     "text,message",
     [
         (HEADER + GOAL.replace('structure = "rectum"\n', ""), "goal 1 lacks structure"),
-        (HEADER + GOAL.replace('"rectum"', '"colon"'), "unknown structure 'colon'"),
+        (HEADER + GOAL.replace('"rectum"', '"colon"'), "unknown structure 'colon'.*ring 20-50 mm"),
+        (HEADER + GOAL.replace('"V50"', '"D0cc"'), "volume must be positive"),
         (HEADER + GOAL.replace('"V50"', '"V"'), "unknown metric 'V'"),
         (HEADER + GOAL.replace('"<"', '"<<"'), "op must be one of"),
         (HEADER + GOAL.replace('unit = "%"', 'unit = "Gy"'), "unit for V50 must be %"),

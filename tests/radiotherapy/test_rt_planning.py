@@ -28,12 +28,14 @@ def test_plan_gives_dose_metrics_and_goals(planner):
     assert 0.0 <= plan.metrics["rectum"]["V70"] <= 100.0
     assert plan.metrics["rectum"]["Dmean"] == pytest.approx(plan.doses("rectum").mean())
     assert {"HI", "CI"} <= set(plan.metrics["PTV"])
-    assert len(plan.goals) == 15 and all(isinstance(g.value, float) for g in plan.goals)
+    total = len(plan.protocol.goals)
+    assert len(plan.goals) == total == 14 and all(isinstance(g.value, float) for g in plan.goals)
     missed = {(g.goal.structure, g.goal.metric) for g in plan.goals if not g.met}
     assert ("PTV", "Dmax") in missed  # equal weights leave a large hot spot in the target
-    assert ("femoral heads", "V50") not in missed
+    assert ("bladder", "D50") not in missed
+    assert plan.metrics["outside PTV"]["D1cc"] <= plan.metrics["outside PTV"]["Dmax"]
     text = plan.to_text()
-    assert "DVH table" in text and "[MISSED] PTV Dmax" in text and f"{plan.goals_met} of 15 met" in text
+    assert "DVH table" in text and "[MISSED] PTV Dmax" in text and f"{plan.goals_met} of {total} met" in text
     assert plan.as_dict()["metrics"]["PTV"]["D95"] == pytest.approx(70.2)
 
 
@@ -44,7 +46,7 @@ def test_raising_the_ptv_weight_trades_target_hot_spot_for_organ_dose(planner):
     assert high.metrics["PTV"]["Dmax"] < low.metrics["PTV"]["Dmax"]
     assert high.metrics["PTV"]["HI"] < low.metrics["PTV"]["HI"]
     assert high.metrics["rectum"]["Dmean"] > low.metrics["rectum"]["Dmean"]
-    assert high.metrics["bladder"]["Dmean"] > low.metrics["bladder"]["Dmean"]
+    assert high.metrics["bladder"]["D50"] > low.metrics["bladder"]["D50"]  # (its mean also holds the hot spot)
 
 
 def test_the_public_function_and_dict_weights(monkeypatch):
@@ -70,8 +72,46 @@ def test_a_user_case_with_its_own_dose_matrix(planner):
     np.testing.assert_allclose(plan.dose, reference.dose, atol=1e-6)
 
 
-def test_realism_at_5_mm_rectum_mean_dose_of_a_balanced_plan():
-    """All weights 100 on the 5 mm phantom: a rectum mean in the clinical 10-25 Gy range."""
-    plan = Planner(grid_mm=5.0, cache=False).plan(PAPER)
-    assert 10.0 <= plan.metrics["rectum"]["Dmean"] <= 25.0
-    assert plan.metrics["rectum"]["V70"] > 0  # the rectal wall inside the PTV gets the full dose
+def weights(ptv, bladder, rectum, femoral_heads, body):
+    return {"PTV": ptv, "bladder": bladder, "rectum": rectum, "femoral heads": femoral_heads, "body": body}
+
+
+def missed(plan):
+    return {(g.goal.structure, g.goal.metric) for g in plan.goals if not g.met}
+
+
+@pytest.mark.slow
+def test_realism_at_5_mm_organ_doses_and_a_problem_that_is_feasible_but_not_trivial():
+    """On the 5 mm phantom: clinical organ mean doses, goals that bind, and a weight set that meets all."""
+    planner = Planner(grid_mm=5.0, cache=False)
+    equal = planner.plan(PAPER)
+    assert 17.0 <= equal.metrics["rectum"]["Dmean"] <= 25.0
+    assert 15.0 <= equal.metrics["bladder"]["Dmean"] <= 25.0
+    assert ("rectum", "Dmax") in missed(equal)
+    assert ("rectum", "Dmax") not in missed(planner.plan(weights(100, 100, 1000, 100, 100)))  # its weight raised
+
+    clinician = planner.plan(weights(100000, 100, 300, 100, 300))  # found by bench/radiotherapy_planning.py
+    assert clinician.all_goals_met, missed(clinician)
+    assert 17.0 <= clinician.metrics["rectum"]["Dmean"] <= 25.0
+    assert 15.0 <= clinician.metrics["bladder"]["Dmean"] <= 25.0
+
+    low_rectum = planner.plan(weights(50000, 100, 10, 100, 100))
+    assert {("rectum", "Dmean"), ("rectum", "D25")} <= missed(low_rectum)
+    low_bladder = planner.plan(weights(100000, 1, 300, 100, 300))
+    assert ("bladder", "D10") in missed(low_bladder)
+
+
+def test_the_dvh_plot_marks_every_goal_with_a_legend_entry(planner, tmp_path):
+    from tg_radiotherapy.plots import dvh_figure, dvh_plot, goal_point
+
+    plan = planner.plan(PAPER)
+    legend = [t.get_text() for t in dvh_figure(plan).axes[0].get_legend().get_texts()]
+    for result in plan.goals:  # D and V goals, PTV and regions included
+        entry = next(t for t in legend if t.startswith(f"{result.goal.structure} {result.goal.metric} {result.goal.op}"))
+        assert entry.endswith("(met)" if result.met else "(MISSED)")
+    assert {"outside PTV", "ring 20-50 mm"} <= set(legend)  # the regions goals name are drawn
+    d25 = next(r for r in plan.goals if r.goal.metric == "D25")
+    assert goal_point(d25, plan) == (pytest.approx(0.58 * 70.2), 25.0)
+    d8cc = next(r for r in plan.goals if r.goal.metric == "D8cc")
+    assert goal_point(d8cc, plan)[1] == pytest.approx(800.0 / plan.case.volume_cc("rectum"))
+    assert dvh_plot(plan, tmp_path / "dvh.png").read_bytes()[:4] == b"\x89PNG"
