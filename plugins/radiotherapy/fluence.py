@@ -245,9 +245,13 @@ class FluenceProblem:
                 raise ValueError(f"warm_start must be {self.n_beamlets} finite fluences")
         # The dense algebra here is many small factorisations (a few hundred rows): a second BLAS
         # thread gains little on them, and on a busy machine its spinning makes them 10-40x slower.
+        # only the ratios matter: solving with the largest weight at 1 keeps every weight set in
+        # the same numeric range (the minimiser is the same)
+        largest = max(w.values())
+        relative = {name: value / largest for name, value in w.items()}
         with self._lock, threadpool_limits(limits=1, user_api="blas"):
-            x = self._rough_start(w) if warm_start is None else warm_start
-            x, doses, outer, pivots = self._minimise(w, x, max_outer)
+            x = self._rough_start(relative) if warm_start is None else warm_start
+            x, doses, outer, pivots = self._minimise(relative, x, max_outer)
         objective = sum(
             w[t.name] * t.voxel_cc * float(t.residual(doses[t.name]) @ t.residual(doses[t.name]))
             for t in self.terms

@@ -5,9 +5,11 @@ The text is what the LLM reads and rewrites:
     weight for PTV: 100, weight for bladder: 100, weight for rectum: 100,
     weight for femoral heads: 100, weight for body: 100
 
-Anything that is not exactly one finite, non-negative, not absurdly large
-number per structure is rejected with a message that says what to fix, so a
-plan is never computed from a malformed answer.
+Anything that is not exactly one finite, non-negative number per structure,
+0 or between ``MIN_WEIGHT`` and ``MAX_WEIGHT``, is rejected with a message
+that says what to fix, so a plan is never computed from a malformed answer.
+Markdown emphasis and code marks around the entries (``**weight for PTV**:
+100``, as models write) are ignored.
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ from .phantom import STRUCTURES
 MAX_WEIGHT = 1e6
 """Weights are relative; beyond this a value is a typo or a runaway update, not a plan."""
 
+MIN_WEIGHT = 1e-6
+"""The smallest positive weight: below it a value is a typo or an underflow, not a choice (0 switches a term off)."""
+
 DEFAULT_WEIGHTS = dict.fromkeys(STRUCTURES, 100.0)
 
 _ENTRY = re.compile(r"weight\s+for\s+(?P<name>[A-Za-z][A-Za-z _-]*?)\s*[:=]\s*(?P<value>[^,;\n]*)", re.IGNORECASE)
+_MARKUP = re.compile(r"\*+|`+|(?<![A-Za-z0-9])__+|__+(?![A-Za-z0-9])")
 _ALIASES = {"femoral head": "femoral heads", "femoral_heads": "femoral heads", "femurs": "femoral heads"}
 
 
@@ -47,6 +53,11 @@ def _check_value(structure: str, value: Any) -> float:
         raise WeightsError(f"the weight for {structure} must be a finite number, got {value!r}")
     if number < 0:
         raise WeightsError(f"the weight for {structure} must not be negative, got {value!r}")
+    if 0 < number < MIN_WEIGHT:
+        raise WeightsError(
+            f"the weight for {structure} is {number:g}, below the minimum of {MIN_WEIGHT:g}; "
+            "use 0 to switch its term off, or scale all weights up together"
+        )
     if number > MAX_WEIGHT:
         raise WeightsError(
             f"the weight for {structure} is {number:g}, above the limit of {MAX_WEIGHT:g}; "
@@ -85,7 +96,7 @@ def parse_weights(text: str) -> dict[str, float]:
     """Weights from the paper's text format (surrounding prose is ignored)."""
     if not isinstance(text, str):
         raise WeightsError(f"weights text must be a string, got {type(text).__name__}")
-    entries = list(_ENTRY.finditer(text))
+    entries = list(_ENTRY.finditer(_MARKUP.sub("", text)))
     if not entries:
         raise WeightsError(
             "no weights found; write them as 'weight for PTV: 100, weight for bladder: 100, "

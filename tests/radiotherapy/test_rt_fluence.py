@@ -105,3 +105,11 @@ def test_bad_solver_inputs(problem):
         problem.solve({s: 1.0 for s in STRUCTURES[:-1]})
     with pytest.raises(ValueError, match="warm_start"):
         problem.solve(PAPER, warm_start=np.ones(3))
+
+
+def test_only_the_ratios_of_the_weights_matter(problem):
+    reference = problem.solve(PAPER)
+    for factor in (1e-8, 1e4):  # the smallest and a large scale of the same ratios
+        scaled = problem.solve({s: w * factor for s, w in PAPER.items()})
+        np.testing.assert_allclose(scaled.x, reference.x, rtol=1e-7, atol=1e-9 * reference.x.max())
+        assert scaled.objective == pytest.approx(reference.objective * factor, rel=1e-9)

@@ -6,6 +6,7 @@ import pytest
 
 from tg_radiotherapy.weights import (
     MAX_WEIGHT,
+    MIN_WEIGHT,
     WeightsError,
     as_weights,
     format_weights,
@@ -77,3 +78,24 @@ def test_bad_weight_dicts_are_rejected(weights, message):
 
 def test_a_limit_weight_is_still_accepted():
     assert parse_weights(PAPER.replace("PTV: 100", f"PTV: {MAX_WEIGHT:g}"))["PTV"] == MAX_WEIGHT
+
+
+@pytest.mark.parametrize("tiny", ["1e-320", "5e-7"])
+def test_positive_weights_below_the_minimum_are_rejected(tiny):
+    with pytest.raises(WeightsError, match=f"rectum is {float(tiny):g}, below the minimum of {MIN_WEIGHT:g}.*use 0"):
+        parse_weights(PAPER.replace("rectum: 100", f"rectum: {tiny}"))
+    assert parse_weights(PAPER.replace("rectum: 100", f"rectum: {MIN_WEIGHT:g}"))["rectum"] == MIN_WEIGHT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "**weight for PTV**: 100, **weight for bladder**: 100, **weight for rectum**: 100, "
+        "**weight for femoral heads**: 100, **weight for body**: 100",
+        "- **weight for PTV:** 100\n- *weight for bladder:* 100\n- `weight for rectum: 100`\n"
+        "- __weight for femoral heads__: 100\n- weight for body: **100**",
+    ],
+)
+def test_markdown_emphasis_as_models_write_it_is_read(text):
+    assert parse_weights(text) == parse_weights(PAPER)
+    assert parse_weights(text.replace("femoral heads", "femoral_heads"))["femoral heads"] == 100.0
