@@ -9,34 +9,27 @@ command); numpy, scipy and matplotlib load on first use of the names below.
     >>> p.metrics["rectum"]["Dmean"], [g.met for g in p.goals]
 """
 
-from __future__ import annotations
+from tg_core.lazy import lazy_exports
 
-import importlib
-from typing import Any
-
-_EXPORTS = {
-    "plan": "planning",
-    "Plan": "planning",
-    "Planner": "planning",
-    "prostate_phantom": "phantom",
-    "case_from_arrays": "phantom",
-    "Case": "phantom",
-    "CaseError": "phantom",
-    "BeamSettings": "dose",
-    "load_protocol": "goals",
-    "ProtocolError": "goals",
-    "parse_weights": "weights",
-    "format_weights": "weights",
-    "WeightsError": "weights",
-}
-_SUBMODULES = {"dvh", "dose", "fluence", "goals", "nnqp", "phantom", "planning", "plots", "report", "weights"}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "plan": "planning",
+        "Plan": "planning",
+        "Planner": "planning",
+        "prostate_phantom": "phantom",
+        "case_from_arrays": "phantom",
+        "hu_to_density": "phantom",
+        "Case": "phantom",
+        "CaseError": "phantom",
+        "BeamSettings": "dose",
+        "load_protocol": "goals",
+        "ProtocolError": "goals",
+        "parse_weights": "weights",
+        "format_weights": "weights",
+        "WeightsError": "weights",
+        "plan_simulator": "functions",
+        "protocol_loss": "functions",
+    },
+    submodules=("dvh", "dose", "fluence", "goals", "nnqp", "phantom", "plan_text", "planning", "plots", "report", "weights"),
+)

@@ -1,14 +1,20 @@
-"""The plugin's graph nodes: the planning simulator and the protocol judge."""
+"""The plugin's graph nodes: the planning simulator and the protocol judge (factories).
+
+Both build from keyword defaults alone (``plan_simulator()`` plans the
+5 mm phantom against the built-in protocol), as every tg-core factory does.
+"""
 
 from __future__ import annotations
 
 from concurrent.futures import Executor
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tg_core import SimulatorFunction, TextLoss
 
 from . import prompts
-from .report import protocol_text
+from .plan_text import protocol_text
+from .task import DEFAULT_WEIGHTS_TEXT
 
 if TYPE_CHECKING:
     from tg_core import Engine
@@ -17,27 +23,37 @@ if TYPE_CHECKING:
     from .planning import Planner
 
 
-def plan_simulator(planner: Planner | None = None, executor: Executor | None = None) -> SimulatorFunction:
+
+def plan_simulator(
+    planner: Planner | None = None,
+    grid_mm: float = 5.0,
+    goals: str | Path | None = None,
+    executor: Executor | None = None,
+) -> SimulatorFunction:
     """Weights text -> plan report (DVH table and goals); ``.data`` of the output is the Plan.
 
-    Bad weights raise before any optimisation; the simulator turns the
-    error into the output text, which the judge then criticises.
+    Without ``planner``, one for the phantom at ``grid_mm`` and the protocol
+    file ``goals`` (the built-in one by default); nothing is computed until
+    the first plan. Bad weights raise before any optimisation; the simulator
+    turns the error into the output text, which the judge then criticises.
     """
     if planner is None:
+        from .goals import load_protocol
         from .planning import Planner
 
-        planner = Planner()
+        planner = Planner(grid_mm=grid_mm, protocol=load_protocol(goals))
     return SimulatorFunction(
         planner.plan,
         purpose=prompts.SIMULATOR_PURPOSE,
         name="prostate_plan",
         output_role=prompts.REPORT_ROLE,
         executor=executor,
+        examples=[(DEFAULT_WEIGHTS_TEXT,)],
     )
 
 
-def protocol_loss(protocol: Protocol | None = None, engine: Engine | None = None) -> TextLoss:
-    """An LLM judge that compares a plan report with the protocol's goals."""
+def protocol_loss(engine: Engine | None = None, protocol: Protocol | None = None) -> TextLoss:
+    """An LLM judge that compares a plan report with the protocol's goals (the built-in one by default)."""
     if protocol is None:
         from .goals import load_protocol
 

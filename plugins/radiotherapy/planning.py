@@ -65,7 +65,7 @@ class Plan:
         return self.dose[self.case.region(structure)]
 
     def to_text(self) -> str:
-        from .report import plan_report
+        from .plan_text import plan_report
 
         return plan_report(self)
 
@@ -122,6 +122,18 @@ class Planner:
         self.cache = cache
         self._problem: FluenceProblem | None = None
         self._last_optimum: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Settings and case only: a copy (in another process) rebuilds its matrix from the disk cache."""
+        state = dict(self.__dict__)
+        del state["_lock"]
+        state["_problem"] = None
+        state["_last_optimum"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
         self._lock = threading.Lock()
 
     def prepare(self) -> FluenceProblem:

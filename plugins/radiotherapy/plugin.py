@@ -1,4 +1,4 @@
-"""Registration of tg_radiotherapy with tg-core (imports nothing heavy)."""
+"""Registration of tg_radiotherapy with tg-core: hook implementations only (imports nothing heavy)."""
 
 from __future__ import annotations
 
@@ -24,22 +24,28 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     add_arguments(parser)
 
 
+def _validate(args: argparse.Namespace) -> None:
+    from .task import validate
+
+    validate(args)
+
+
 def _run(args: argparse.Namespace, run: Any) -> dict[str, Any]:
-    from .task import run_radiotherapy
+    from .task import run as run_task
 
-    return run_radiotherapy(args, run)
+    return run_task(args, run)
 
 
-def _plan_simulator(*args: Any, **kwargs: Any) -> Any:
+def _plan_simulator(**options: Any) -> Any:
     from .functions import plan_simulator
 
-    return plan_simulator(*args, **kwargs)
+    return plan_simulator(**options)
 
 
-def _protocol_loss(*args: Any, **kwargs: Any) -> Any:
+def _protocol_loss(**options: Any) -> Any:
     from .functions import protocol_loss
 
-    return protocol_loss(*args, **kwargs)
+    return protocol_loss(**options)
 
 
 @hookimpl
@@ -50,6 +56,7 @@ def tg_tasks() -> list[Task]:
             "tune the objective weights of a prostate IMRT plan against clinical goals (TextGrad paper)",
             _add_arguments,
             _run,
+            validate=_validate,
             default_steps=10,
         )
     ]

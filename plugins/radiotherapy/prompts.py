@@ -1,6 +1,11 @@
 """Every text an LLM reads in the radiotherapy plugin: roles, purpose, report, judge, examples.
 
 Templates are filled with ``str.format``; logic elsewhere only fills them.
+
+Convention (issue 13), for llama.cpp's and providers' prefix caches: what many
+calls share comes first (the judge's system prompt with the protocol, the
+simulator's purpose, the fixed header of a report) and what is specific to one
+call last (the plan's numbers, then the weights that made it).
 """
 
 WEIGHTS_ROLE = (
@@ -25,16 +30,18 @@ SIMULATOR_PURPOSE = (
 # ---------------------------------------------------------------- the plan report
 
 REPORT = (
-    "Plan for: {weights}\n"
-    "Fluences optimised, then scaled by {scale:.3f} so that PTV D95 = {prescription:g} Gy.\n\n"
-    "DVH table (doses in Gy; Vx = % of the structure receiving at least x Gy):\n"
+    "Dose-volume report of an optimised plan (doses in Gy; Vx = % of the structure receiving at "
+    "least x Gy; 'outside PTV' and 'ring 20-50 mm' are evaluation regions of the body).\n\n"
+    "DVH table:\n"
     "{table}\n\n"
     "PTV statistics: mean dose {ptv_mean:.1f} Gy ({ptv_offset:+.1f} Gy from the prescription), "
     "near-maximum D2 {ptv_d2:.1f} Gy ({ptv_d2_pct:.0f}% of prescription), near-minimum D98 "
     "{ptv_d98:.1f} Gy ({ptv_d98_pct:.0f}%), homogeneity index (D2-D98)/D50 = {hi:.3f}, "
     "Paddick conformity index = {ci:.3f}.\n\n"
     "Clinical goals ({protocol}): {met} of {total} met.\n"
-    "{goals}"
+    "{goals}\n\n"
+    "Plan for: {weights}\n"
+    "Fluences optimised, then scaled by {scale:.3f} so that PTV D95 = {prescription:g} Gy."
 )
 
 GOAL_LINE = "- [{status}] {goal}: {value:.1f}{unit}"

@@ -55,7 +55,7 @@ def _check_value(structure: str, value: Any) -> float:
         raise WeightsError(f"the weight for {structure} must not be negative, got {value!r}")
     if 0 < number < MIN_WEIGHT:
         raise WeightsError(
-            f"the weight for {structure} is {number:g}, below the minimum of {MIN_WEIGHT:g}; "
+            f"the weight for {structure} is {number!r}, below the minimum of {MIN_WEIGHT:g}; "
             "use 0 to switch its term off, or scale all weights up together"
         )
     if number > MAX_WEIGHT:

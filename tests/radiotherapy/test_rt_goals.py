@@ -8,7 +8,7 @@ import pytest
 from tg_radiotherapy import dvh
 from tg_radiotherapy.goals import ProtocolError, load_protocol
 from tg_radiotherapy.phantom import REGIONS, STRUCTURES
-from tg_radiotherapy.report import goal_line
+from tg_radiotherapy.plan_text import goal_line
 
 
 @pytest.fixture(scope="module")

@@ -1,17 +1,51 @@
 """The plugin's registration: light to import, and what it contributes to tg-core."""
 
+import pickle
 import subprocess
 import sys
 
-from tg_core import Variable
+import pytest
+
+from tg_core import Variable, get_loss, get_simulator
 from tg_core.plugins import get_plugins
+from tg_core.testing import plugin_checks
 from tg_radiotherapy.planning import Planner
 
 
-def test_importing_the_plugin_loads_no_heavy_library():
-    code = "import sys, tg_radiotherapy.plugin; print(sorted(m for m in ('numpy', 'scipy', 'matplotlib') if m in sys.modules))"
+@pytest.mark.parametrize("module", ["tg_radiotherapy", "tg_radiotherapy.plugin", "tg_radiotherapy.task"])
+def test_importing_the_package_plugin_and_task_loads_no_heavy_library(module):
+    code = f"import sys, {module}; print(sorted(m for m in ('numpy', 'scipy', 'matplotlib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_public_names_load_on_first_use_and_stay():
+    import tg_radiotherapy
+
+    assert tg_radiotherapy.parse_weights is tg_radiotherapy.parse_weights
+    assert "plan_simulator" in tg_radiotherapy.__all__ and "dvh" in dir(tg_radiotherapy)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        tg_radiotherapy.nope  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        pytest.param(c, marks=pytest.mark.slow) if c.name.endswith(":simulator") else c  # plans the 5 mm phantom
+        for c in plugin_checks("radiotherapy")
+    ],
+    ids=lambda c: c.name,
+)
+def test_conformance(check, tmp_path):
+    check(tmp_path)
+
+
+def test_factories_take_keyword_options():
+    simulator = get_simulator("radiotherapy.prostate_plan", grid_mm=8.0)
+    copy = pickle.loads(pickle.dumps(simulator))  # the planner pickles without its lock and matrices
+    weights = Variable(simulator.examples[0][0], role_description="weights")
+    assert copy(weights).data.metrics["PTV"]["D95"] == pytest.approx(70.2)
+    assert "rectum D25" in get_loss("radiotherapy.protocol_review").system_prompt.value
 
 
 def test_contributions_are_registered():
@@ -23,14 +57,14 @@ def test_contributions_are_registered():
 
 def test_the_simulator_turns_weights_text_into_a_report_or_an_error_text():
     make = get_plugins().simulators()["radiotherapy.prostate_plan"]
-    simulator = make(Planner(grid_mm=8.0, cache=False))
+    simulator = make(planner=Planner(grid_mm=8.0, cache=False))
     weights = Variable(
         "weight for PTV: 1000, weight for bladder: 100, weight for rectum: 100, weight for femoral heads: 100, "
         "weight for body: 100",
         role_description="weights",
     )
     report = simulator(weights)
-    assert report.value.startswith("Plan for: weight for PTV: 1000") and "Clinical goals" in report.value
+    assert "Plan for: weight for PTV: 1000" in report.value and "Clinical goals" in report.value
     assert report.data.metrics["PTV"]["D95"] > 70.0
     weights.set_value("weight for PTV: lots")
     failed = simulator(weights)

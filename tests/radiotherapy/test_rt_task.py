@@ -15,11 +15,18 @@ JUDGE_ANSWER = (
     "weight is too low relative to the organs. <FINAL> Decision: revise. Reasons: raise the PTV weight. </FINAL>"
 )
 WEIGHTS = re.compile(r"weight for PTV: ([0-9.e+]+)")
+PAPER = (
+    "weight for PTV: 100, weight for bladder: 100, weight for rectum: 100, "
+    "weight for femoral heads: 100, weight for body: 100"
+)
 
 
 def reply(messages, **params):
     """Judge, feedback and optimizer answers; the optimizer multiplies the PTV weight by ten."""
     SCRIPT["seen"].append(messages)
+    if SCRIPT.get("interrupt_at") == len(SCRIPT["seen"]):
+        SCRIPT["interrupt_at"] = None
+        raise KeyboardInterrupt  # as Ctrl-C in the middle of a step
     system = messages[0]["content"]
     if system == core_prompts.OPTIMIZER_SYSTEM:
         current = messages[1]["content"].split("<VARIABLE>")[1].split("</VARIABLE>")[0]
@@ -37,7 +44,7 @@ def reply(messages, **params):
 
 @pytest.fixture(autouse=True)
 def script():
-    SCRIPT.update(mode="scale-ptv", seen=[])
+    SCRIPT.update(mode="scale-ptv", seen=[], interrupt_at=None)
     return SCRIPT
 
 
@@ -88,12 +95,13 @@ def test_bad_weights_from_the_optimizer_become_feedback_not_a_crash(tmp_path, ca
     assert "error: WeightsError: the weight for rectum must not be negative" in (folder / "report.md").read_text()
 
 
-def test_an_interrupted_run_resumes_after_its_last_completed_step(tmp_path, capsys):
+def test_an_interrupted_run_resumes_after_its_last_completed_step(tmp_path, capsys, script):
     folder = tmp_path / "run"
     argv = ["run", "radiotherapy", "--grid-mm", "8", "--steps", "2", "--no-examples", "--engine", ENGINE,
-            "--run-dir", str(folder), "--max-calls", "6"]  # 4 calls per step: step 2 runs out of budget
-    assert main(argv) == 2
-    assert "budget of 6 LLM calls" in capsys.readouterr().err
+            "--run-dir", str(folder)]
+    script["interrupt_at"] = 6  # 4 calls per step: interrupted during step 2
+    assert main(argv) == 130
+    assert "--resume" in capsys.readouterr().err
     assert [p.name for p in (folder / "checkpoints").iterdir()] == ["step-0001.json"]
     first = json.loads((folder / "checkpoints" / "step-0001.json").read_text())
     assert first["variables"]["weights"].startswith("weight for PTV: 1000,")
@@ -112,10 +120,21 @@ def test_an_interrupted_run_resumes_after_its_last_completed_step(tmp_path, caps
         (["--weights", "make it better"], "--weights: no weights found"),
         (["--weights", "weight for PTV: 1, weight for rectum: 1"], "--weights: .*missing: bladder"),
         (["--momentum", "-1"], "--momentum must be >= 0"),
-        (["--goals", "/nonexistent/goals.toml"], "goals file /nonexistent/goals.toml does not exist"),
+        (["--goals", "/nonexistent/goals.toml"], "--goals: goals file /nonexistent/goals.toml does not exist"),
+        (["--weights", PAPER.replace("rectum: 100", "rectum: 1e-320")], "--weights: .*rectum is 1e-320, below the minimum"),
     ],
 )
-def test_bad_options_are_clear_errors(tmp_path, capsys, options, message):
+def test_bad_options_are_clear_errors_before_any_run_folder(tmp_path, capsys, options, message):
     code = main(["run", "radiotherapy", *options, "--engine", ENGINE, "--runs-dir", str(tmp_path)])
     assert code == 2
     assert re.search(message, capsys.readouterr().err)
+    assert not any(tmp_path.iterdir())  # validated before the run folder exists
+
+
+def test_a_goals_file_that_does_not_parse_is_refused_before_any_run_folder(tmp_path, capsys):
+    goals = tmp_path / "goals.toml"
+    goals.write_text('[protocol]\nprescription_gy = 70.2\n[[goal]]\nstructure = "colon"\n')
+    runs = tmp_path / "runs"
+    assert main(["run", "radiotherapy", "--goals", str(goals), "--engine", ENGINE, "--runs-dir", str(runs)]) == 2
+    assert f"--goals: {goals}: goal 1 lacks metric" in capsys.readouterr().err
+    assert not runs.exists()

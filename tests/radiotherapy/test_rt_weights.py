@@ -82,7 +82,7 @@ def test_a_limit_weight_is_still_accepted():
 
 @pytest.mark.parametrize("tiny", ["1e-320", "5e-7"])
 def test_positive_weights_below_the_minimum_are_rejected(tiny):
-    with pytest.raises(WeightsError, match=f"rectum is {float(tiny):g}, below the minimum of {MIN_WEIGHT:g}.*use 0"):
+    with pytest.raises(WeightsError, match=f"rectum is {float(tiny)!r}, below the minimum of {MIN_WEIGHT:g}.*use 0"):
         parse_weights(PAPER.replace("rectum: 100", f"rectum: {tiny}"))
     assert parse_weights(PAPER.replace("rectum: 100", f"rectum: {MIN_WEIGHT:g}"))["rectum"] == MIN_WEIGHT
 
