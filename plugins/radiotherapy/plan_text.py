@@ -59,6 +59,11 @@ def plan_report(plan: Plan) -> str:
     )
 
 
+def beams_text(angles: tuple[float, ...]) -> str:
+    """'7 coplanar 6 MV beams at gantry angles 0, 51.4, ... degrees'."""
+    return prompts.BEAMS.format(count=len(angles), angles=", ".join(f"{a:g}" for a in angles))
+
+
 def protocol_text(protocol: Protocol) -> str:
     return "\n".join(
         prompts.PROTOCOL_GOAL.format(goal=g.describe(protocol.prescription_gy), source=g.source or "protocol")

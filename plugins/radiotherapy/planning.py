@@ -124,6 +124,11 @@ class Planner:
         self._last_optimum: np.ndarray | None = None
         self._lock = threading.Lock()
 
+    @property
+    def beam_settings(self) -> BeamSettings:
+        """The beams this planner plans with (the default seven when none were given)."""
+        return self.beams or BeamSettings()
+
     def __getstate__(self) -> dict[str, Any]:
         """Settings and case only: a copy (in another process) rebuilds its matrix from the disk cache."""
         state = dict(self.__dict__)

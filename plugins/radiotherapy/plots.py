@@ -97,6 +97,30 @@ def dvh_plot(plan: Plan, path: str | Path, title: str = "") -> Path:
     return _save(dvh_figure(plan, title), Path(path))
 
 
+def dvh_comparison_plot(start: Plan, final: Plan, path: str | Path, title: str = "") -> Path:
+    """The DVHs of two plans of one case overlaid: the starting plan dashed, the final plan solid."""
+    figure = Figure(figsize=(9, 5.2))
+    axes = figure.add_subplot()
+    top = max(start.metrics["PTV"]["Dmax"], final.metrics["PTV"]["Dmax"], final.protocol.prescription_gy * 1.15) * 1.03
+    levels = np.linspace(0.0, top, 300)
+    for structure in STRUCTURES:
+        colour = COLOURS[structure]
+        axes.plot(levels, dvh.cumulative_dvh(start.doses(structure), levels), "--", color=colour, linewidth=1.2,
+                  label=f"{structure}, start")
+        axes.plot(levels, dvh.cumulative_dvh(final.doses(structure), levels), "-", color=colour, linewidth=1.8,
+                  label=f"{structure}, final")
+    axes.axvline(final.protocol.prescription_gy, color="k", linestyle=":", linewidth=1)
+    axes.set_xlabel("dose (Gy)")
+    axes.set_ylabel("volume (%)")
+    axes.set_xlim(0, top)
+    axes.set_ylim(0, 102)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, borderaxespad=0.0)
+    axes.set_title(title or f"start (dashed): {start.goals_met} goals met; final (solid): {final.goals_met} of "
+                   f"{len(final.goals)}", fontsize=10)
+    return _save(figure, Path(path))
+
+
 def dose_slices_plot(plan: Plan, path: str | Path, title: str = "") -> Path:
     """Axial and sagittal dose through the isocentre, with every structure outlined."""
     case = plan.case

@@ -17,7 +17,7 @@ WEIGHTS_ROLE = (
 REPORT_ROLE = "dose-volume report of the optimized treatment plan"
 
 SIMULATOR_PURPOSE = (
-    "Plans a prostate IMRT treatment (7 coplanar 6 MV beams, 70.2 Gy prescription). It finds the "
+    "Plans a prostate IMRT treatment ({beams}, 70.2 Gy prescription). It finds the "
     "beamlet fluences that minimise w_PTV * sum over PTV voxels of (dose - 70.2 Gy)^2 plus, for each "
     "organ, w_organ * sum over its voxels of (dose - level)^2 where the dose exceeds the level "
     "(bladder and rectum: 0 Gy, femoral heads and body: 30 Gy), then scales the plan so that 95% of "
@@ -26,6 +26,8 @@ SIMULATOR_PURPOSE = (
     "doses rise; raising an organ's weight lowers that organ's dose at the expense of target "
     "uniformity. Changes of a factor 2 to 10 are often needed to move a metric noticeably."
 )
+
+BEAMS = "{count} coplanar 6 MV beams at gantry angles {angles} degrees"
 
 # ---------------------------------------------------------------- the plan report
 

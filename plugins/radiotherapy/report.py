@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .plan_text import goal_line, plan_report, protocol_text
+from .plan_text import beams_text, goal_line, plan_report, protocol_text
 
 if TYPE_CHECKING:
     from .goals import Protocol
@@ -98,16 +98,54 @@ def _steps_table(history: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _change(start: float, final: float) -> str:
+    return f"{final - start:+.1f}"
+
+
+def comparison_markdown(start: Plan, final: Plan) -> str:
+    """The starting and the final plan side by side: every structure's mean dose and every goal."""
+    lines = [
+        f"Starting weights: {start.weights_text}  \nFinal weights: {final.weights_text}\n",
+        f"Goals met: {start.goals_met} -> {final.goals_met} of {len(final.goals)}\n",
+        "| structure | metric | start | final | difference |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for structure in final.metrics:
+        a, b = start.metrics[structure]["Dmean"], final.metrics[structure]["Dmean"]
+        lines.append(f"| {structure} | Dmean (Gy) | {a:.1f} | {b:.1f} | {_change(a, b)} |")
+    lines += ["", "| goal | start | final | difference | verdict |", "|---|---:|---:|---:|---|"]
+    rx = final.protocol.prescription_gy
+    for before, after in zip(start.goals, final.goals, strict=True):
+        unit = "%" if after.unit == "%" else " Gy"
+        verdict = f"{'met' if before.met else 'MISSED'} -> {'met' if after.met else 'MISSED'}"
+        lines.append(
+            f"| {after.goal.describe(rx)} | {before.value:.1f}{unit} | {after.value:.1f}{unit} | "
+            f"{_change(before.value, after.value)} | {verdict} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_comparison(run_path: Path, start: Plan, final: Plan) -> Path:
+    """comparison.png: the DVHs of the starting plan (dashed) and of the final plan (solid)."""
+    from .plots import dvh_comparison_plot
+
+    return dvh_comparison_plot(start, final, run_path / "comparison.png")
+
+
 def run_report(
     protocol: Protocol,
     history: list[dict[str, Any]],
     final_plan: Plan | None,
     final_error: str | None,
+    angles: tuple[float, ...],
+    start_plan: Plan | None = None,
+    comparison_plot: Path | None = None,
 ) -> str:
-    """report.md: the protocol, every step, the best step, the final plan and each review."""
+    """report.md: protocol and beams, every step, the best step, start against final, the final plan, reviews."""
     lines = [
         "# tg run radiotherapy\n",
         f"Protocol: {protocol.name}, prescription {protocol.prescription_gy:g} Gy\n",
+        f"Beams: {beams_text(angles)}\n",
         protocol_text(protocol) + "\n",
         "## Steps\n",
         *_steps_table(history),
@@ -115,6 +153,11 @@ def run_report(
     best = best_step(history)
     if best is not None:
         lines.append(f"\nBest plan: step {best['step']} ({best['goals_met']} of {best['goals_total']} goals met): {best['weights']}\n")
+    if start_plan is not None and final_plan is not None:
+        lines.append("## Starting plan against final plan\n")
+        if comparison_plot is not None:
+            lines.append(f"![DVH of the starting (dashed) and final (solid) plan]({comparison_plot.name})\n")
+        lines.append(comparison_markdown(start_plan, final_plan))
     lines.append("## Final weights\n")
     if final_plan is not None:
         lines.append("```\n" + plan_report(final_plan) + "\n```\n")
@@ -133,10 +176,13 @@ def run_summary(
     history: list[dict[str, Any]],
     final_plan: Plan | None,
     final_error: str | None,
+    angles: tuple[float, ...],
 ) -> dict[str, Any]:
     """summary.json: the final and the best plan in numbers."""
     best = best_step(history)
     return {
+        "beams": len(angles),
+        "gantry_angles": list(angles),
         "initial_weights": initial_weights,
         "final_weights": final_weights,
         "steps": len(history),

@@ -37,6 +37,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--goals", help="protocol file (TOML or JSON) with the clinical goals (default: built-in prostate protocol)")
     parser.add_argument("--momentum", type=int, default=3, help="past weights and feedback shown to the optimizer (default 3)")
     parser.add_argument("--no-examples", action="store_true", help="do not show clinician-style example plans to the optimizer")
+    parser.add_argument(
+        "--angles",
+        help="gantry angles of the coplanar beams in degrees, comma-separated, 0 to <360 (default: seven equispaced, 0, 51.4, ...)",
+    )
+
+
+MAX_BEAMS = 36
+
+
+def parse_angles(text: str) -> tuple[float, ...]:
+    """Gantry angles from '0, 90, 180': finite, in [0, 360), distinct, 1 to ``MAX_BEAMS`` beams."""
+    parts = [p for p in text.replace(",", " ").split() if p]
+    if not parts:
+        raise ValueError(f"--angles {text!r}: give at least one gantry angle in degrees, e.g. '0, 90, 180, 270'")
+    angles = []
+    for part in parts:
+        try:
+            angle = float(part)
+        except ValueError:
+            raise ValueError(f"--angles {text!r}: {part!r} is not a number of degrees") from None
+        if not 0.0 <= angle < 360.0:  # also refuses nan and inf
+            raise ValueError(f"--angles {text!r}: {part} is outside 0 to 360 degrees (360 is 0)")
+        angles.append(angle)
+    if len(angles) > MAX_BEAMS:
+        raise ValueError(f"--angles {text!r}: {len(angles)} beams, more than {MAX_BEAMS}")
+    seen = sorted(round(a, 1) for a in angles)
+    repeated = sorted({a for a, b in zip(seen, seen[1:], strict=False) if a == b})
+    if repeated:
+        raise ValueError(f"--angles {text!r}: {', '.join(f'{a:g}' for a in repeated)} given twice")
+    return tuple(angles)
 
 
 def validate(args: argparse.Namespace) -> None:
@@ -48,6 +78,8 @@ def validate(args: argparse.Namespace) -> None:
         raise ValueError(f"--grid-mm must be between 1 and 10 mm, got {args.grid_mm:g}")
     if args.momentum < 0:
         raise ValueError(f"--momentum must be >= 0, got {args.momentum}")
+    if args.angles is not None:
+        parse_angles(args.angles)
     try:
         parse_weights(args.weights)
     except WeightsError as exc:
@@ -60,15 +92,17 @@ def validate(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     """The optimisation loop; ``validate`` has checked ``args``."""
+    from .dose import BeamSettings
     from .functions import plan_simulator, protocol_loss
     from .goals import load_protocol
     from .plan_text import clinician_example
     from .planning import Plan, Planner
-    from .report import run_report, run_summary, step_record, write_step_artifacts
+    from .report import run_report, run_summary, step_record, write_comparison, write_step_artifacts
     from .weights import WeightsError, parse_weights
 
     protocol = load_protocol(args.goals)
-    planner = Planner(grid_mm=args.grid_mm, protocol=protocol)
+    beams = None if args.angles is None else BeamSettings(gantry_angles=parse_angles(args.angles))
+    planner = Planner(grid_mm=args.grid_mm, protocol=protocol, beams=beams)
     simulator = plan_simulator(planner=planner)
     judge = protocol_loss(engine=run.engine, protocol=protocol)
     examples = [] if args.no_examples else [clinician_example(planner.plan(w)) for w in prompts.CLINICIAN_WEIGHTS]
@@ -114,6 +148,9 @@ def run(args: argparse.Namespace, run: Run) -> dict[str, Any]:
         final_plan = planner.plan(parse_weights(weights.value))
     except WeightsError as exc:
         final_error = str(exc)
-    summary = run_summary(args.weights, weights.value, protocol, history, final_plan, final_error)
-    run.finish(summary, run_report(protocol, history, final_plan, final_error))
+    start_plan = planner.plan(parse_weights(args.weights))
+    comparison = write_comparison(run.path, start_plan, final_plan) if final_plan is not None else None
+    angles = planner.beam_settings.gantry_angles
+    summary = run_summary(args.weights, weights.value, protocol, history, final_plan, final_error, angles)
+    run.finish(summary, run_report(protocol, history, final_plan, final_error, angles, start_plan, comparison))
     return summary

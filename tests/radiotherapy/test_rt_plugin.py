@@ -75,3 +75,10 @@ def test_the_simulator_turns_weights_text_into_a_report_or_an_error_text():
 def test_the_judge_holds_the_protocol():
     judge = get_plugins().losses()["radiotherapy.protocol_review"]()
     assert "rectum Dmean <= 35% of prescription" in judge.system_prompt.value and "<FINAL>" in judge.system_prompt.value
+
+
+def test_the_simulator_tells_the_backward_engine_its_beams():
+    assert "7 coplanar 6 MV beams at gantry angles 0, 51.4286" in get_simulator("radiotherapy.prostate_plan").purpose
+    three = get_simulator("radiotherapy.prostate_plan", angles=(0, 120, 240))
+    assert "3 coplanar 6 MV beams at gantry angles 0, 120, 240 degrees" in three.purpose
+    assert three.fn.__self__.beam_settings.gantry_angles == (0.0, 120.0, 240.0)

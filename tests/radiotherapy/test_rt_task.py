@@ -70,6 +70,14 @@ def test_run_stops_when_every_goal_is_met_and_writes_plots_and_tables(tmp_path, 
     assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["step-0001.json", "step-0002.json", "step-0003.json"]
     report = (folder / "report.md").read_text()
     assert "| 3 | weight for PTV: 10000" in report and "14/14" in report and "[DVH](steps/step-01/dvh.png)" in report
+    # the starting and the final plan compared, in a table with differences and in a plot
+    assert "Beams: 7 coplanar 6 MV beams at gantry angles 0, 51.4286, 102.857" in report and summary["beams"] == 7
+    comparison = report.split("## Starting plan against final plan")[1]
+    assert "![DVH of the starting (dashed) and final (solid) plan](comparison.png)" in comparison
+    assert re.search(r"\| PTV Dmax <= 110% of prescription \(77\.2 Gy\) \| [0-9.]+ Gy \| [0-9.]+ Gy \| -[0-9.]+ \| MISSED -> met \|",
+                     comparison)
+    assert re.search(r"\| rectum \| Dmean \(Gy\) \| [0-9.]+ \| [0-9.]+ \| [+-][0-9.]+ \|", comparison)
+    assert (folder / "comparison.png").read_bytes()[:4] == b"\x89PNG"
     # the judge saw the protocol and the DVH table; the optimizer saw clinician examples and momentum
     judge_calls = [m for m in script["seen"] if "Evidence:" in m[0]["content"]]
     assert "rectum D25 <= 58% of prescription" in judge_calls[0][0]["content"] and "DVH table" in judge_calls[0][1]["content"]
@@ -121,6 +129,13 @@ def test_an_interrupted_run_resumes_after_its_last_completed_step(tmp_path, caps
         (["--weights", "weight for PTV: 1, weight for rectum: 1"], "--weights: .*missing: bladder"),
         (["--momentum", "-1"], "--momentum must be >= 0"),
         (["--goals", "/nonexistent/goals.toml"], "--goals: goals file /nonexistent/goals.toml does not exist"),
+        (["--angles", "0, ninety"], "--angles '0, ninety': 'ninety' is not a number of degrees"),
+        (["--angles", "0, 360"], "--angles '0, 360': 360 is outside 0 to 360 degrees"),
+        (["--angles", "-10"], "--angles '-10': -10 is outside"),
+        (["--angles", "nan"], "--angles 'nan': nan is outside"),
+        (["--angles", "0, 90, 90.0"], "--angles '0, 90, 90.0': 90 given twice"),
+        (["--angles", " , "], "--angles ' , ': give at least one gantry angle"),
+        (["--angles", ",".join(str(a) for a in range(0, 360, 9))], "40 beams, more than 36"),
         (["--weights", PAPER.replace("rectum: 100", "rectum: 1e-320")], "--weights: .*rectum is 1e-320, below the minimum"),
     ],
 )
@@ -138,3 +153,13 @@ def test_a_goals_file_that_does_not_parse_is_refused_before_any_run_folder(tmp_p
     assert main(["run", "radiotherapy", "--goals", str(goals), "--engine", ENGINE, "--runs-dir", str(runs)]) == 2
     assert f"--goals: {goals}: goal 1 lacks metric" in capsys.readouterr().err
     assert not runs.exists()
+
+
+def test_beams_from_the_command_line(tmp_path, capsys):
+    code = main(["run", "radiotherapy", "--grid-mm", "8", "--steps", "1", "--angles", "0, 90, 180, 270", "--no-examples",
+                 "--engine", ENGINE, "--runs-dir", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    folder = run_folder(tmp_path)
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["beams"] == 4 and summary["gantry_angles"] == [0, 90, 180, 270]
+    assert "Beams: 4 coplanar 6 MV beams at gantry angles 0, 90, 180, 270 degrees" in (folder / "report.md").read_text()
