@@ -79,6 +79,7 @@ class Case:
     dose_influence: sp.csr_matrix | None = None
     ct_hu: np.ndarray | None = None
     density_grid: np.ndarray | None = None
+    dicom: Any = None  # dicom_rt.DicomFrame of a case read from DICOM: where it sits in patient coordinates
     _regions: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property

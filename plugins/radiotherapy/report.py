@@ -132,6 +132,18 @@ def write_comparison(run_path: Path, start: Plan, final: Plan) -> Path:
     return dvh_comparison_plot(start, final, run_path / "comparison.png")
 
 
+def write_final_outputs(run_path: Path, plan: Plan, dicom: bool) -> list[Path]:
+    """dvh.csv of the final plan, and its dose as RTDOSE (dose.dcm) when the case came from DICOM."""
+    from .dicom_rt import write_dvh_csv
+
+    written = [write_dvh_csv(plan, run_path / "dvh.csv")]
+    if dicom:
+        from .dicom_rt import write_rtdose
+
+        written.append(write_rtdose(plan, run_path / "dose.dcm"))
+    return written
+
+
 def run_report(
     protocol: Protocol,
     history: list[dict[str, Any]],

@@ -16,6 +16,7 @@ build its parser on every ``tg`` command.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 from typing import Any
 
@@ -37,6 +38,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--goals", help="protocol file (TOML or JSON) with the clinical goals (default: built-in prostate protocol)")
     parser.add_argument("--momentum", type=int, default=3, help="past weights and feedback shown to the optimizer (default 3)")
     parser.add_argument("--no-examples", action="store_true", help="do not show clinician-style example plans to the optimizer")
+    parser.add_argument(
+        "--dicom", metavar="DIR",
+        help="plan a patient: a folder with a CT series and an RTSTRUCT (instead of the phantom; --grid-mm is then "
+             "the CT's); writes dose.dcm (RTDOSE) next to dvh.csv",
+    )
+    parser.add_argument(
+        "--dicom-roles", metavar="FILE",
+        help="TOML table mapping RTSTRUCT names to PTV, bladder, rectum, femoral heads and body "
+             "(default: the built-in table, data/dicom_roles.toml)",
+    )
     parser.add_argument(
         "--angles",
         help="gantry angles of the coplanar beams in degrees, comma-separated, 0 to <360 (default: seven equispaced, 0, 51.4, ...)",
@@ -88,6 +99,28 @@ def validate(args: argparse.Namespace) -> None:
         load_protocol(args.goals)
     except ProtocolError as exc:
         raise ValueError(f"--goals: {exc}") from None
+    if args.dicom_roles is not None and args.dicom is None:
+        raise ValueError("--dicom-roles needs --dicom DIR")
+    if args.dicom is not None:
+        read_case(args)
+
+
+def read_case(args: argparse.Namespace) -> Any:
+    """The --dicom case (ValueError naming the option), or None for the phantom."""
+    if args.dicom is None:
+        return None
+    if importlib.util.find_spec("pydicom") is None:
+        raise ValueError("--dicom needs pydicom, which is not installed: pip install pydicom")
+    from .dicom_rt import DicomError, load_roles, read_dicom_case
+
+    try:
+        roles = load_roles(args.dicom_roles)
+    except DicomError as exc:
+        raise ValueError(f"--dicom-roles: {exc}") from None
+    try:
+        return read_dicom_case(args.dicom, roles)
+    except DicomError as exc:
+        raise ValueError(f"--dicom {args.dicom}: {exc}") from None
 
 
 def run(args: argparse.Namespace, run: Run) -> dict[str, Any]:
@@ -97,12 +130,19 @@ def run(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     from .goals import load_protocol
     from .plan_text import clinician_example
     from .planning import Plan, Planner
-    from .report import run_report, run_summary, step_record, write_comparison, write_step_artifacts
+    from .report import (
+        run_report,
+        run_summary,
+        step_record,
+        write_comparison,
+        write_final_outputs,
+        write_step_artifacts,
+    )
     from .weights import WeightsError, parse_weights
 
     protocol = load_protocol(args.goals)
     beams = None if args.angles is None else BeamSettings(gantry_angles=parse_angles(args.angles))
-    planner = Planner(grid_mm=args.grid_mm, protocol=protocol, beams=beams)
+    planner = Planner(case=read_case(args), grid_mm=args.grid_mm, protocol=protocol, beams=beams)
     simulator = plan_simulator(planner=planner)
     judge = protocol_loss(engine=run.engine, protocol=protocol)
     examples = [] if args.no_examples else [clinician_example(planner.plan(w)) for w in prompts.CLINICIAN_WEIGHTS]
@@ -150,6 +190,8 @@ def run(args: argparse.Namespace, run: Run) -> dict[str, Any]:
         final_error = str(exc)
     start_plan = planner.plan(parse_weights(args.weights))
     comparison = write_comparison(run.path, start_plan, final_plan) if final_plan is not None else None
+    if final_plan is not None:
+        write_final_outputs(run.path, final_plan, dicom=args.dicom is not None)
     angles = planner.beam_settings.gantry_angles
     summary = run_summary(args.weights, weights.value, protocol, history, final_plan, final_error, angles)
     run.finish(summary, run_report(protocol, history, final_plan, final_error, angles, start_plan, comparison))
