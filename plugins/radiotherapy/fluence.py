@@ -161,6 +161,21 @@ def _reproduces(term: Term, assumed: np.ndarray, dose: np.ndarray) -> bool:
     return not (np.any(assumed & (dose < term.level - tol)) or np.any(~assumed & (dose > term.level + tol)))
 
 
+def _gram(rows: sp.csr_matrix) -> np.ndarray:
+    """K^T K of some rows, dense (beamlets x beamlets, C order).
+
+    With scatter a row reaches hundreds of beamlets: the sparse product then
+    costs the sum of each row's nonzeros squared and is several times slower
+    than a dense BLAS product of the expanded rows.
+    """
+    n = rows.shape[1]
+    if rows.nnz > 0.05 * rows.shape[0] * n:
+        with threadpool_limits(limits=1, user_api="blas"):
+            dense = rows.toarray()
+            return np.ascontiguousarray(dense.T @ dense)
+    return (rows.T.tocsr() @ rows).toarray()
+
+
 def _accumulate(total: np.ndarray, matrix: np.ndarray, factor: float) -> None:
     """total += factor * matrix in place, without a temporary as large as the matrix (both C-ordered)."""
     blas.daxpy(matrix.ravel(), total.ravel(), a=factor)
@@ -190,7 +205,7 @@ class FluenceProblem:
             rows = self.matrix[np.flatnonzero(case.masks[name].ravel() & ~ptv)]
             self.terms.append(Term(name, rows, float(levels[name]), False, cc))
         # C order, as every dense matrix here: the in-place sums treat them as flat vectors
-        self._gram = {t.name: (t.rows.T.tocsr() @ t.rows).toarray() * cc for t in self.terms if t.quadratic}
+        self._gram = {t.name: _gram(t.rows) * cc for t in self.terms if t.quadratic}
         self._sums = {t.name: np.asarray(t.rows.sum(axis=0)).ravel() * cc for t in self.terms if t.quadratic}
         self._active = {t.name: _ActiveRows(t.rows) for t in self.terms if not t.quadratic}
         self._lock = threading.Lock()
