@@ -10,7 +10,7 @@ from __future__ import annotations
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
-from tg_core import FormattedLLMCall, SimulatorFunction
+from tg_core import FormattedLLMCall, SimulatorFunction, Variable
 
 from . import prompts
 from .problems import Problem, get_problem
@@ -79,12 +79,41 @@ def code_tests(problem: Problem | str = DEFAULT_PROBLEM, which: str = "visible",
     )
 
 
-def code_refinement_loss(engine: Engine | None = None) -> FormattedLLMCall:
-    """The loss of TextGrad's code refinement: LLM(instruction + problem + code + test results)."""
-    return FormattedLLMCall(
-        prompts.CODE_LOSS_TEMPLATE,
-        fields={"instruction": prompts.INSTRUCTION_ROLE, "problem": prompts.PROBLEM_ROLE,
-                "code": prompts.CODE_FIELD_ROLE, "test_results": prompts.TEST_RESULTS_FIELD_ROLE},
-        engine=engine,
-        system_prompt=prompts.CODE_LOSS_SYSTEM,
-    )
+class CodeReview(FormattedLLMCall):
+    """TextGrad's code-refinement loss, judging a test report: LLM(instruction, problem, code, test results).
+
+    It takes the report alone, as every loss does (the code is the report's
+    input, so the feedback reaches the code both directly and through the
+    report); the problem and the instruction are fixed for a run and come
+    first in the prompt, so a prefix cache reuses them.
+    """
+
+    def __init__(self, problem: Problem, engine: Engine | None = None,
+                 instruction: str = prompts.CODE_LOSS_INSTRUCTION) -> None:
+        super().__init__(
+            prompts.CODE_LOSS_TEMPLATE,
+            fields={"instruction": prompts.INSTRUCTION_ROLE, "problem": prompts.PROBLEM_ROLE,
+                    "code": prompts.CODE_FIELD_ROLE, "test_results": prompts.TEST_RESULTS_FIELD_ROLE},
+            engine=engine,
+            system_prompt=prompts.CODE_LOSS_SYSTEM,
+        )
+        self.problem = Variable(problem.description(), role_description=prompts.PROBLEM_ROLE, requires_grad=False)
+        self.instruction = Variable(instruction, role_description=prompts.INSTRUCTION_ROLE, requires_grad=False)
+
+    async def aforward(  # type: ignore[override]
+        self, report: Variable, response_role_description: str = prompts.CODE_LOSS_ROLE
+    ) -> Variable:
+        if not isinstance(report, Variable) or len(report.predecessors) != 1:
+            raise TypeError("CodeReview: give it the test report Variable made by code_tests (its input is the "
+                            f"code), got {type(report).__name__}")
+        inputs = {"instruction": self.instruction, "problem": self.problem, "code": report.predecessors[0],
+                  "test_results": report}
+        return await super().aforward(inputs, response_role_description)
+
+
+def code_refinement_loss(engine: Engine | None = None, problem: Problem | str = DEFAULT_PROBLEM,
+                         instruction: str = prompts.CODE_LOSS_INSTRUCTION) -> CodeReview:
+    """The loss of TextGrad's code refinement for ``problem``, applied to a ``code_tests`` report."""
+    if isinstance(problem, str):
+        problem = get_problem(problem)
+    return CodeReview(problem, engine, instruction)

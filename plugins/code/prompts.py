@@ -44,13 +44,21 @@ CODE_CONSTRAINTS = (
     "Send the complete code (imports, helpers and the function), not a fragment or a diff.",
 )
 
+COMPILES_CONSTRAINT = "The code must be valid Python 3 that compiles."
+
+SYNTAX_PROBLEM = "the code does not compile: {error}: {message}{where}"
+
+SYNTAX_PROBLEM_LINE = " (line {line})"
+
+SYNTAX_PROBLEM_TEXT = ": {text}"
+
 # ---------------------------------------------------------------- the test report (the simulator's output)
 
 TEST_REPORT_PURPOSE = (
     "runs the code in a sandbox against the problem's {which} tests (Python assert statements) and "
-    "reports, for every test that does not pass, its status (failed, error, timeout, memory, crashed), "
-    "the input, the expected and the actual value, output and a traceback. Better code passes more "
-    "tests; all tests passing is the goal."
+    "reports the status of every test (passed, failed, error, timeout, memory, crashed) and, for every "
+    "test that does not pass, the input, the expected and the actual value, output and a traceback. "
+    "Better code passes more tests; all tests passing is the goal."
 )
 
 TEST_REPORT_ROLE = "results of running the code on the problem's {which} tests"
@@ -59,6 +67,12 @@ REPORT_COUNTS = "{passed}/{total} tests passed ({summary})."
 
 REPORT_NOT_LOADED = "The code could not be loaded ({status}): {message}"
 
+REPORT_STATUS_HEADER = "Status of every test, computed by running the code (facts, not to be checked again):"
+
+REPORT_STATUS_ROW = "- Test {number}: {status}: {test}"
+
+REPORT_DETAILS_HEADER = "The tests that did not pass, in detail:"
+
 REPORT_MORE_FAILING = "... and {count} more tests that did not pass."
 
 SIGNATURE_NOTE = "Signature check: {problem}"
@@ -66,9 +80,10 @@ SIGNATURE_NOTE = "Signature check: {problem}"
 # ---------------------------------------------------------------- the loss (TextGrad's code refinement)
 
 CODE_LOSS_INSTRUCTION = (
-    "Think about the problem, the code and the test results. Does the code solve the problem for "
-    "every valid input, edge cases included? For each failing test, say which input fails and why. "
-    "Then judge the time complexity against the input sizes the problem allows."
+    "The test results below were computed by running the code: which tests pass and which do not "
+    "is known, do not check it again. For each test that did not pass, explain why the code fails "
+    "it (follow its input through the code) and say what to change. Then say whether the code "
+    "handles every valid input, edge cases included, within the input sizes the problem allows."
 )
 
 CODE_LOSS_TEMPLATE = (

@@ -1,60 +1,123 @@
-"""Instance optimization of code, as in the TextGrad paper's code refinement.
+"""Instance optimization of code with the shared loop, as in the TextGrad paper's code refinement.
 
-One iteration: run the visible tests (a ``SimulatorFunction``), have an LLM
-judge problem + code + test results under a test-time instruction (the loss),
-send its criticism back to the code (directly and through the test report),
-and let TGD rewrite the code under the constraints "keep the signature" and
-"do not add asserts". Hidden tests are run for the record only: nothing about
-them reaches the LLM.
+Each step starts from the best code so far: its visible tests run (a
+``SimulatorFunction`` whose report states every test's status as the
+program computed it), the code-refinement loss reads the problem, the code
+and that report and says why the failing tests fail, and its criticism flows
+back to the code (directly and through the report). TGD then proposes
+candidates; each must compile (a syntax error is asked again with the reason
+and never run), each is run on the visible tests, and the one passing the
+most is kept if it is at least as good as the best so far. Hidden tests run
+only for the report, on the start and the best code: nothing about them
+reaches a model or ranks a candidate.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from tg_core import TGD, LLMCall, OptimizerError, Variable
+from tg_core import TGD, LLMCall, Variable
+from tg_core import prompts as core_prompts
+from tg_core.loop import Evaluation, Objective, Optimization, Track
+from tg_core.optimizer import Constraint, Rejection, is_repeating, parse_improved
 
 from . import prompts
 from .extract import extract_code
 from .functions import CodeTests, code_refinement_loss, code_tests
+from .results import SandboxResult
 from .sandbox import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Sandbox
 
 if TYPE_CHECKING:
-    from tg_core import Engine
+    from tg_core import Engine, Run
 
     from .problems import Problem
-    from .results import SandboxResult
+
+SCORE_NAMES = ("visible passed", "visible without error")
+RAN = ("passed", "failed")  # statuses of a test that ran to its verdict
 
 
-@dataclass
-class Iteration:
-    """What one iteration saw and did; ``stopped`` when the visible tests already passed."""
-
-    step: int
-    code: str
-    visible_passed: int
-    visible_total: int
-    hidden_passed: int
-    hidden_total: int
-    stopped: bool = False
-    evaluation: str = ""
-    new_code: str | None = None
-    diff: str = ""
-    error: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+def syntax_problem(code: str) -> str | None:
+    """Why ``code`` does not compile, or ``None``: checked before any candidate is run."""
+    try:
+        compile(code, "<code>", "exec")
+    except (SyntaxError, ValueError) as exc:  # ValueError: null bytes, before Python 3.12
+        line = getattr(exc, "lineno", None)
+        text = (getattr(exc, "text", None) or "").strip()
+        return prompts.SYNTAX_PROBLEM.format(
+            error=type(exc).__name__, message=getattr(exc, "msg", None) or exc,
+            where=(prompts.SYNTAX_PROBLEM_LINE.format(line=line) if line else "")
+            + (prompts.SYNTAX_PROBLEM_TEXT.format(text=text) if text else ""),
+        )
+    return None
 
 
-def counts(result: SandboxResult) -> tuple[int, int]:
-    return sum(t.passed for t in result.tests), len(result.tests)
+COMPILES = Constraint(prompts.COMPILES_CONSTRAINT, syntax_problem)
+
+
+class CodeTGD(TGD):
+    """TGD whose values are bare code: the code is taken out of an answer before it is checked.
+
+    Models wrap code in fences and prose; comparing answers as they come would
+    take the same code in a new wrapping for a new value (a fixed point the
+    loop could not see) and run prose as code.
+    """
+
+    def __init__(self, parameters: Iterable[Variable], entry_point: str | None = None, **options: Any) -> None:
+        super().__init__(parameters, **options)
+        self.entry_point = entry_point
+
+    def _problem(self, answer: str, finish_reason: str, max_tokens: int,
+                 taken: set[str] | None) -> tuple[Rejection | None, str]:
+        try:
+            value = parse_improved(answer)
+        except ValueError:
+            value = None
+        if value is None or is_repeating(answer):  # unusable as a whole: TGD says why
+            return super()._problem(answer, finish_reason, max_tokens, taken)
+        code = extract_code(value, self.entry_point)
+        bare = f"{core_prompts.IMPROVED_START}\n{code}\n{core_prompts.IMPROVED_END}"
+        return super()._problem(bare, finish_reason, max_tokens, taken)
+
+
+def visible_score(report: Variable, judgement: Variable | None = None) -> tuple[int, int] | None:
+    """(tests passed, tests run to a verdict) of the visible tests; ``None`` for code that does not compile."""
+    result = report.data
+    if not isinstance(result, SandboxResult) or syntax_problem(report.predecessors[0].value) is not None:
+        return None
+    return sum(t.passed for t in result.tests), sum(t.status in RAN for t in result.tests)
+
+
+def visible_metrics(report: Variable) -> dict[str, Any]:
+    result = report.data
+    if not isinstance(result, SandboxResult):
+        return {}
+    return {"visible_passed": sum(t.passed for t in result.tests), "visible_total": len(result.tests),
+            "statuses": [t.status for t in result.tests]}
+
+
+def all_visible_pass(evaluation: Evaluation) -> bool:
+    return isinstance(evaluation.report.data, SandboxResult) and evaluation.report.data.passed
+
+
+def code_objective(problem: Problem, engine: Engine | None, sandbox: Sandbox,
+                   timeout_s: float = DEFAULT_TIMEOUT_S, memory_mb: int = DEFAULT_MEMORY_MB,
+                   instruction: str = prompts.CODE_LOSS_INSTRUCTION) -> Objective:
+    """Visible tests forward, the code-refinement loss as judge, ranked by visible tests passed."""
+    return Objective(
+        forward=code_tests(problem, "visible", sandbox, timeout_s, memory_mb),
+        judge=code_refinement_loss(engine, problem, instruction),
+        score=visible_score,
+        done=all_visible_pass,
+        metrics=visible_metrics,
+        score_names=SCORE_NAMES,
+    )
 
 
 def code_diff(before: str, after: str, step: int) -> str:
     lines = difflib.unified_diff(
-        before.splitlines(), after.splitlines(), f"iteration-{step}.py", f"iteration-{step + 1}.py", lineterm=""
+        before.splitlines(), after.splitlines(), f"step-{step}.py", f"step-{step}-kept.py", lineterm=""
     )
     return "\n".join(lines)
 
@@ -70,60 +133,50 @@ def initial_solution(problem: Problem, engine: Engine) -> str:
 
 
 class CodeRefinement:
-    """The optimization of one problem's code; ``code`` is the trainable Variable."""
+    """The optimization of one problem's code by the shared loop; ``code`` is the trainable Variable.
+
+    ``run`` (a ``tg_core.Run``) makes the loop resume from its checkpoints and
+    log its events; ``hidden(code)`` scores code on the hidden tests, for the
+    report only.
+    """
 
     def __init__(
         self,
         problem: Problem,
-        engine: Engine,
+        engine: Engine | None,
         code: str,
         sandbox: Sandbox | None = None,
+        *,
+        steps: int = 5,
+        candidates: int = 1,
+        patience: int = 2,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         memory_mb: int = DEFAULT_MEMORY_MB,
         momentum: int = 0,
         instruction: str = prompts.CODE_LOSS_INSTRUCTION,
+        run: Run | None = None,
     ) -> None:
         self.problem = problem
-        self.engine = engine
         self.sandbox = sandbox if sandbox is not None else Sandbox()
+        self.timeout_s = timeout_s
+        self.memory_mb = memory_mb
+        self.start = code
         self.code = Variable(code, role_description=prompts.CODE_ROLE.format(signature=problem.signature))
-        self.problem_text = Variable(problem.description(), prompts.PROBLEM_ROLE, requires_grad=False)
-        self.instruction = Variable(instruction, prompts.INSTRUCTION_ROLE, requires_grad=False)
-        self.visible_tests = code_tests(problem, "visible", self.sandbox, timeout_s, memory_mb)
-        self.hidden_tests = CodeTests(problem, "hidden", self.sandbox, timeout_s, memory_mb)
-        self.loss_fn = code_refinement_loss(engine)
-        constraints = [c.format(signature=problem.signature) for c in prompts.CODE_CONSTRAINTS]
-        self.optimizer = TGD([self.code], engine=engine, constraints=constraints, momentum=momentum)
+        self.objective = code_objective(problem, engine, self.sandbox, timeout_s, memory_mb, instruction)
+        shown = [c.format(signature=problem.signature) for c in prompts.CODE_CONSTRAINTS]
+        self.optimizer = CodeTGD([self.code], entry_point=problem.entry_point, engine=engine,
+                                 constraints=[COMPILES, *shown], momentum=momentum)
+        self.loop = Optimization({"code": self.code}, self.objective, self.optimizer, steps=steps,
+                                 candidates=candidates, patience=patience, engine=engine, run=run)
 
-    def iterate(self, step: int) -> Iteration:
-        """Test the current code; unless the visible tests pass, criticise it and rewrite it."""
-        report = self.visible_tests(self.code)
-        hidden = self.hidden_tests(self.code.value)
-        record = Iteration(step, self.code.value, *counts(report.data), *counts(hidden))
-        if report.data.passed:
-            record.stopped = True
-            return record
-        loss = self.loss_fn(
-            {"instruction": self.instruction, "problem": self.problem_text, "code": self.code,
-             "test_results": report},
-            response_role_description=prompts.CODE_LOSS_ROLE,
-        )
-        record.evaluation = loss.value
-        loss.backward(engine=self.engine)
-        try:
-            self.optimizer.step()
-        except OptimizerError as exc:
-            record.error = str(exc)
-        else:
-            self.code.set_value(extract_code(self.code.value, self.problem.entry_point))
-            record.new_code = self.code.value
-            record.diff = code_diff(record.code, self.code.value, step)
-        finally:
-            self.optimizer.zero_grad()
-        return record
+    @property
+    def track(self) -> Track:
+        return self.loop.tracks[0]
 
-    def score(self) -> tuple[SandboxResult, SandboxResult]:
-        """The current code on the visible and on the hidden tests."""
-        visible = CodeTests(self.problem, "visible", self.sandbox, self.hidden_tests.timeout_s,
-                            self.hidden_tests.memory_mb)
-        return visible(self.code.value), self.hidden_tests(self.code.value)
+    def run(self) -> Optimization:
+        """Every step still to do (after the run's last checkpoint); the code ends as the best found."""
+        return self.loop.run_all()
+
+    def test(self, code: str, which: str) -> SandboxResult:
+        """``code`` on the problem's ``which`` tests, outside the graph (for the report)."""
+        return CodeTests(self.problem, which, self.sandbox, self.timeout_s, self.memory_mb)(code)

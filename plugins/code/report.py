@@ -1,14 +1,25 @@
-"""The report of a code run: its summary (summary.json) and report.md with pass rates per
-iteration, the final code and each step's diff."""
+"""The report of a code run: summary.json and report.md.
+
+Progress (score per step, candidates, stalls, the verdict) comes from the
+shared loop's records, as in every task; what is the code domain's own is the
+start and the best code side by side on the visible and the hidden tests, and
+each step's judgement and kept change. Hidden tests appear here only.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from tg_core import progress
+from tg_core.loop import Optimization
+
 from .problems import Problem
+from .refinement import code_diff
 from .results import SandboxResult
 
 EVALUATION_CHARS = 2000
+
+Results = dict[str, dict[str, SandboxResult]]  # {"start"|"best": {"visible"|"hidden": result}}
 
 
 def _fence(text: str, language: str = "") -> str:
@@ -16,75 +27,94 @@ def _fence(text: str, language: str = "") -> str:
     return f"{ticks}{language}\n{text.rstrip()}\n{ticks}"
 
 
-def _rate(passed: int, total: int) -> str:
-    return f"{passed}/{total}" if total else "-"
+def _rate(result: SandboxResult) -> str:
+    return f"{sum(t.passed for t in result.tests)}/{len(result.tests)}" if result.tests else "-"
 
 
-def run_summary(problem: Problem, history: list[dict[str, Any]], stopped: bool, final_code: str,
-                visible: SandboxResult, hidden: SandboxResult) -> dict[str, Any]:
+def _tests(result: SandboxResult) -> dict[str, Any]:
+    return {"passed": sum(t.passed for t in result.tests), "total": len(result.tests), "pass_rate": result.pass_rate,
+            "all_passed": result.passed}
+
+
+def verdict_line(loop: Optimization, results: Results) -> str:
+    hidden = results["best"]["hidden"]
+    return (f"code: {progress.verdict(loop.tracks[0])}; hidden tests {_rate(results['start']['hidden'])} "
+            f"at the start, {_rate(hidden)} for the best code")
+
+
+def run_summary(problem: Problem, loop: Optimization, start_code: str, results: Results) -> dict[str, Any]:
     """What the run achieved, as the CLI prints it and summary.json keeps it."""
+    track = loop.tracks[0]
+    visible, hidden = results["best"]["visible"], results["best"]["hidden"]
     return {
         "problem": problem.id,
         "isolation": visible.isolation,
-        "iterations": len(history),
-        "stopped_early": stopped,
+        "iterations": len(track.history),
+        "stopped_early": bool(loop.stopped),
+        **progress.summary(loop)["parameters"]["code"],
+        "stopped": loop.stopped or "ran every step",
         "visible_passed": visible.passed,
         "visible_pass_rate": visible.pass_rate,
         "hidden_passed": hidden.passed,
         "hidden_pass_rate": hidden.pass_rate,
+        "start_visible_pass_rate": results["start"]["visible"].pass_rate,
+        "start_hidden_pass_rate": results["start"]["hidden"].pass_rate,
+        "hidden": {name: _tests(found["hidden"]) for name, found in results.items()},
         "pass_rates": [
-            {"step": h["step"], "visible": h["visible_passed"] / max(1, h["visible_total"]),
-             "hidden": h["hidden_passed"] / max(1, h["hidden_total"])}
-            for h in history
+            {"step": r["step"], "visible": r["metrics"].get("visible_passed", 0) / max(1, r["metrics"].get(
+                "visible_total", 0))}
+            for r in track.history
         ],
-        "final_code": final_code,
+        "initial_code": start_code,
+        "final_code": track.best_value,
+        "table": verdict_line(loop, results),
     }
 
 
-def render_report(problem: Problem, history: list[dict[str, Any]], final_code: str,
-                  visible: SandboxResult, hidden: SandboxResult) -> str:
+def render_report(problem: Problem, loop: Optimization, start_code: str, results: Results, plot: str) -> str:
+    track = loop.tracks[0]
+    start, best = results["start"], results["best"]
     lines = [
         f"# tg run code: {problem.id}",
         "",
-        f"{problem.title}. Sandbox isolation: {visible.isolation} ({visible.python}).",
+        f"{problem.title}. Sandbox isolation: {best['visible'].isolation} ({best['visible'].python}).",
         "",
-        "## Pass rates per iteration",
+        "Candidates are ranked by the visible tests only; the hidden tests are never shown to a model "
+        "and never rank a candidate: they are run here, on the start and the best code.",
         "",
-        "Each row is the code entering that iteration. Hidden tests are never shown to the optimizer.",
+        "| code | visible tests | hidden tests |",
+        "|---|---|---|",
+        f"| start | {_rate(start['visible'])} | {_rate(start['hidden'])} |",
+        f"| best (step {track.best_step}) | {_rate(best['visible'])} | {_rate(best['hidden'])} |",
         "",
-        "| iteration | visible tests | hidden tests | outcome |",
-        "|---|---|---|---|",
+        progress.markdown(loop),
+        f"Score plot: [{plot}]({plot})",
+        "",
+        "## Initial code",
+        "",
+        _fence(start_code, "python"),
+        "",
     ]
-    for h in history:
-        if h["stopped"]:
-            outcome = "visible tests pass: stopped"
-        elif h["error"]:
-            outcome = "update failed, code kept"
-        else:
-            outcome = "rewritten"
-        lines.append(f"| {h['step']} | {_rate(h['visible_passed'], h['visible_total'])} | "
-                     f"{_rate(h['hidden_passed'], h['hidden_total'])} | {outcome} |")
-    lines.append(f"| final | {_rate(*_counts(visible))} | {_rate(*_counts(hidden))} | |")
-    lines += ["", "## Final code", "", _fence(final_code, "python"), ""]
-    if not hidden.passed:
-        lines += ["## Final code on the hidden tests", "", _fence(hidden.to_text()), ""]
+    for name, found in (("initial", start), ("best", best)):
+        lines += [f"## Hidden tests on the {name} code", "", _fence(found["hidden"].to_text()), ""]
     lines += ["## Steps", ""]
-    for h in history:
-        lines.append(f"### Iteration {h['step']}")
-        lines.append("")
-        if h["stopped"]:
-            lines += ["The visible tests pass: no update.", ""]
+    for record in track.history:
+        lines += [f"### Step {record['step']}", ""]
+        if record.get("done"):
+            lines += ["Every visible test passes: no update.", ""]
             continue
-        evaluation = h["evaluation"]
+        evaluation = record.get("judgement", "")
         if len(evaluation) > EVALUATION_CHARS:
             evaluation = evaluation[:EVALUATION_CHARS] + " ..."
         lines += ["Evaluation (the loss):", "", _fence(evaluation), ""]
-        if h["error"]:
-            lines += [f"The update failed and the code was kept: {h['error']}", ""]
+        for rejection in record.get("rejections", []):
+            lines.append(f"- rejected answer ({rejection['kind']}): {rejection['reason'].splitlines()[0]}")
+        kept = [c for c in record.get("candidates", []) if c["accepted"]]
+        if kept:
+            lines += ["", "Kept change:", "", _fence(code_diff(record["value"], kept[0]["value"], record["step"]),
+                                                    "diff"), ""]
+        elif record.get("stalled"):
+            lines += ["", "**Stalled**: no usable new code; the best code is kept.", ""]
         else:
-            lines += ["Change:", "", _fence(h["diff"] or "(no change)", "diff"), ""]
+            lines += ["", "No candidate scored at least as well as the best code; it is kept.", ""]
     return "\n".join(lines)
-
-
-def _counts(result: SandboxResult) -> tuple[int, int]:
-    return sum(t.passed for t in result.tests), len(result.tests)

@@ -1,8 +1,9 @@
 """What a sandbox run produced: one result per test, and the run as a whole.
 
 The text rendering is what an LLM reads as the test report, so it leads with
-the counts, details only the tests that did not pass, and stays bounded
-however much the code printed.
+the counts and the status of every test as the program computed it (a model
+judging the code is told which tests pass, not asked), details only the tests
+that did not pass, and stays bounded however much the code printed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from . import prompts
 STATUSES = ("passed", "failed", "error", "timeout", "memory", "crashed")
 DETAILED_TESTS = 8  # non-passing tests shown in full in the text report
 FIELD_CHARS = 600  # per field in the text report
+STATUS_TEST_CHARS = 160  # per test in the status table
 
 
 def shorten(text: str | None, limit: int) -> str:
@@ -117,6 +119,12 @@ class SandboxResult:
         lines.extend(self.notes)
         failing = [t for t in self.tests if not t.passed]
         if self.loaded:
+            lines.append(prompts.REPORT_STATUS_HEADER)
+            lines.extend(prompts.REPORT_STATUS_ROW.format(number=t.index + 1, status=t.status if t.passed else
+                                                          t.status.upper(), test=shorten(t.test, STATUS_TEST_CHARS))
+                         for t in self.tests)
+            if failing:
+                lines.append(prompts.REPORT_DETAILS_HEADER)
             for test in failing[:DETAILED_TESTS]:
                 lines.append(test.to_text())
             if len(failing) > DETAILED_TESTS:

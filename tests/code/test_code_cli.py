@@ -1,4 +1,9 @@
-"""``tg run code`` through the CLI, with scripted engines (``python:test_code_cli:...``)."""
+"""``tg run code`` through the CLI and the shared loop, with scripted engines (``python:test_code_cli:...``).
+
+The optimizer's answers are chosen by the seed the loop gives each candidate
+(step * candidates + index, plus 1009 per re-ask), so runs with several
+concurrent candidates are deterministic.
+"""
 
 import json
 
@@ -8,117 +13,178 @@ from tg_code import prompts
 from tg_core import prompts as core
 from tg_core.cli import main
 
-BUGGY = "def trap(height):\n    return 0\n"
-HALF = "def trap(height):\n    return 6 if len(height) > 6 else 0\n"
+BUGGY = "def trap(height):\n    return 0\n"  # passes 1 of the 3 visible tests
+HALF = "def trap(height):\n    return 6 if len(height) > 6 else 0\n"  # 2 of 3
+WORSE = "def trap(height):\n    return -1\n"  # 0 of 3
+CRASHES = "def trap(height):\n    return height[99]\n"  # 0 of 3, every test an error
+BROKEN = "def trap(height:\n    return 0\n"  # does not compile
 FIXED = (
     "def trap(height):\n    total = 0\n    for i, h in enumerate(height):\n"
     "        total += min(max(height[: i + 1]), max(height[i:])) - h\n    return total\n"
 )
-STATE = {"optimizer_calls": 0, "fail_on": None}
+REASK = 1009  # added to the seed of each re-ask
+STATE = {"interrupt_at_seed": None, "optimizer_prompts": [], "messages": []}
 
 
-def _answer(messages, updates):
+def _reply(messages, params, propose):
+    STATE["messages"].append(messages)
     system = messages[0]["content"]
     if system == prompts.INITIAL_SOLUTION_SYSTEM:
-        return f"```python\n{BUGGY}```"
+        return f"Here you are.\n```python\n{BUGGY}```"
     if system == core.OPTIMIZER_SYSTEM:
-        STATE["optimizer_calls"] += 1
-        if STATE["optimizer_calls"] == STATE["fail_on"]:
-            STATE["fail_on"] = None
-            raise KeyboardInterrupt  # the user stops the run in the middle of a step
-        code = updates[min(STATE["optimizer_calls"], len(updates)) - 1]
+        STATE["optimizer_prompts"].append((params.get("seed", 0), messages))
+        code = propose(params.get("seed", 0))
         return f"{core.IMPROVED_START}\n```python\n{code}```\n{core.IMPROVED_END}"
     if system == core.BACKWARD_SYSTEM:
-        return "Compute the water above each bar."
-    return "Tests fail: the answer is wrong."
+        return "Compute the water above each bar from the tallest bars on both sides."
+    return "Tests 1 and 2 fail: the code does not compute the trapped water."
 
 
-def fixes_at_once(messages, **params):
-    return _answer(messages, [FIXED])
-
-
-def fixes_in_two_steps(messages, **params):
-    return _answer(messages, [HALF, FIXED])
+def fixes_in_two_steps(messages, **params):  # one candidate per step: seed 1, then 2
+    return _reply(messages, params, lambda seed: {1: HALF, 2: FIXED}[seed])
 
 
 def never_fixes(messages, **params):
-    return _answer(messages, [BUGGY])
+    return _reply(messages, params, lambda seed: BUGGY)
+
+
+def worse_candidates(messages, **params):  # two candidates per step: seeds 2, 3 then 4, 5
+    return _reply(messages, params, lambda seed: {2: WORSE, 3: HALF, 4: CRASHES, 5: BUGGY.replace("0", "0 * len(height)")}[seed])
+
+
+def syntax_error_first(messages, **params):
+    return _reply(messages, params, lambda seed: FIXED if seed >= REASK else BROKEN)
+
+
+def interrupted(messages, **params):
+    """Step 1 improves, step 2 proposes worse code, step 3 is interrupted once, then repeats step 2's."""
+
+    def propose(seed):
+        if seed == STATE["interrupt_at_seed"]:
+            STATE["interrupt_at_seed"] = None
+            raise KeyboardInterrupt  # the user stops the run in the middle of step 3
+        return {1: HALF, 2: WORSE, 3: WORSE, 3 + REASK: FIXED}[seed]
+
+    return _reply(messages, params, propose)
 
 
 @pytest.fixture(autouse=True)
 def fresh_state():
-    STATE.update(optimizer_calls=0, fail_on=None)
+    STATE.update(interrupt_at_seed=None, optimizer_prompts=[], messages=[])
 
 
-def _run_dir(tmp_path):
-    return next(p for p in tmp_path.iterdir() if p.is_dir())
+def _run(tmp_path, *options, engine="fixes_in_two_steps"):
+    return main(["run", "code", "--problem", "hard/trapping-rain-water", *options,
+                 "--engine", f"python:test_code_cli:{engine}", "--run-dir", str(tmp_path / "run")])
 
 
-def test_run_stops_when_visible_tests_pass_and_reports_every_iteration(tmp_path, capsys):
-    code = main(["run", "code", "--problem", "hard/trapping-rain-water", "--steps", "4",
-                 "--engine", "python:test_code_cli:fixes_in_two_steps", "--runs-dir", str(tmp_path)])
-    assert code == 0, capsys.readouterr().err
-    run_dir = _run_dir(tmp_path)
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["stopped_early"] and summary["iterations"] == 3
-    assert summary["visible_passed"] and summary["hidden_passed"] and summary["isolation"]
+def _outputs(tmp_path):
+    run_dir = tmp_path / "run"
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    return json.loads((run_dir / "summary.json").read_text()), (run_dir / "report.md").read_text(), events
+
+
+def test_a_run_improves_stops_when_the_visible_tests_pass_and_reports_progress(tmp_path, capsys):
+    assert _run(tmp_path, "--steps", "4", "--candidates", "1") == 0, capsys.readouterr().err
+    summary, report, events = _outputs(tmp_path)
+    assert summary["stopped_early"] and summary["iterations"] == 3 and summary["stopped"].startswith("every")
+    assert summary["start_score"] == [1.0, 3.0] and summary["best_score"] == [3.0, 3.0] and summary["best_step"] == 2
+    assert [r["best_score"] for r in summary["score_per_step"]] == [[2.0, 3.0], [3.0, 3.0], [3.0, 3.0]]
     assert [round(r["visible"], 2) for r in summary["pass_rates"]] == [0.33, 0.67, 1.0]
-    report = (run_dir / "report.md").read_text()
-    assert "| 1 | 1/3 |" in report and "| 2 | 2/3 |" in report and "| 3 | 3/3 |" in report
-    assert "visible tests pass: stopped" in report and "```diff" in report and "+    total = 0" in report
-    assert (run_dir / "final.py").read_text() == FIXED.rstrip("\n")
-    assert (run_dir / "initial.py").read_text() == BUGGY.rstrip("\n")
-    assert (run_dir / "checkpoints" / "step-0003.json").exists()
+    assert summary["counts"] == {"proposed": 2, "invalid": 0, "unchanged": 0, "accepted": 2, "stalled_steps": 0}
+    assert summary["visible_passed"] and summary["hidden_passed"] and summary["isolation"]
+    assert summary["start_hidden_pass_rate"] < 0.5 and summary["hidden"]["best"]["all_passed"]
+    assert "improved from visible passed=1" in capsys.readouterr().out  # the verdict line
+
+    assert "improved from visible passed=1, visible without error=3 to visible passed=3" in report
+    assert "| start | 1/3 | " in report and "| best (step 2) | 3/3 | 35/35 |" in report
+    assert "## Hidden tests on the initial code" in report and "Every visible test passes: no update." in report
+    assert "```diff" in report and "+    total = 0" in report and "[score.svg](score.svg)" in report
+    assert (tmp_path / "run" / "score.svg").read_text().startswith("<svg")
+    assert (tmp_path / "run" / "final.py").read_text() == FIXED.rstrip("\n")
+    assert (tmp_path / "run" / "initial.py").read_text() == BUGGY.rstrip("\n")
+    assert [e["step"] for e in events if e["kind"] == "loop_step"] == [1, 2, 3]
+    assert [e for e in events if e["kind"] == "hidden_tests"][0]["best"] == "35/35"
 
 
-def test_a_run_that_never_passes_uses_every_iteration_and_shows_hidden_failures(tmp_path, capsys):
-    assert main(["run", "code", "--problem", "hard/trapping-rain-water", "--steps", "2",
-                 "--engine", "python:test_code_cli:never_fixes", "--runs-dir", str(tmp_path)]) == 0
-    run_dir = _run_dir(tmp_path)
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["iterations"] == 2 and not summary["stopped_early"] and not summary["hidden_passed"]
-    assert "## Final code on the hidden tests" in (run_dir / "report.md").read_text()
+def test_the_judge_is_told_each_tests_status_and_no_hidden_test_reaches_a_model(tmp_path):
+    from tg_code import get_problem
+
+    assert _run(tmp_path, "--steps", "2", "--candidates", "1") == 0
+    review = [m for m in STATE["messages"] if m[0]["content"] == prompts.CODE_LOSS_SYSTEM][0][-1]["content"]
+    assert prompts.CODE_LOSS_INSTRUCTION in review and "<CODE>\n" + BUGGY.rstrip("\n") in review
+    assert prompts.REPORT_STATUS_HEADER in review
+    assert "- Test 1: FAILED: assert trap([0, 1, 0, 2, 1, 0, 1, 3, 2, 1, 2, 1]) == 6" in review
+    assert "- Test 3: passed: assert trap([3]) == 0" in review and "expected: 6" in review
+    problem = get_problem("hard/trapping-rain-water")
+    hidden_only = [t for t in problem.hidden_tests if t not in problem.visible_tests]
+    everything = "\n".join(m["content"] for messages in STATE["messages"] for m in messages)
+    assert len(hidden_only) > 20 and not any(test in everything for test in hidden_only)
+    assert not any(test.removeprefix("assert ").split(" == ")[0] in everything for test in hidden_only[-3:])
 
 
-def test_initial_code_from_a_file(tmp_path, capsys):
-    start = tmp_path / "start.py"
-    start.write_text(FIXED)
-    runs = tmp_path / "runs"
-    assert main(["run", "code", "--problem", "hard/trapping-rain-water", "--code", str(start),
-                 "--engine", "python:test_code_cli:never_fixes", "--runs-dir", str(runs)]) == 0
-    summary = json.loads((_run_dir(runs) / "summary.json").read_text())
-    assert summary["stopped_early"] and summary["iterations"] == 1 and summary["usage"]["calls"] == 0
+def test_a_model_that_returns_the_same_code_stalls_and_stops_early_with_a_warning(tmp_path, capsys, caplog):
+    assert _run(tmp_path, "--steps", "5", engine="never_fixes") == 0
+    summary, report, events = _outputs(tmp_path)
+    assert summary["iterations"] == 2 and summary["stopped"].startswith("stalled")  # patience 2 of 5 steps
+    assert summary["counts"]["stalled_steps"] == 2 and summary["counts"]["accepted"] == 0
+    assert summary["counts"]["unchanged"] == 18  # 3 candidates x 3 attempts x 2 steps, each refused as tried
+    seeds = [seed for seed, _ in STATE["optimizer_prompts"]]
+    assert len(set(seeds)) == 18  # every re-ask had a seed of its own
+    assert "WARNING: no improvement over the start" in report and "Stopped early: stalled" in report
+    assert "**Stalled**" in report and not summary["hidden_passed"]
+    assert [e["step"] for e in events if e["kind"] == "stall"] == [1, 2]
+    assert "step 2, code: stalled" in caplog.text  # the console's warning
+    assert "WARNING: no improvement over the start" in capsys.readouterr().out
 
 
-def test_humaneval_problem(tmp_path, capsys):
-    start = tmp_path / "start.py"
-    start.write_text("from typing import List\n\ndef has_close_elements(numbers: List[float], threshold: float) -> bool:\n"
-                     "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n")
-    runs = tmp_path / "runs"
-    assert main(["run", "code", "--problem", "HumanEval/0", "--code", str(start),
-                 "--engine", "python:test_code_cli:never_fixes", "--runs-dir", str(runs)]) == 0
-    summary = json.loads((_run_dir(runs) / "summary.json").read_text())
-    assert summary["hidden_passed"] and summary["problem"] == "HumanEval/0"
+def test_a_worse_candidate_never_replaces_a_better_one(tmp_path):
+    assert _run(tmp_path, "--steps", "2", "--candidates", "2", engine="worse_candidates") == 0
+    summary, _, _ = _outputs(tmp_path)
+    first, second = summary["score_per_step"]
+    assert first["best_score"] == [2.0, 3.0] and second["best_score"] == [2.0, 3.0]
+    assert summary["best_step"] == 1 and summary["final_code"] == HALF.rstrip("\n")
+    assert (tmp_path / "run" / "final.py").read_text() == HALF.rstrip("\n")
+    history = json.loads((tmp_path / "run" / "checkpoints" / "step-0002.json").read_text())["state"]["loop"]
+    step2 = history["tracks"]["code"]["history"][1]
+    assert sorted(c["score"][0] for c in step2["candidates"]) == [0.0, 1.0] and not step2["accepted"]
+    assert [c["score"] for c in step2["candidates"] if c["value"] == CRASHES.rstrip("\n")] == [[0.0, 0.0]]
 
 
-def test_an_interrupted_run_resumes_after_its_last_completed_step(tmp_path, capsys):
-    STATE["fail_on"] = 2
-    argv = ["run", "code", "--problem", "hard/trapping-rain-water", "--steps", "4",
-            "--engine", "python:test_code_cli:fixes_in_two_steps", "--runs-dir", str(tmp_path)]
-    assert main(argv) == 130
+def test_code_with_a_syntax_error_is_reasked_with_the_reason_and_never_run(tmp_path):
+    assert _run(tmp_path, "--steps", "2", "--candidates", "1", engine="syntax_error_first") == 0
+    summary, report, _ = _outputs(tmp_path)
+    assert summary["final_code"] == FIXED.rstrip("\n") and summary["visible_passed"]
+    assert summary["counts"]["invalid"] == 1 and summary["counts"]["proposed"] == 2
+    reask = STATE["optimizer_prompts"][1][1][-1]["content"]
+    assert "breaks the constraints: the code does not compile: SyntaxError: '(' was never closed (line 1)" in reask
+    assert "def trap(height:" in reask  # the line at fault
+    first = STATE["optimizer_prompts"][0][1][-1]["content"]
+    assert "The code must be valid Python 3 that compiles." in first
+    checkpoint = json.loads((tmp_path / "run" / "checkpoints" / "step-0001.json").read_text())
+    step1 = checkpoint["state"]["loop"]["tracks"]["code"]["history"][0]
+    assert [c["value"] for c in step1["candidates"]] == [FIXED.rstrip("\n")]  # the broken code was never evaluated
+    assert step1["rejections"][0]["kind"] == "constraint"
+    assert "rejected answer (constraint): the improved variable breaks the constraints" in report
+
+
+def test_an_interrupted_run_resumes_with_its_best_code_and_the_code_it_tried(tmp_path, capsys):
+    STATE["interrupt_at_seed"] = 3
+    assert _run(tmp_path, "--steps", "4", "--candidates", "1", engine="interrupted") == 130
     assert "continue with --resume" in capsys.readouterr().err
-    run_dir = _run_dir(tmp_path)
-    assert (run_dir / "checkpoints" / "step-0001.json").exists()
-    assert not (run_dir / "checkpoints" / "step-0002.json").exists()
+    run_dir = tmp_path / "run"
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["step-0001.json", "step-0002.json"]
     initial = (run_dir / "initial.py").read_text()
 
     assert main(["run", "--resume", str(run_dir)]) == 0
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["stopped_early"] and summary["hidden_passed"] and summary["iterations"] == 3
-    assert (run_dir / "initial.py").read_text() == initial
-    steps = [json.loads(line)["step"] for line in (run_dir / "events.jsonl").read_text().splitlines()
-             if '"kind": "iteration"' in line]
-    assert steps == [1, 2, 3]
+    summary, _, events = _outputs(tmp_path)
+    assert summary["iterations"] == 4 and summary["stopped_early"] and summary["hidden_passed"]
+    assert [r["best_score"] for r in summary["score_per_step"]] == [[2.0, 3.0], [2.0, 3.0], [3.0, 3.0], [3.0, 3.0]]
+    assert summary["best_step"] == 3 and (run_dir / "initial.py").read_text() == initial
+    assert summary["start_value"] == BUGGY.rstrip("\n")
+    reask = STATE["optimizer_prompts"][-1][1][-1]["content"]  # step 3 proposed step 2's code again
+    assert "identical to a value already tried" in reask and "<TRIED> def trap(height): return -1 </TRIED>" in reask
+    assert [e["step"] for e in events if e["kind"] == "loop_step"] == [1, 2, 3, 4]
 
 
 @pytest.mark.parametrize(
@@ -128,13 +194,16 @@ def test_an_interrupted_run_resumes_after_its_last_completed_step(tmp_path, caps
         (["--problem", "nowhere/problem.json"], "problem file nowhere/problem.json: no such file"),
         (["--problem", "HumanEval/0", "--iterations", "3"], "unrecognized arguments: --iterations"),
         (["--problem", "HumanEval/0", "--steps", "0"], "--steps must be at least 1"),
+        (["--problem", "HumanEval/0", "--candidates", "0"], "--candidates must be at least 1"),
+        (["--problem", "HumanEval/0", "--patience", "0"], "--patience must be at least 1"),
         (["--problem", "HumanEval/0", "--timeout", "-1"], "--timeout must be in"),
         (["--problem", "HumanEval/0", "--memory-mb", "8"], "--memory-mb must be at least 64"),
         (["--problem", "HumanEval/0", "--momentum", "-2"], "--momentum must be >= 0"),
         (["--problem", "HumanEval/0", "--code", "missing.py"], "--code missing.py: no such file"),
         (["--problem", "HumanEval/0", "--isolation", "rlimits", "--strict"], "--strict: Sandbox(strict=True)"),
     ],
-    ids=["problem", "problem-file", "old-iterations", "steps", "timeout", "memory", "momentum", "code", "strict"],
+    ids=["problem", "problem-file", "old-iterations", "steps", "candidates", "patience", "timeout", "memory",
+         "momentum", "code", "strict"],
 )
 def test_bad_options_are_named_before_a_run_folder_exists(tmp_path, capsys, options, message):
     runs = tmp_path / "runs"
@@ -144,5 +213,24 @@ def test_bad_options_are_named_before_a_run_folder_exists(tmp_path, capsys, opti
         code = exc.code
     assert code == 2
     assert message in capsys.readouterr().err
-    assert STATE["optimizer_calls"] == 0
+    assert STATE["optimizer_prompts"] == []
     assert not runs.exists()
+
+
+def test_initial_code_from_a_file_that_already_passes_costs_no_call(tmp_path):
+    start = tmp_path / "start.py"
+    start.write_text(FIXED)
+    assert _run(tmp_path, "--code", str(start), engine="never_fixes") == 0
+    summary, report, _ = _outputs(tmp_path)
+    assert summary["stopped_early"] and summary["iterations"] == 1 and summary["usage"]["calls"] == 0
+    assert "no improvement over the start" in report and summary["start_hidden_pass_rate"] == 1.0
+
+
+def test_humaneval_problem(tmp_path):
+    start = tmp_path / "start.py"
+    start.write_text("from typing import List\n\ndef has_close_elements(numbers: List[float], threshold: float) -> bool:\n"
+                     "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n")
+    assert main(["run", "code", "--problem", "HumanEval/0", "--code", str(start),
+                 "--engine", "python:test_code_cli:never_fixes", "--run-dir", str(tmp_path / "run")]) == 0
+    summary, _, _ = _outputs(tmp_path)
+    assert summary["hidden_passed"] and summary["problem"] == "HumanEval/0"

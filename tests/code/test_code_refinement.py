@@ -1,18 +1,22 @@
-"""Code refinement by text: the graph, the prompts it sends, the update, and what stays hidden."""
+"""Code refinement by text as a library: the graph, the prompts it sends, the loop's checks, what stays hidden."""
 
 import os
 import threading
+
+import pytest
 
 import tg_core
 from tg_code import (
     CodeRefinement,
     CodeTests,
     Sandbox,
+    code_refinement_loss,
     code_tests,
     get_problem,
     initial_solution,
     prompts,
 )
+from tg_code.refinement import CodeTGD, syntax_problem
 from tg_code.results import SandboxResult
 from tg_core import prompts as core
 
@@ -24,11 +28,15 @@ FIXED = (
 )
 
 
+def _update(code):
+    return f"{core.IMPROVED_START}\nHere is the fix.\n```python\n{code}```\nIt now works.\n{core.IMPROVED_END}"
+
+
 class Scripted:
     """Answers by prompt type and keeps every message it was sent."""
 
-    def __init__(self, update=f"{core.IMPROVED_START}\n```python\n{FIXED}```\n{core.IMPROVED_END}"):
-        self.update = update
+    def __init__(self, update=None):
+        self.update = update or _update(FIXED)
         self.messages = []
         self.lock = threading.Lock()
 
@@ -55,48 +63,85 @@ def test_initial_solution_is_extracted_from_the_fenced_answer():
     assert PROBLEM.signature in request and PROBLEM.visible_tests[0] in request
 
 
-def test_one_iteration_tests_criticises_and_rewrites_the_code():
+def test_one_step_tests_criticises_and_rewrites_the_code_then_the_loop_is_done():
     script = Scripted()
     with Sandbox() as sandbox:
-        refinement = CodeRefinement(PROBLEM, tg_core.FunctionEngine(script), BUGGY, sandbox=sandbox)
-        record = refinement.iterate(1)
-        assert (record.visible_passed, record.visible_total) == (1, 3) and not record.stopped
-        assert refinement.code.value == FIXED.rstrip("\n")
-        assert record.new_code == refinement.code.value and "+    total = 0" in record.diff
+        refinement = CodeRefinement(PROBLEM, tg_core.FunctionEngine(script), BUGGY, sandbox=sandbox, steps=3)
+        refinement.run()
+    first, second = refinement.track.history
+    assert first["score"] == [1.0, 3.0] and first["metrics"]["statuses"] == ["failed", "failed", "passed"]
+    assert first["accepted"] and refinement.code.value == FIXED.rstrip("\n")  # prose and fences taken off
+    assert second.get("done") and refinement.loop.stopped.startswith("every parameter is done")
 
-        loss_prompt = script.sent(prompts.CODE_LOSS_SYSTEM)[0][-1]["content"]
-        assert prompts.CODE_LOSS_INSTRUCTION in loss_prompt and PROBLEM.statement in loss_prompt
-        assert "<CODE>\n" + BUGGY in loss_prompt and "expected: 6" in loss_prompt and "actual: 0" in loss_prompt
-        optimizer_prompt = script.sent(core.OPTIMIZER_SYSTEM)[0][-1]["content"]
-        assert PROBLEM.signature in optimizer_prompt and "Do not add assert statements" in optimizer_prompt
-        backward = script.sent(core.BACKWARD_SYSTEM)
-        assert any("runs the code in a sandbox" in m[-1]["content"] for m in backward)  # through the simulator
-        assert len(backward) == 3  # loss -> code, loss -> report, report -> code
-
-        second = refinement.iterate(2)
-        assert second.stopped and (second.visible_passed, second.hidden_passed) == (3, second.hidden_total)
-        assert len(script.sent(core.OPTIMIZER_SYSTEM)) == 1
+    loss_prompt = script.sent(prompts.CODE_LOSS_SYSTEM)[0][-1]["content"]
+    assert prompts.CODE_LOSS_INSTRUCTION in loss_prompt and PROBLEM.statement in loss_prompt
+    assert "<CODE>\n" + BUGGY in loss_prompt and "expected: 6" in loss_prompt and "actual: 0" in loss_prompt
+    optimizer_prompt = script.sent(core.OPTIMIZER_SYSTEM)[0][-1]["content"]
+    assert PROBLEM.signature in optimizer_prompt and "Do not add assert statements" in optimizer_prompt
+    backward = script.sent(core.BACKWARD_SYSTEM)
+    assert any("runs the code in a sandbox" in m[-1]["content"] for m in backward)  # through the simulator
+    assert len(backward) == 3  # loss -> code, loss -> report, report -> code
+    assert len(script.sent(core.OPTIMIZER_SYSTEM)) == 1
 
 
 def test_hidden_tests_never_reach_the_llm():
-    script = Scripted(update=f"{core.IMPROVED_START}\n{BUGGY}{core.IMPROVED_END}")
+    script = Scripted(update=_update(BUGGY))
     with Sandbox() as sandbox:
-        refinement = CodeRefinement(PROBLEM, tg_core.FunctionEngine(script), BUGGY, sandbox=sandbox)
-        for step in (1, 2):
-            assert refinement.iterate(step).hidden_total == len(PROBLEM.hidden_tests)
+        refinement = CodeRefinement(PROBLEM, tg_core.FunctionEngine(script), BUGGY, sandbox=sandbox, steps=2)
+        refinement.run()
+        assert len(refinement.test(refinement.code.value, "hidden").tests) == len(PROBLEM.hidden_tests)
     hidden_only = [t for t in PROBLEM.hidden_tests if t not in PROBLEM.visible_tests]
     everything = "\n".join(m["content"] for messages in script.messages for m in messages)
     assert not any(test in everything for test in hidden_only)
     assert not any(test.removeprefix("assert ").split(" == ")[0] in everything for test in hidden_only[-3:])
 
 
+def test_the_same_code_in_another_wrapping_is_refused_as_already_tried():
+    """Fences and prose around unchanged code do not make a new value (no fixed point hides behind them)."""
+    script = Scripted(update=_update(BUGGY))
+    with Sandbox() as sandbox:
+        refinement = CodeRefinement(PROBLEM, tg_core.FunctionEngine(script), BUGGY.rstrip("\n"), sandbox=sandbox,
+                                    steps=1)
+        refinement.run()
+    record = refinement.track.history[0]
+    assert record["stalled"] and [r["kind"] for r in record["rejections"]] == ["tried"] * 3
+    assert record["candidates"] == []
+
+
 def test_an_unusable_update_keeps_the_code_and_is_recorded():
     script = Scripted(update="I would rather not say.")
     with Sandbox() as sandbox:
-        refinement = CodeRefinement(PROBLEM, tg_core.FunctionEngine(script), BUGGY, sandbox=sandbox)
-        record = refinement.iterate(1)
-    assert record.error and "could not update" in record.error
-    assert refinement.code.value == BUGGY and record.new_code is None
+        refinement = CodeRefinement(PROBLEM, tg_core.FunctionEngine(script), BUGGY, sandbox=sandbox, steps=1)
+        refinement.run()
+    record = refinement.track.history[0]
+    assert record["stalled"] and {r["kind"] for r in record["rejections"]} == {"malformed"}
+    assert refinement.code.value == BUGGY
+
+
+def test_a_start_that_does_not_compile_has_no_score_and_any_valid_code_beats_it():
+    script = Scripted()
+    with Sandbox() as sandbox:
+        refinement = CodeRefinement(PROBLEM, tg_core.FunctionEngine(script), "def trap(h:\n", sandbox=sandbox,
+                                    steps=1)
+        refinement.run()
+    record = refinement.track.history[0]
+    assert record["score"] is None and record["accepted"] and refinement.track.best_score == (3.0, 3.0)
+
+
+def test_syntax_problem_names_the_error_and_the_line():
+    assert syntax_problem(FIXED) is None
+    assert syntax_problem("x = 1\ndef f(:\n") == (
+        "the code does not compile: SyntaxError: invalid syntax (line 2): def f(:")
+    assert syntax_problem("x = '\0'\0").endswith("source code string cannot contain null bytes")
+    assert syntax_problem("def f():\nreturn 1").startswith("the code does not compile: IndentationError")
+
+
+def test_code_tgd_is_a_tgd_keeping_its_checks():
+    code = tg_core.Variable(BUGGY, role_description="code")
+    optimizer = CodeTGD([code], entry_point="trap", constraints=["Be brief."], momentum=1)
+    assert optimizer.momentum == 1 and optimizer.constraints[0].description == "Be brief."
+    with pytest.raises(TypeError, match="unknown option 'temprature'"):
+        CodeTGD([code], entry_point="trap", temprature=0.3)
 
 
 def test_the_test_report_is_a_simulator_output_with_the_result_as_data():
@@ -107,6 +152,19 @@ def test_the_test_report_is_a_simulator_output_with_the_result_as_data():
     assert isinstance(report.data, SandboxResult) and report.predecessors == (code,)
     assert report.value.startswith("0/3 tests passed")
     assert "Signature check: trap takes 2 parameters" in report.value
+
+
+def test_the_loss_judges_a_report_with_the_code_it_came_from():
+    script = Scripted()
+    loss = code_refinement_loss(tg_core.FunctionEngine(script), problem=PROBLEM)
+    with Sandbox() as sandbox:
+        code = tg_core.Variable(BUGGY, role_description="code")
+        judgement = loss(code_tests(PROBLEM, "visible", sandbox)(code))
+    assert judgement.value == "The code always returns 0; the first two tests fail."
+    sent = script.sent(prompts.CODE_LOSS_SYSTEM)[0][-1]["content"]
+    assert "<CODE>\n" + BUGGY in sent and "- Test 3: passed: assert trap([3]) == 0" in sent
+    with pytest.raises(TypeError, match="give it the test report Variable"):
+        loss(code)
 
 
 def test_the_test_runner_works_in_a_process_pool():
