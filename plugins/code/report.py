@@ -36,9 +36,18 @@ def _tests(result: SandboxResult) -> dict[str, Any]:
             "all_passed": result.passed}
 
 
+def verdict(loop: Optimization) -> str:
+    """The loop's verdict, except for code that passed every visible test from the start (nothing to do)."""
+    track = loop.tracks[0]
+    if track.history and track.history[0].get("done"):
+        return (f"the start code already passes every visible test "
+                f"({progress.fmt_score(track.history[0]['score'], track.objective.score_names)}): nothing to optimize")
+    return progress.verdict(track)
+
+
 def verdict_line(loop: Optimization, results: Results) -> str:
     hidden = results["best"]["hidden"]
-    return (f"code: {progress.verdict(loop.tracks[0])}; hidden tests {_rate(results['start']['hidden'])} "
+    return (f"code: {verdict(loop)}; hidden tests {_rate(results['start']['hidden'])} "
             f"at the start, {_rate(hidden)} for the best code")
 
 
@@ -85,7 +94,10 @@ def render_report(problem: Problem, loop: Optimization, start_code: str, results
         "| code | visible tests | hidden tests |",
         "|---|---|---|",
         f"| start | {_rate(start['visible'])} | {_rate(start['hidden'])} |",
-        f"| best (step {track.best_step}) | {_rate(best['visible'])} | {_rate(best['hidden'])} |",
+        f"| best ({f'step {track.best_step}' if track.best_step else 'the start'}) | {_rate(best['visible'])} | "
+        f"{_rate(best['hidden'])} |",
+        "",
+        f"Verdict: {verdict(loop)}.",
         "",
         progress.markdown(loop),
         f"Score plot: [{plot}]({plot})",

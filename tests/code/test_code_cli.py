@@ -223,7 +223,8 @@ def test_initial_code_from_a_file_that_already_passes_costs_no_call(tmp_path):
     assert _run(tmp_path, "--code", str(start), engine="never_fixes") == 0
     summary, report, _ = _outputs(tmp_path)
     assert summary["stopped_early"] and summary["iterations"] == 1 and summary["usage"]["calls"] == 0
-    assert "no improvement over the start" in report and summary["start_hidden_pass_rate"] == 1.0
+    assert "Verdict: the start code already passes every visible test (visible passed=3" in report
+    assert "| best (the start) | 3/3 | 35/35 |" in report and summary["start_hidden_pass_rate"] == 1.0
 
 
 def test_humaneval_problem(tmp_path):
@@ -234,3 +235,37 @@ def test_humaneval_problem(tmp_path):
                  "--engine", "python:test_code_cli:never_fixes", "--run-dir", str(tmp_path / "run")]) == 0
     summary, _, _ = _outputs(tmp_path)
     assert summary["hidden_passed"] and summary["problem"] == "HumanEval/0"
+
+
+@pytest.fixture(scope="module")
+def real_cache():
+    """The developer's model cache, read before the per-test sealed environment points elsewhere."""
+    import tg_core
+    from tg_core.engines import model_files
+
+    try:
+        model_files.ensure_model(model_files.KNOWN_MODELS["light"])
+    except tg_core.EngineConfigError as exc:
+        pytest.skip(str(exc))
+    return str(tg_core.cache_dir())
+
+
+@pytest.mark.slow
+def test_two_steps_of_the_shared_loop_with_the_light_model(real_cache, tmp_path, monkeypatch):
+    from tg_code.refinement import syntax_problem
+
+    monkeypatch.setenv("TG_CACHE_DIR", real_cache)
+    start = tmp_path / "start.py"
+    start.write_text("from typing import List\n\n\ndef has_close_elements(numbers: List[float], threshold: float) "
+                     "-> bool:\n    return False\n")  # passes 1 of the 2 visible tests
+    assert main(["run", "code", "--problem", "HumanEval/0", "--code", str(start), "--engine", "local:light",
+                 "--steps", "2", "--candidates", "2", "--no-cache", "--run-dir", str(tmp_path / "run")]) == 0
+    summary, report, _ = _outputs(tmp_path)
+    assert summary["start_score"] == [1.0, 2.0] and 1 <= summary["iterations"] <= 2
+    assert summary["usage"]["calls"] >= 5  # the judge, three backward calls, at least one optimizer answer
+    assert summary["best_score"] >= summary["start_score"]  # whatever the small model wrote, never worse
+    loop = json.loads(sorted((tmp_path / "run" / "checkpoints").iterdir())[-1].read_text())["state"]["loop"]
+    evaluated = [c["value"] for r in loop["tracks"]["code"]["history"] for c in r["candidates"]]
+    assert all(syntax_problem(code) is None for code in evaluated)  # code that does not compile never ran
+    assert ("improved from" in report) or ("no improvement over the start" in report) or ("changed without" in report)
+    assert "## Hidden tests on the best code" in report
