@@ -36,6 +36,11 @@ def _tests(result: SandboxResult) -> dict[str, Any]:
             "all_passed": result.passed}
 
 
+def _visible_rate(metrics: dict[str, Any]) -> float:
+    """Visible pass rate of the code entering a step, from the loop's record of it."""
+    return metrics.get("visible_passed", 0) / max(1, metrics.get("visible_total", 0))
+
+
 def verdict(loop: Optimization) -> str:
     """The loop's verdict, except for code that passed every visible test from the start (nothing to do)."""
     track = loop.tracks[0]
@@ -69,11 +74,7 @@ def run_summary(problem: Problem, loop: Optimization, start_code: str, results: 
         "start_visible_pass_rate": results["start"]["visible"].pass_rate,
         "start_hidden_pass_rate": results["start"]["hidden"].pass_rate,
         "hidden": {name: _tests(found["hidden"]) for name, found in results.items()},
-        "pass_rates": [
-            {"step": r["step"], "visible": r["metrics"].get("visible_passed", 0) / max(1, r["metrics"].get(
-                "visible_total", 0))}
-            for r in track.history
-        ],
+        "pass_rates": [{"step": r["step"], "visible": _visible_rate(r["metrics"])} for r in track.history],
         "initial_code": start_code,
         "final_code": track.best_value,
         "table": verdict_line(loop, results),
