@@ -52,6 +52,15 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- tg run
 
 
+def _explicit_steps(argv: list[str]) -> str | None:
+    for i, item in enumerate(argv):
+        if item == "--steps" and i + 1 < len(argv):
+            return argv[i + 1]
+        if item.startswith("--steps="):
+            return item.split("=", 1)[1]
+    return None
+
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM (timeout, systemd, batch schedulers) stops a run the way Ctrl-C does."""
@@ -103,7 +112,8 @@ def cmd_run(
         if args.task and args.task != run.config.get("task"):
             raise TGError(f"--resume {args.resume}: that folder holds a {run.config.get('task')!r} run, "
                           f"not {args.task!r}")
-        args = parser.parse_args(["run", *saved])
+        more_steps = _explicit_steps(argv)  # `--resume DIR --steps N` extends (or shortens) the run
+        args = parser.parse_args(["run", *saved, *(["--steps", more_steps] if more_steps else [])])
         args.resume = str(run.path)
     elif not args.task:
         parser.error("tg run: name a TASK or give --resume RUN_DIR")

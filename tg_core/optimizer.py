@@ -87,6 +87,7 @@ TEXTGRAD_ONLY = {
     "new_variable_tags": f"tg-core's tags are fixed: {prompts.IMPROVED_START} ... {prompts.IMPROVED_END}",
     "optimizer_system_prompt": "edit tg_core.prompts.OPTIMIZER_SYSTEM, or pass constraints=",
 }
+TRIED_SHOWN = 5  # values listed when an answer repeats one: enough to steer, bounded for long values
 SAMPLING_TEMPERATURE = 0.7  # for k > 1 candidates and for re-asks, so a seed changes the answer
 
 
@@ -135,6 +136,9 @@ class TGD:
     that still fails keeps its old value while the others are updated.
     ``constraints`` are text, ``Constraint`` objects or callables
     ``check(value) -> reason | None``; checked ones are enforced.
+    ``canonical(value) -> value`` turns a parsed answer into the variable's
+    form before any check (code out of fences and prose), so the same value in
+    new wrapping is recognised as already tried.
     ``feedback_budget`` bounds the feedback shown per variable (tokens; by
     default sized to the engine's context): above it the feedback is
     condensed by one LLM call (see ``tg_core.feedback_budget``). Images the
@@ -152,6 +156,7 @@ class TGD:
         max_retries: int = 2,
         max_concurrency: int | None = None,
         feedback_budget: int | None = None,
+        canonical: Callable[[str], str] | None = None,
         **params: Any,
     ) -> None:
         self.parameters = list(parameters)
@@ -180,6 +185,7 @@ class TGD:
                 )
         self.engine = as_engine(engine, "TGD(engine)")
         self.feedback_budget = check_budget(feedback_budget)
+        self.canonical = canonical
         self.constraints = [as_constraint(c) for c in constraints]
         self.momentum = momentum
         self.gradient_memory = gradient_memory
@@ -271,7 +277,7 @@ class TGD:
         if not isinstance(k, int) or k < 1:
             raise ValueError(f"TGD.apropose: k must be a positive integer, got {k!r}")
         engine = resolve_engine(self.engine, "TGD")
-        taken = {normalized(v) for v in avoid}
+        taken = {normalized(v): v for v in avoid}
         proposals = Proposals()
         with calls_limited_to(self.max_concurrency):
             try:
@@ -379,7 +385,9 @@ class TGD:
             params["temperature"] = SAMPLING_TEMPERATURE
         return params
 
-    def _problem(self, answer: str, finish_reason: str, max_tokens: int, taken: set[str] | None) -> tuple[Rejection | None, str]:
+    def _problem(
+        self, answer: str, finish_reason: str, max_tokens: int, taken: dict[str, str] | None
+    ) -> tuple[Rejection | None, str]:
         """The parsed value, or why the answer cannot be used."""
         if finish_reason == "length":
             return Rejection("cut", prompts.PROBLEM_CUT.format(max_tokens=max_tokens)), ""
@@ -389,17 +397,20 @@ class TGD:
             value = parse_improved(answer)
         except ValueError as exc:
             return Rejection("malformed", str(exc)), ""
+        if self.canonical is not None:
+            value = self.canonical(value)
         reason = self.violation(value)
         if reason:
             return Rejection("constraint", prompts.PROBLEM_CONSTRAINT.format(reason=reason), value), value
         if taken is not None and normalized(value) in taken:
-            tried = "\n".join(prompts.TRIED_ITEM.format(value=v) for v in sorted(taken))
+            # the originals (a model copies what it is shown), the most recent few
+            tried = "\n".join(prompts.TRIED_ITEM.format(value=v) for v in list(taken.values())[-TRIED_SHOWN:])
             return Rejection("tried", prompts.PROBLEM_TRIED.format(tried=tried), value), value
         return None, value
 
     async def _ask_valid(
         self, variable: Variable, engine: Engine, messages: list[dict[str, Any]], seed: int, k: int,
-        taken: set[str] | None, rejections: list[Rejection], explore: bool = False,
+        taken: dict[str, str] | None, rejections: list[Rejection], explore: bool = False,
     ) -> str | None:
         """One answer that passes every check, asking again with the reason; ``None`` if none did."""
         role = f"optimizer:{variable.role_description}"
@@ -411,7 +422,7 @@ class TGD:
             rejection, value = self._problem(completion.text, completion.finish_reason, params["max_tokens"], taken)
             if rejection is None:
                 if taken is not None:
-                    taken.add(normalized(value))
+                    taken[normalized(value)] = value
                 return value
             rejections.append(rejection)
             log.info("TGD: answer %d for '%s' unusable (%s): %s", attempt + 1, variable.role_description,

@@ -65,6 +65,8 @@ def verdict(track: Track) -> str:
     """One line a user reads first: did the search get anywhere, and if not, why."""
     s = track_summary(track)
     names = track.objective.score_names
+    if track.history and track.history[0].get("done"):
+        return f"the start already meets the objective ({fmt_score(s['start_score'], names)}): nothing to optimize"
     if s["improved"]:
         return (f"improved from {fmt_score(s['start_score'], names)} to {fmt_score(s['best_score'], names)} "
                 f"(best at step {s['best_step']})")

@@ -19,9 +19,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from tg_core import TGD, LLMCall, Variable
-from tg_core import prompts as core_prompts
 from tg_core.loop import Evaluation, Objective, Optimization, Track
-from tg_core.optimizer import Constraint, Rejection, is_repeating, parse_improved
+from tg_core.optimizer import Constraint
 
 from . import prompts
 from .extract import extract_code
@@ -56,29 +55,12 @@ def syntax_problem(code: str) -> str | None:
 COMPILES = Constraint(prompts.COMPILES_CONSTRAINT, syntax_problem)
 
 
-class CodeTGD(TGD):
-    """TGD whose values are bare code: the code is taken out of an answer before it is checked.
-
-    Models wrap code in fences and prose; comparing answers as they come would
-    take the same code in a new wrapping for a new value (a fixed point the
-    loop could not see) and run prose as code.
+def code_optimizer(parameters: Iterable[Variable], entry_point: str | None = None, **options: Any) -> TGD:
+    """TGD whose values are bare code: models wrap code in fences and prose, and
+    the same code in new wrapping must count as already tried (and prose must
+    never run as code), so the code is taken out of each answer before it is checked.
     """
-
-    def __init__(self, parameters: Iterable[Variable], entry_point: str | None = None, **options: Any) -> None:
-        super().__init__(parameters, **options)
-        self.entry_point = entry_point
-
-    def _problem(self, answer: str, finish_reason: str, max_tokens: int,
-                 taken: set[str] | None) -> tuple[Rejection | None, str]:
-        try:
-            value = parse_improved(answer)
-        except ValueError:
-            value = None
-        if value is None or is_repeating(answer):  # unusable as a whole: TGD says why
-            return super()._problem(answer, finish_reason, max_tokens, taken)
-        code = extract_code(value, self.entry_point)
-        bare = f"{core_prompts.IMPROVED_START}\n{code}\n{core_prompts.IMPROVED_END}"
-        return super()._problem(bare, finish_reason, max_tokens, taken)
+    return TGD(parameters, canonical=lambda value: extract_code(value, entry_point), **options)
 
 
 def visible_score(report: Variable, judgement: Variable | None = None) -> tuple[int, int] | None:
@@ -164,7 +146,7 @@ class CodeRefinement:
         self.code = Variable(code, role_description=prompts.CODE_ROLE.format(signature=problem.signature))
         self.objective = code_objective(problem, engine, self.sandbox, timeout_s, memory_mb, instruction)
         shown = [c.format(signature=problem.signature) for c in prompts.CODE_CONSTRAINTS]
-        self.optimizer = CodeTGD([self.code], entry_point=problem.entry_point, engine=engine,
+        self.optimizer = code_optimizer([self.code], entry_point=problem.entry_point, engine=engine,
                                  constraints=[COMPILES, *shown], momentum=momentum)
         self.loop = Optimization({"code": self.code}, self.objective, self.optimizer, steps=steps,
                                  candidates=candidates, patience=patience, engine=engine, run=run)

@@ -183,7 +183,7 @@ def test_an_interrupted_run_resumes_with_its_best_code_and_the_code_it_tried(tmp
     assert summary["best_step"] == 3 and (run_dir / "initial.py").read_text() == initial
     assert summary["start_value"] == BUGGY.rstrip("\n")
     reask = STATE["optimizer_prompts"][-1][1][-1]["content"]  # step 3 proposed step 2's code again
-    assert "identical to a value already tried" in reask and "<TRIED> def trap(height): return -1 </TRIED>" in reask
+    assert "identical to a value already tried" in reask and "<TRIED> def trap(height):\n    return -1 </TRIED>" in reask  # as written
     assert [e["step"] for e in events if e["kind"] == "loop_step"] == [1, 2, 3, 4]
 
 

@@ -16,7 +16,7 @@ from tg_code import (
     initial_solution,
     prompts,
 )
-from tg_code.refinement import CodeTGD, syntax_problem
+from tg_code.refinement import code_optimizer, syntax_problem
 from tg_code.results import SandboxResult
 from tg_core import prompts as core
 
@@ -138,10 +138,10 @@ def test_syntax_problem_names_the_error_and_the_line():
 
 def test_code_tgd_is_a_tgd_keeping_its_checks():
     code = tg_core.Variable(BUGGY, role_description="code")
-    optimizer = CodeTGD([code], entry_point="trap", constraints=["Be brief."], momentum=1)
+    optimizer = code_optimizer([code], entry_point="trap", constraints=["Be brief."], momentum=1)
     assert optimizer.momentum == 1 and optimizer.constraints[0].description == "Be brief."
     with pytest.raises(TypeError, match="unknown option 'temprature'"):
-        CodeTGD([code], entry_point="trap", temprature=0.3)
+        code_optimizer([code], entry_point="trap", temprature=0.3)
 
 
 def test_the_test_report_is_a_simulator_output_with_the_result_as_data():

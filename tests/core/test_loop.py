@@ -243,3 +243,22 @@ def test_a_judge_that_forgets_its_score_line_is_asked_for_it_alone(tmp_path):
     assert evaluation.score == (1.0, 7.0)
     followup, params = seen[-1]
     assert followup[2] == {"role": "assistant", "content": "Fine tip."} and params["max_tokens"] == 16
+
+
+def test_a_start_that_is_already_done_is_reported_as_such():
+    from tg_core import progress
+
+    variable, loop = _loop(_scripted([]), start="80", steps=3, done=lambda e: e.score[0] >= 50)
+    loop.run_all()
+    assert progress.verdict(loop.tracks[0]).startswith("the start already meets the objective")
+
+
+def test_tried_values_are_shown_as_they_were_written_and_a_canonical_form_is_compared():
+    log = []
+    engine = _scripted(["```\n5\n```", "5", "6"], log)
+    variable = tg.Variable("1", role_description="a number")
+    optimizer = TGD([variable], engine=engine, canonical=lambda v: v.strip("`\n "))
+    loop = Optimization({"x": variable}, _objective(engine), optimizer, steps=2, engine=engine)
+    loop.run_all()
+    assert variable.value == "6"  # "5" in new wrapping was recognised as tried
+    assert "<TRIED> 5 </TRIED>" in log[2][0][-1]["content"]

@@ -125,3 +125,12 @@ def test_sigterm_stops_a_run_like_ctrl_c_with_a_report(tmp_path, engine_module):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["interrupted"].startswith("interrupted") and summary["completed_steps"] >= 1
     assert f"tg run --resume {run_dir}" in (run_dir / "report.md").read_text()
+
+
+def test_resume_with_steps_extends_a_finished_run(tmp_path, engine_module, capsys):
+    run_dir = tmp_path / "run"
+    assert _run(["text", "--steps", "1", "--patience", "5", "--engine", engine_module, "--run-dir", str(run_dir)])[0] == 0
+    capsys.readouterr()
+    code, err = _run(["text", "--resume", str(run_dir), "--steps", "2"], capsys)
+    assert code == 0 and "resuming after step 1" in err
+    assert (run_dir / "checkpoints" / "step-0002.json").exists()
