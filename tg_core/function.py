@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import prompts
 from .aio import run_sync
-from .calls import ask
+from .calls import ask_completion
 from .variable import Feedback, Variable
 
 if TYPE_CHECKING:
@@ -82,6 +82,21 @@ def downstream_text(output: Variable) -> tuple[str, str]:
     return prompts.OUTPUT_IS_OBJECTIVE, "objective (the evaluation above)"
 
 
+FEEDBACK_MAX_TOKENS = 512  # feedback is criticism, not a rewrite: a cut answer is asked again, shorter
+
+
+async def bounded_answer(engine: Engine, messages: list[dict[str, Any]], role: str, max_tokens: int) -> str:
+    """An answer within ``max_tokens``: one cut at the limit (or looping) is asked again to be brief."""
+    from .optimizer import is_repeating
+
+    completion = await ask_completion(engine, messages, role=role, max_tokens=max_tokens)
+    if completion.finish_reason != "length" and not is_repeating(completion.text):
+        return completion.text
+    retry = [*messages, {"role": "assistant", "content": completion.text},
+             {"role": "user", "content": prompts.ANSWER_TOO_LONG.format(max_tokens=max_tokens)}]
+    return (await ask_completion(engine, retry, role=role, max_tokens=max_tokens)).text
+
+
 async def feedback_for_inputs(
     output: Variable, engine: Engine, context: str, images: Sequence[Image] = ()
 ) -> None:
@@ -109,7 +124,7 @@ async def feedback_for_inputs(
             {"role": "user", "content": content},
         ], "backward")
         role = f"backward:{output.grad_fn.label if output.grad_fn else '?'}->{variable.role_description}"
-        text = await ask(engine, messages, role=role)
+        text = await bounded_answer(engine, messages, role, FEEDBACK_MAX_TOKENS)
         variable.add_feedback(Feedback(text, context=context, source=output.role_description, images=tuple(images)))
 
     await asyncio.gather(*(one(v) for v in output.predecessors if v.requires_grad))

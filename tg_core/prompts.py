@@ -75,6 +75,11 @@ AGGREGATE_CONTEXT = (
     "apply what concerns this part."
 )
 
+ANSWER_TOO_LONG = (
+    "Your answer was cut at {max_tokens} tokens or kept repeating itself. Give it again, complete, "
+    "in at most half that length: only the essential points."
+)
+
 SUM_CONTEXT = "This variable was one of {count} terms summed into: {sum_role}."
 
 IN_CONTEXT_EXAMPLES_CONTEXT = (

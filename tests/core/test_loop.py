@@ -262,3 +262,20 @@ def test_tried_values_are_shown_as_they_were_written_and_a_canonical_form_is_com
     loop.run_all()
     assert variable.value == "6"  # "5" in new wrapping was recognised as tried
     assert "<TRIED> 5 </TRIED>" in log[2][0][-1]["content"]
+
+
+def test_feedback_cut_at_its_token_limit_is_asked_again_shorter():
+    seen = []
+
+    def reply(messages, **params):
+        seen.append((messages, params))
+        if len(seen) == 1:
+            return Completion("it goes on and on", finish_reason="length")
+        return "Be brief."
+
+    engine = tg.FunctionEngine(reply)
+    x = tg.Variable("text", role_description="input")
+    out = tg.SimulatorFunction(lambda v: {"n": len(v)}, purpose="counts")(x)
+    out.backward(engine=engine)
+    assert [f.text for f in x.gradients] == ["Be brief."]
+    assert seen[0][1]["max_tokens"] == 512 and "cut at 512 tokens" in seen[1][0][-1]["content"]
