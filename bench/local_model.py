@@ -29,9 +29,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save, table  # noqa: E402
 
-from tg_core.engines.local import DEFAULT_N_CTX  # noqa: E402
+from tg_core.engines.defaults import LOCAL_N_CTX  # noqa: E402
 
-N_CTX = DEFAULT_N_CTX  # the memory goal is about what users get by default
+N_CTX = LOCAL_N_CTX  # the memory goal is about what users get by default
 GEN_TOKENS = 64
 PROMPTS = [
     "Write a Python function that parses ISO 8601 dates, with a docstring and examples.",

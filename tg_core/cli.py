@@ -155,7 +155,7 @@ def cmd_run(
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .engines.local import serve
+    from .engines.server import serve
 
     serve(
         model=args.model,
@@ -175,7 +175,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser(tasks: dict[str, Any]) -> argparse.ArgumentParser:
-    from .engines.local import DEFAULT_N_CTX
+    from .engines.defaults import LOCAL_N_CTX as DEFAULT_N_CTX
 
     parser = argparse.ArgumentParser(prog="tg", description="tg-core: optimize text with textual gradients")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")

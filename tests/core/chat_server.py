@@ -1,8 +1,13 @@
 """A real chat-completions HTTP server on 127.0.0.1 that can misbehave on request.
 
-Tests queue behaviours ("ok", "429", "500", "timeout", "slow", "empty",
-"400") consumed one per request; with the queue empty it answers "ok". It
-records every request body, header and path, and the most requests in flight.
+Tests queue behaviours consumed one per request; with the queue empty it
+answers "ok". Faults: "429", "500", "400" (error statuses), "timeout" and
+"slow" (late answers), and 200 answers that are wrong: "empty" (content ""),
+"null_content" (content null), "no_choices" (choices []), "truncated" (the
+JSON cut in half) and "html" (a web page, as a proxy or a wrong base_url
+gives). ``cached_tokens`` set to a number reports that many prompt tokens as
+served from the provider's cache, as OpenAI does. It records every request
+body, header and path, and the most requests in flight.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ class ChatServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self.retry_after = "1"
+        self.cached_tokens: int | None = None
         self.reply = lambda body: "echo: " + body["messages"][-1]["content"][:50]
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -53,10 +59,11 @@ class ChatServer:
             def log_message(self, *args):  # keep test output clean
                 pass
 
-            def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
-                data = json.dumps(payload).encode()
+            def _send(self, status: int, payload: dict | bytes, headers: dict | None = None,
+                      content_type: str = "application/json") -> None:
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
@@ -91,15 +98,26 @@ class ChatServer:
                     time.sleep(3)
                 elif behaviour == "slow":
                     time.sleep(0.3)
-                content = "" if behaviour == "empty" else server.reply(body)
+                elif behaviour == "html":
+                    page = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Proxy login</body></html>"
+                    return self._send(200, page, content_type="text/html; charset=utf-8")
+                content = None if behaviour == "null_content" else "" if behaviour == "empty" else server.reply(body)
                 prompt_chars = sum(len(m["content"]) for m in body["messages"])
-                self._send(200, {
+                usage = {"prompt_tokens": prompt_chars // 4 + 1, "completion_tokens": len(content or "") // 4 + 1,
+                         "total_tokens": prompt_chars // 4 + len(content or "") // 4 + 2}
+                if server.cached_tokens is not None:
+                    usage["prompt_tokens_details"] = {"cached_tokens": server.cached_tokens}
+                payload = {
                     "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
                     "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": content}}],
-                    "usage": {"prompt_tokens": prompt_chars // 4 + 1, "completion_tokens": len(content) // 4 + 1,
-                              "total_tokens": prompt_chars // 4 + len(content) // 4 + 2},
-                })
+                    "choices": [] if behaviour == "no_choices" else [
+                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+                    ],
+                    "usage": usage,
+                }
+                if behaviour == "truncated":
+                    data = json.dumps(payload).encode()
+                    return self._send(200, data[: len(data) // 2])
+                self._send(200, payload)
 
         return Handler

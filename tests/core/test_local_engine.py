@@ -18,7 +18,10 @@ import pytest
 
 from tg_core import prompts
 from tg_core.engines import model_files
-from tg_core.engines.local import TAGGED_MIN_MAX_TOKENS, LocalEngine, start_server, tags_grammar
+from tg_core.engines.defaults import TAGGED_MIN_MAX_TOKENS
+from tg_core.engines.grammar import tags_grammar
+from tg_core.engines.local import LocalEngine
+from tg_core.engines.server import start_server
 from tg_core.errors import EngineCallError, EngineConfigError
 from tg_core.optimizer import parse_improved
 
@@ -96,7 +99,7 @@ def test_request_passes_sampling_params_and_drops_unknown_ones():
     body = engine.request([{"role": "user", "content": "hi"}],
                           {"top_p": 0.9, "stop": ["\n"], "logprobs": True, "user": "x"})
     assert body == {"messages": [{"role": "user", "content": "hi"}], "temperature": 0.0,
-                    "max_tokens": 100, "seed": 7, "top_p": 0.9, "stop": ["\n"]}
+                    "max_tokens": 100, "seed": 7, "cache_prompt": True, "top_p": 0.9, "stop": ["\n"]}
 
 
 def test_output_tags_add_a_grammar_and_room_unless_the_caller_sets_max_tokens():

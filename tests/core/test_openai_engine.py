@@ -90,12 +90,112 @@ def test_missing_key_for_openai_names_the_variable():
         tg.get_engine("openai:gpt-4o-mini")
 
 
-def test_empty_answer_is_returned_and_not_cached(server, tmp_path):
+@pytest.mark.parametrize("fault", ["empty", "null_content", "no_choices", "truncated"])
+def test_unusable_200_answers_are_retried_then_answered(server, fault):
+    sleeps = []
+    server.behaviours.append(fault)
+    engine = _retrying(server, sleeps)
+    assert engine.generate(MESSAGES) == "echo: hello there"
+    assert len(server.requests) == 2 and len(sleeps) == 1
+    assert engine.usage.calls == 1
+
+
+@pytest.mark.parametrize("fault,says", [
+    ("empty", r"empty message \(content '', finish_reason 'stop'\)"),
+    ("null_content", r"empty message \(content None"),
+    ("no_choices", r"no choices: .*\"choices\": \[\]"),
+    ("truncated", r"malformed or cut-off JSON .*chatcmpl-test"),
+])
+def test_unusable_200_answers_fail_clearly_naming_the_url(server, fault, says):
+    sleeps = []
+    server.behaviours.extend([fault] * 4)
+    with pytest.raises(tg.EngineCallError, match=says) as info:
+        _retrying(server, sleeps).generate(MESSAGES)
+    assert f"{server.base_url}/chat/completions" in str(info.value)
+    assert len(server.requests) == 4 and len(sleeps) == 3  # retried, then gave up
+
+
+def test_html_page_names_the_url_and_is_not_retried(server):
+    sleeps = []
+    server.behaviours.append("html")
+    with pytest.raises(tg.EngineCallError, match=r"answered 200 with text/html.*not JSON.*base_url.*Proxy login") as info:
+        _retrying(server, sleeps).generate(MESSAGES)
+    assert server.base_url in str(info.value)
+    assert len(server.requests) == 1 and sleeps == []
+
+
+def test_unusable_answer_in_async_path_is_retried(server):
+    sleeps = []
+    server.behaviours.extend(["truncated", "no_choices"])
+    assert asyncio.run(_retrying(server, sleeps).agenerate(MESSAGES)) == "echo: hello there"
+    assert len(server.requests) == 3
+
+
+def test_empty_answer_is_never_cached(server, tmp_path):
     server.behaviours.append("empty")
     engine = CachedEngine(_engine(server), tmp_path / "c.sqlite")
-    assert engine.generate(MESSAGES) == ""
+    with pytest.raises(tg.EngineCallError, match="empty message"):
+        engine.generate(MESSAGES)
     assert engine.generate(MESSAGES) == "echo: hello there"
     assert len(server.requests) == 2
+
+
+def test_cached_prompt_tokens_are_counted_and_priced_at_the_cached_rate(server):
+    tg.engines.register_price("cache-model", 2.0, 8.0, 0.5)
+    engine = OpenAIEngine("cache-model", base_url=server.base_url, api_key="x" * 10)
+    long = [{"role": "user", "content": "x" * 400}]  # 101 prompt tokens from the test server
+    server.cached_tokens = 64
+    first = engine.complete(long)
+    server.cached_tokens = None  # a provider that reports nothing cached
+    second = engine.complete(long)
+    assert (first.prompt_tokens, first.cached_prompt_tokens, first.evaluated_prompt_tokens) == (101, 64, 37)
+    assert (second.prompt_tokens, second.cached_prompt_tokens) == (101, 0)
+    usage = engine.usage
+    assert (usage.prompt_tokens, usage.cached_prompt_tokens, usage.evaluated_prompt_tokens) == (202, 64, 138)
+    completion_tokens = first.completion_tokens + second.completion_tokens
+    assert usage.cost_usd == pytest.approx((138 * 2.0 + 64 * 0.5 + completion_tokens * 8.0) / 1e6)
+    assert usage.as_dict()["cached_prompt_tokens"] == 64
+    assert usage.as_dict()["evaluated_prompt_tokens"] == 138
+    assert "202 prompt (64 cached)" in usage.summary_line()
+
+
+def test_llm_call_event_records_cached_and_total_prompt_tokens(server):
+    from tg_core.events import events_to
+
+    events = []
+    server.cached_tokens = 3
+    with events_to(lambda kind, fields: events.append((kind, fields))):
+        _engine(server).generate(MESSAGES)
+    [(kind, fields)] = events
+    assert kind == "llm_call"
+    assert (fields["prompt_tokens"], fields["cached_prompt_tokens"]) == (len("hello there") // 4 + 1, 3)
+
+
+def test_cached_rate_defaults_to_input_price_and_models_without_one_still_cost():
+    from tg_core.engines.prices import price_of
+
+    tg.engines.register_price("plain-model", 1.0, 3.0)
+    assert price_of("plain-model") == (1.0, 3.0, 1.0)
+    assert price_of("gpt-4o-mini-2024-07-18") == (0.15, 0.60, 0.075)
+    assert price_of("some-local-model") == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="negative"):
+        tg.engines.register_price("bad", 1.0, 1.0, -0.1)
+
+
+def test_same_model_on_another_base_url_is_not_answered_from_the_cache(tmp_path):
+    cache = tmp_path / "cache.sqlite"
+    with ChatServer() as first, ChatServer() as second:
+        first.reply = lambda body: "from the first server"
+        second.reply = lambda body: "from the second server"
+        for server, expected in ((first, "from the first server"), (second, "from the second server")):
+            engine = tg.get_engine("openai:same-model", base_url=server.base_url, api_key="x" * 10,
+                                   cache_path=cache)
+            assert engine.generate(MESSAGES) == expected
+        assert len(first.requests) == len(second.requests) == 1
+        again = tg.get_engine("openai:same-model", base_url=first.base_url + "/", api_key="x" * 10,
+                              cache_path=cache)
+        assert again.generate(MESSAGES) == "from the first server"
+        assert len(first.requests) == 1  # a trailing slash is the same endpoint
 
 
 def test_cache_hit_and_miss_and_temperature_in_key(server, tmp_path):

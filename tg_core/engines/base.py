@@ -11,11 +11,14 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..calls import call_role
 from ..errors import EngineConfigError
 from ..events import emit
+
+if TYPE_CHECKING:
+    from .prices import Price
 
 Messages = list[dict[str, Any]]
 
@@ -24,12 +27,22 @@ _ROLES = {"system", "user", "assistant"}
 
 @dataclass
 class Completion:
+    """One answer. ``prompt_tokens`` counts the whole prompt; ``cached_prompt_tokens`` the part of it
+    the backend served from its prefix cache instead of evaluating (billed at a discount by
+    providers, nearly free locally). ``cached`` says the answer itself came from the response cache.
+    """
+
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
     model: str = ""
     cached: bool = False
     finish_reason: str = "stop"
+    cached_prompt_tokens: int = 0
+
+    @property
+    def evaluated_prompt_tokens(self) -> int:
+        return self.prompt_tokens - self.cached_prompt_tokens
 
 
 @dataclass
@@ -39,6 +52,7 @@ class Usage:
     calls: int = 0
     cache_hits: int = 0
     prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0
     cost_usd: float = 0.0
@@ -48,6 +62,7 @@ class Usage:
         with self._lock:
             self.calls += 1
             self.prompt_tokens += completion.prompt_tokens
+            self.cached_prompt_tokens += completion.cached_prompt_tokens
             self.completion_tokens += completion.completion_tokens
             self.latency_s += latency_s
             self.cost_usd += cost_usd
@@ -57,6 +72,7 @@ class Usage:
         with self._lock:
             self.calls += int(prior.get("calls", 0))
             self.prompt_tokens += int(prior.get("prompt_tokens", 0))
+            self.cached_prompt_tokens += int(prior.get("cached_prompt_tokens", 0))
             self.completion_tokens += int(prior.get("completion_tokens", 0))
             self.cost_usd += float(prior.get("cost_usd", 0.0))
 
@@ -68,16 +84,22 @@ class Usage:
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    @property
+    def evaluated_prompt_tokens(self) -> int:
+        """Prompt tokens the backend actually processed (the rest came from its prefix cache)."""
+        return self.prompt_tokens - self.cached_prompt_tokens
+
     def as_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+        data["evaluated_prompt_tokens"] = self.evaluated_prompt_tokens
         data["total_tokens"] = self.total_tokens
         return data
 
     def summary_line(self) -> str:
         return (
             f"{self.calls} LLM calls, {self.cache_hits} cache hits, "
-            f"{self.prompt_tokens} prompt + {self.completion_tokens} completion tokens, "
-            f"${self.cost_usd:.4f}"
+            f"{self.prompt_tokens} prompt ({self.cached_prompt_tokens} cached) + "
+            f"{self.completion_tokens} completion tokens, ${self.cost_usd:.4f}"
         )
 
 
@@ -143,6 +165,9 @@ class Engine:
 
     model: str = "unknown"
     usage: Usage
+    # Where answers come from (a base URL, a model file's digest): part of the response
+    # cache key, so one model name on two endpoints never shares cached answers.
+    endpoint: str = ""
 
     def complete(self, messages: Messages, **params: Any) -> Completion:
         raise NotImplementedError
@@ -172,7 +197,7 @@ class Engine:
 class ModelEngine(Engine):
     """An engine that actually produces text; it accounts usage and reports calls."""
 
-    def __init__(self, model: str, prices: dict[str, tuple[float, float]] | None = None) -> None:
+    def __init__(self, model: str, prices: dict[str, Price] | None = None) -> None:
         self.model = model
         self.usage = Usage()
         self._prices = prices
@@ -210,6 +235,7 @@ class ModelEngine(Engine):
             params=params,
             response=completion.text,
             prompt_tokens=completion.prompt_tokens,
+            cached_prompt_tokens=completion.cached_prompt_tokens,
             completion_tokens=completion.completion_tokens,
             finish_reason=completion.finish_reason,
             latency_s=round(latency, 4),
@@ -226,6 +252,10 @@ class EngineLayer(Engine):
         self.inner = inner
         self.model = inner.model
         self.usage = inner.usage
+
+    @property
+    def endpoint(self) -> str:  # type: ignore[override]
+        return self.inner.endpoint
 
     def complete(self, messages: Messages, **params: Any) -> Completion:
         return self.inner.complete(messages, **params)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from . import defaults
 from .base import Completion, Messages, ModelEngine, estimate_tokens, messages_text
 
 
@@ -22,11 +23,15 @@ class FunctionEngine(ModelEngine):
     Token counts are estimated from characters, since a function reports none.
     """
 
-    def __init__(self, fn: Callable[..., Any], model: str = "function", max_workers: int = 64):
+    def __init__(
+        self, fn: Callable[..., Any], model: str = "function", max_workers: int = defaults.FUNCTION_ENGINE_WORKERS
+    ) -> None:
         if not callable(fn):
             raise TypeError(f"FunctionEngine(fn): fn must be callable, got {type(fn).__name__}")
         super().__init__(model)
         self.fn = fn
+        # Two functions behind one model name must not share cached answers.
+        self.endpoint = f"python:{getattr(fn, '__module__', '')}:{getattr(fn, '__qualname__', type(fn).__qualname__)}"
         self.max_workers = max_workers
         self._is_async = inspect.iscoroutinefunction(fn)
         self._pool: ThreadPoolExecutor | None = None

@@ -293,3 +293,64 @@ def ensure_model(known: KnownModel, directory: Path | None = None) -> Path:
             raise
         _write_record(target, known.sha256)
         return target
+
+
+_digests: dict[tuple[str, int, int], str] = {}
+_digests_lock = threading.Lock()
+
+
+def _digest_memo() -> Path:
+    return models_dir() / "digests.json"
+
+
+def model_digest(spec: ModelSpec) -> str:
+    """The sha256 of the file ``spec`` names: pinned for ours, hashed once per version of a user's file.
+
+    It tells apart two models behind one name (a user's ``TG_LOCAL_MODEL``
+    swapped for another file), so cached answers of one are never served for
+    the other. A user's file is hashed on first use and remembered, with its
+    size and mtime, in the models cache folder.
+    """
+    if spec.known is not None:
+        return spec.known.sha256
+    path = locate(spec).resolve()
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    with _digests_lock:
+        if key in _digests:
+            return _digests[key]
+        memo = _digest_memo()
+        try:
+            records = json.loads(memo.read_text())
+        except (OSError, ValueError):
+            records = {}
+        if not isinstance(records, dict):
+            records = {}
+        record = records.get(str(path))
+        if isinstance(record, dict) and [record.get("size"), record.get("mtime_ns")] == list(key[1:]):
+            digest = str(record.get("sha256"))
+        else:
+            log.info("computing the sha256 of %s (once per version of the file)", path)
+            digest = _sha256(path)
+            records[str(path)] = {"sha256": digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+            _write_json(memo, records)
+        _digests[key] = digest
+        return digest
+
+
+def _write_json(target: Path, data: object) -> None:
+    """Best effort: a cache folder that cannot be written only costs hashing again next time."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".digests-", suffix=".tmp")
+    except OSError as exc:
+        log.debug("could not remember model digests in %s: %s", target, exc)
+        return
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        log.debug("could not remember model digests in %s: %s", target, exc)

@@ -8,6 +8,7 @@ retry layer owns that decision for every engine.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 import weakref
@@ -16,11 +17,13 @@ from typing import Any
 import openai
 
 from ..errors import EngineCallError, EngineConfigError
+from . import defaults
 from .base import Completion, Messages, ModelEngine, estimate_tokens, messages_text
+from .prices import Price
 
 OWN_PARAMS = {"output_tags"}
-DEFAULT_TIMEOUT_S = 120.0
 _RETRYABLE_STATUS = {408, 409, 429}
+_SHOWN_CHARS = 200
 
 
 def _retry_after(response: Any) -> float | None:
@@ -59,6 +62,44 @@ def translate_error(exc: Exception, base_url: str) -> EngineCallError:
     return error
 
 
+def _shown(text: str) -> str:
+    """The start of a body, on one line, for an error message."""
+    flat = " ".join(text.split())
+    return repr(flat[:_SHOWN_CHARS] + ("..." if len(flat) > _SHOWN_CHARS else ""))
+
+
+def reply_error(message: str, retryable: bool) -> EngineCallError:
+    error = EngineCallError(message)
+    error.retryable, error.retry_after, error.status_code = retryable, None, None
+    return error
+
+
+def read_reply(http: Any) -> dict[str, Any]:
+    """The JSON object of a 2xx answer, or an error naming the URL and what came back.
+
+    Cut-off JSON (a dropped connection, a proxy hiccup) can succeed on retry;
+    an HTML page (a wrong base_url, a login portal) comes back the same, so
+    it fails at once.
+    """
+    url, status = str(http.request.url), http.status_code
+    content_type = http.headers.get("content-type", "") or "no content type"
+    text = http.text
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        if "json" in content_type or text.lstrip().startswith(("{", "[")):
+            raise reply_error(
+                f"{url} answered {status} with malformed or cut-off JSON ({exc}): {_shown(text)}", True
+            ) from None
+        raise reply_error(
+            f"{url} answered {status} with {content_type}, not JSON: is base_url an OpenAI-compatible "
+            f"API (it usually ends in /v1)? The answer starts {_shown(text)}", False
+        ) from None
+    if not isinstance(data, dict):
+        raise reply_error(f"{url} answered {status} with JSON that is not a chat completion: {_shown(text)}", False)
+    return data
+
+
 class OpenAIEngine(ModelEngine):
     accepts_images = True  # image parts are passed on; a text-only server answers with its own error
 
@@ -67,14 +108,15 @@ class OpenAIEngine(ModelEngine):
         model: str,
         base_url: str | None = None,
         api_key: str | None = None,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
+        timeout_s: float = defaults.OPENAI_TIMEOUT_S,
         default_params: dict[str, Any] | None = None,
-        prices: dict[str, tuple[float, float]] | None = None,
+        prices: dict[str, Price] | None = None,
     ) -> None:
         if not model:
             raise EngineConfigError("openai engine: the spec needs a model name, as in 'openai:gpt-4o-mini'")
         super().__init__(model, prices)
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or defaults.OPENAI_BASE_URL
+        self.endpoint = self.base_url.rstrip("/")
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key:
             if "api.openai.com" in self.base_url:
@@ -97,18 +139,38 @@ class OpenAIEngine(ModelEngine):
         merged = {**self.default_params, **{k: v for k, v in params.items() if k not in OWN_PARAMS}}
         return {"model": self.model, "messages": messages, **merged}
 
-    def _completion(self, response: Any, messages: Messages) -> Completion:
-        choice = response.choices[0] if response.choices else None
-        text = (choice.message.content if choice and choice.message else None) or ""
-        usage = response.usage
-        prompt_tokens = usage.prompt_tokens if usage else estimate_tokens(messages_text(messages))
-        completion_tokens = usage.completion_tokens if usage else estimate_tokens(text)
+    def _completion(self, http: Any, messages: Messages) -> Completion:
+        """Our Completion from a 2xx answer; an answer with no text is an error, never ""."""
+        data = read_reply(http)
+        url = str(http.request.url)
+        choices = data.get("choices")
+        choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else None
+        if choice is None:
+            raise reply_error(f"{url} answered with no choices: {_shown(http.text)}", True)
+        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        text = message.get("content")
+        finish = choice.get("finish_reason") or "stop"
+        if not isinstance(text, str) or not text:
+            raise reply_error(
+                f"{url} answered with an empty message (content {text!r}, finish_reason {finish!r})", True
+            )
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        prompt_tokens = usage.get("prompt_tokens")
+        if not isinstance(prompt_tokens, int):
+            prompt_tokens = estimate_tokens(messages_text(messages))
+        completion_tokens = usage.get("completion_tokens")
+        if not isinstance(completion_tokens, int):
+            completion_tokens = estimate_tokens(text)
+        details = usage.get("prompt_tokens_details")
+        cached = details.get("cached_tokens") if isinstance(details, dict) else None
+        cached = min(prompt_tokens, cached) if isinstance(cached, int) and cached > 0 else 0
         return Completion(
             text,
             prompt_tokens,
             completion_tokens,
-            response.model or self.model,
-            finish_reason=(choice.finish_reason if choice else None) or "stop",
+            data.get("model") or self.model,
+            finish_reason=finish,
+            cached_prompt_tokens=cached,
         )
 
     def _send(self, messages: Messages, params: dict[str, Any]) -> Completion:
@@ -118,10 +180,10 @@ class OpenAIEngine(ModelEngine):
                     base_url=self.base_url, api_key=self._api_key, max_retries=0, timeout=self.timeout_s
                 )
         try:
-            response = self._client.chat.completions.create(**self._request(messages, params))
+            raw = self._client.chat.completions.with_raw_response.create(**self._request(messages, params))
         except openai.OpenAIError as exc:
             raise translate_error(exc, self.base_url) from exc
-        return self._completion(response, messages)
+        return self._completion(raw.http_response, messages)
 
     async def _asend(self, messages: Messages, params: dict[str, Any]) -> Completion:
         # An async client belongs to the event loop it was first used on; keyed on the
@@ -134,7 +196,7 @@ class OpenAIEngine(ModelEngine):
             )
             self._async_clients[loop] = client
         try:
-            response = await client.chat.completions.create(**self._request(messages, params))
+            raw = await client.chat.completions.with_raw_response.create(**self._request(messages, params))
         except openai.OpenAIError as exc:
             raise translate_error(exc, self.base_url) from exc
-        return self._completion(response, messages)
+        return self._completion(raw.http_response, messages)

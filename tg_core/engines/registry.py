@@ -16,14 +16,13 @@ import os
 from typing import Any
 
 from ..errors import EngineConfigError
+from . import defaults
 from .base import Engine
 from .budget import Budget, BudgetedEngine
 from .cache import CachedEngine
 from .limit import ConcurrencyLimitedEngine
 from .providers import PROVIDER_FACTORIES, textgrad_spec
 from .retry import RetryingEngine
-
-DEFAULT_SPEC = "local"
 
 
 def _openai(model: str, **options: Any) -> Engine:
@@ -64,7 +63,7 @@ CORE_FACTORIES = {"openai": _openai, "local": _local, "python": _python, "replay
 
 
 def default_spec() -> str:
-    return os.environ.get("TG_ENGINE") or DEFAULT_SPEC
+    return os.environ.get(defaults.ENGINE_ENV) or defaults.DEFAULT_ENGINE_SPEC
 
 
 def _factories() -> dict[str, Any]:
@@ -78,7 +77,7 @@ def get_engine(
     *,
     cache: bool = True,
     cache_path: str | os.PathLike | None = None,
-    max_retries: int = 4,
+    max_retries: int = defaults.MAX_RETRIES,
     max_concurrency: int | None = None,
     budget: Budget | None = None,
     **options: Any,

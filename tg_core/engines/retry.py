@@ -14,13 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import defaults
 from .base import Completion, Engine, EngineLayer, Messages
 
 log = logging.getLogger(__name__)
-
-INITIAL_DELAY_S = 0.5
-MAX_DELAY_S = 30.0
-MAX_RETRY_AFTER_S = 60.0
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -30,9 +27,9 @@ def is_retryable(exc: BaseException) -> bool:
 def delay_before_retry(attempt: int, exc: BaseException, rng: random.Random) -> float:
     """Seconds to wait before retry number ``attempt`` (1-based)."""
     hinted = getattr(exc, "retry_after", None)
-    if hinted is not None and 0 <= hinted <= MAX_RETRY_AFTER_S:
+    if hinted is not None and 0 <= hinted <= defaults.MAX_RETRY_AFTER_S:
         return float(hinted)
-    ceiling = min(MAX_DELAY_S, INITIAL_DELAY_S * 2 ** (attempt - 1))
+    ceiling = min(defaults.MAX_DELAY_S, defaults.INITIAL_DELAY_S * 2 ** (attempt - 1))
     return ceiling * (0.5 + rng.random() / 2)
 
 
@@ -40,7 +37,7 @@ class RetryingEngine(EngineLayer):
     def __init__(
         self,
         inner: Engine,
-        max_retries: int = 4,
+        max_retries: int = defaults.MAX_RETRIES,
         sleep: Callable[[float], None] = time.sleep,
         asleep: Callable[[float], Any] = asyncio.sleep,
         seed: int | None = None,

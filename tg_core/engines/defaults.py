@@ -1,0 +1,55 @@
+"""Every default of the engines in one place: retries, timeouts, context, threads, slots.
+
+Engines and layers take each of these as a keyword argument, so a caller
+overrides one call site without touching this module; the environment
+variables named here are read when a model loads, never on import.
+"""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------- any engine
+
+DEFAULT_ENGINE_SPEC = "local"
+ENGINE_ENV = "TG_ENGINE"
+
+# Retries: capped, jittered exponential backoff; a server's Retry-After wins when sane.
+MAX_RETRIES = 4
+INITIAL_DELAY_S = 0.5
+MAX_DELAY_S = 30.0
+MAX_RETRY_AFTER_S = 60.0
+
+# The response cache waits this long for another process's write lock.
+CACHE_LOCK_TIMEOUT_S = 30.0
+
+# Sync functions called asynchronously run on a private pool this large.
+FUNCTION_ENGINE_WORKERS = 64
+
+# ---------------------------------------------------------------- OpenAI-compatible servers
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+OPENAI_TIMEOUT_S = 120.0
+
+# ---------------------------------------------------------------- the embedded model
+
+# Tokens of key/value cache shared by all slots (Qwen2.5-1.5B at f16: about 28 KB
+# per token, so 16384 tokens take about 460 MB; the 0.5B model about 12 KB per token).
+LOCAL_N_CTX = 16384
+LOCAL_MIN_N_CTX = 256
+LOCAL_MAX_TOKENS = 1024
+# An answer cut before its closing tag is wasted and re-asked, so tagged answers get room.
+TAGGED_MIN_MAX_TOKENS = 2048
+
+# Slots: each keeps the key/value cache of its last prompt, so up to this many
+# interleaved prompt families (the judge, the backward pass, the optimizer)
+# reuse their shared prefixes, and as many calls run at once. Chosen by
+# measurement (bench/local_slots.py).
+LOCAL_SLOTS = 4
+SLOTS_ENV = "TG_LOCAL_SLOTS"
+# Host memory llama.cpp may use to keep prompts evicted from a slot (LRU).
+LOCAL_CACHE_RAM_MIB = 1024
+
+# Threads: as many as there are idle cores when the model loads, at least 1,
+# at most this many (llama.cpp gains little beyond the physical cores, and
+# threads on busy cores collapse throughput).
+MAX_AUTO_THREADS = 8
+THREADS_ENV = "TG_LOCAL_THREADS"
