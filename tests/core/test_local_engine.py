@@ -11,13 +11,14 @@ import dataclasses
 import hashlib
 import importlib.util
 import json
+import os
 import random
 import re
 
 import pytest
 
 from tg_core import prompts
-from tg_core.engines import model_files
+from tg_core.engines import defaults, llama, model_files
 from tg_core.engines.defaults import TAGGED_MIN_MAX_TOKENS
 from tg_core.engines.grammar import tags_grammar
 from tg_core.engines.local import LocalEngine
@@ -146,6 +147,77 @@ def test_bad_thread_count_from_environment_is_named(monkeypatch, tmp_path):
     monkeypatch.setenv("TG_LOCAL_THREADS", "two")
     with pytest.raises(EngineConfigError, match="TG_LOCAL_THREADS"):
         LocalEngine(str(tmp_path / "m.gguf")).complete([{"role": "user", "content": "hi"}])
+
+
+@pytest.fixture
+def no_local_env(monkeypatch):
+    for name in ("TG_LOCAL_THREADS", "TG_LOCAL_SLOTS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.parametrize("cores,load,threads", [(2, 0.1, 2), (2, 0.6, 1), (2, 1.9, 1), (2, 7.5, 1),
+                                                (16, 3.2, 8), (4, 1.2, 3)])
+def test_threads_follow_the_idle_cores_when_the_model_loads(monkeypatch, no_local_env, cores, load, threads):
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    chosen, source = llama.choose_threads()
+    assert chosen == threads
+    assert source == f"load: {max(0.0, cores - load):.1f} of {cores} cores idle"
+
+
+def test_threads_without_a_load_average_stay_at_one(monkeypatch, no_local_env):
+    def unavailable():
+        raise OSError("no load average here")
+
+    monkeypatch.setattr(os, "getloadavg", unavailable)
+    assert llama.choose_threads()[0] == 1
+
+
+def test_explicit_threads_win_over_environment_and_load(monkeypatch, no_local_env):
+    monkeypatch.setenv("TG_LOCAL_THREADS", "3")
+    assert llama.choose_threads() == (3, "TG_LOCAL_THREADS")
+    assert llama.choose_threads(2) == (2, "n_threads")
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "two", "1.5"])
+def test_bad_slot_count_from_environment_is_named(monkeypatch, tmp_path, no_local_env, bad):
+    monkeypatch.setenv("TG_LOCAL_SLOTS", bad)
+    with pytest.raises(EngineConfigError, match=f"TG_LOCAL_SLOTS must be a positive integer, got '{re.escape(bad)}'"):
+        LocalEngine(str(tmp_path / "m.gguf")).complete([{"role": "user", "content": "hi"}])
+
+
+def test_slots_from_argument_environment_or_default(monkeypatch, no_local_env):
+    assert llama.choose_slots() == defaults.LOCAL_SLOTS
+    monkeypatch.setenv("TG_LOCAL_SLOTS", "2")
+    assert llama.choose_slots() == 2
+    assert llama.choose_slots(1) == 1
+    with pytest.raises(EngineConfigError, match="n_slots must be a positive integer, got 0"):
+        llama.choose_slots(0)
+
+
+def test_kv_need_bounds_the_prompt_by_its_bytes_and_counts_the_answer():
+    engine = LocalEngine("light", max_tokens=100)
+    body = engine.request([{"role": "system", "content": "ab"}, {"role": "user", "content": "é€"}], {})
+    assert engine.kv_need(body) == (2 + 5) + 2 * defaults.MESSAGE_TOKENS + defaults.TEMPLATE_TOKENS + 100
+
+
+def test_endpoint_of_a_bundled_model_is_its_pinned_digest_without_reading_files():
+    assert LocalEngine("light").endpoint == "sha256:" + LIGHT.sha256
+
+
+def test_endpoint_of_a_users_model_is_its_sha256_remembered_per_file_version(tmp_path):
+    first, second = tmp_path / "a" / "model.gguf", tmp_path / "b" / "model.gguf"
+    for path, body in ((first, b"GGUF one"), (second, b"GGUF two")):
+        path.parent.mkdir()
+        path.write_bytes(body)
+    engines = LocalEngine(str(first)), LocalEngine(str(second))
+    assert engines[0].model == engines[1].model == "local:model"  # one name, two models
+    assert engines[0].endpoint == "sha256:" + hashlib.sha256(b"GGUF one").hexdigest()
+    assert engines[1].endpoint == "sha256:" + hashlib.sha256(b"GGUF two").hexdigest()
+    memo = json.loads((model_files.models_dir() / "digests.json").read_text())
+    assert memo[str(first.resolve())]["sha256"] == hashlib.sha256(b"GGUF one").hexdigest()
+    first.write_bytes(b"GGUF one, retrained")
+    assert LocalEngine(str(first)).endpoint == "sha256:" + hashlib.sha256(b"GGUF one, retrained").hexdigest()
 
 
 @pytest.fixture
@@ -363,3 +435,58 @@ def test_openai_engine_against_the_embedded_models_server(light_path):
         assert text.strip()
         assert engine.usage.calls == 1 and engine.usage.completion_tokens > 0
         assert engine.usage.cost_usd == 0.0  # local models cost nothing
+
+
+@pytest.mark.slow
+def test_second_call_sharing_a_prefix_reports_cached_prompt_tokens(light):
+    prefix = "You check shipping manifests for a test of prefix reuse. " + " ".join(
+        f"Rule {i}: crate {i} must weigh less than {100 + i} kg." for i in range(40)
+    )
+    before = dataclasses.replace(light.usage)
+    first = light.complete([{"role": "system", "content": prefix},
+                            {"role": "user", "content": "Manifest 1: crate 3 weighs 90 kg. Is it fine?"}], max_tokens=8)
+    second = light.complete([{"role": "system", "content": prefix},
+                             {"role": "user", "content": "Manifest 2: crate 7 weighs 200 kg. Is it fine?"}], max_tokens=8)
+    assert first.prompt_tokens > 400
+    assert first.cached_prompt_tokens < 50  # at most the chat template's opening is shared with earlier tests
+    assert second.cached_prompt_tokens > first.prompt_tokens - 30  # all but the new question
+    assert second.evaluated_prompt_tokens == second.prompt_tokens - second.cached_prompt_tokens < 30
+    usage = light.usage
+    assert usage.prompt_tokens - before.prompt_tokens == first.prompt_tokens + second.prompt_tokens
+    assert (usage.cached_prompt_tokens - before.cached_prompt_tokens
+            == first.cached_prompt_tokens + second.cached_prompt_tokens)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text", ["1234567890" * 8, "数据和模型" * 10, "🙂🚀✓" * 10, "plain words " * 10])
+def test_kv_need_is_never_below_the_tokens_a_request_takes(light, text):
+    body = light.request([{"role": "user", "content": text}], {"max_tokens": 1})
+    completion = light.complete([{"role": "user", "content": text}], max_tokens=1)
+    assert light.kv_need(body) >= completion.prompt_tokens + completion.completion_tokens
+
+
+@pytest.mark.slow
+def test_concurrent_calls_that_outgrow_the_shared_context_take_turns_and_the_run_records_the_load(
+    light_path, tmp_path
+):
+    from tg_core.runs import Run
+
+    engine = LocalEngine(light_path, n_threads=1, n_slots=2, n_ctx=2048, max_tokens=16)
+    # Each prompt takes over 1,000 of the 2,048 cells: together llama.cpp would fail both.
+    prompts = [[{"role": "user", "content": " ".join(f"{word} {i}" for i in range(240)) + ". Summarize."}]
+               for word in ("alpha", "beta")]
+
+    async def both():
+        return await asyncio.gather(*(engine.acomplete(p) for p in prompts))
+
+    run = Run.create(tmp_path, task="slots", engine=engine)
+    try:
+        with run:
+            answers = asyncio.run(both())
+    finally:
+        engine.close()
+    assert all(a.text.strip() and a.prompt_tokens > 1000 for a in answers)
+    [loaded] = run.events("local_engine_loaded")
+    assert loaded["slots"] == 2 and loaded["n_ctx"] == 2048
+    assert loaded["threads"] == 1 and loaded["threads_source"] == "n_threads"
+    assert loaded["digest"] == LIGHT.sha256 and loaded["model"] == LIGHT.label

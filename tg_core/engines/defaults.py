@@ -39,14 +39,18 @@ LOCAL_MAX_TOKENS = 1024
 # An answer cut before its closing tag is wasted and re-asked, so tagged answers get room.
 TAGGED_MIN_MAX_TOKENS = 2048
 
-# Slots: each keeps the key/value cache of its last prompt, so up to this many
-# interleaved prompt families (the judge, the backward pass, the optimizer)
-# reuse their shared prefixes, and as many calls run at once. Chosen by
-# measurement (bench/local_slots.py).
+# Slots: each holds the key/value cache of its prompt, so up to this many calls
+# run at once (as long as their prompts fit in n_ctx together) without evicting
+# each other's prefixes. Chosen by measurement (bench/local_slots.py).
 LOCAL_SLOTS = 4
 SLOTS_ENV = "TG_LOCAL_SLOTS"
-# Host memory llama.cpp may use to keep prompts evicted from a slot (LRU).
+# Host memory where llama.cpp keeps prompts moved out of slots, oldest dropped
+# first; a later prompt sharing at least a quarter of one is restored from here.
+# About 38,000 tokens of the default model (28 KB each), 87,000 of the light one.
 LOCAL_CACHE_RAM_MIB = 1024
+# Key/value cells a request may need beyond its text: chat template tokens.
+TEMPLATE_TOKENS = 64
+MESSAGE_TOKENS = 8
 
 # Threads: as many as there are idle cores when the model loads, at least 1,
 # at most this many (llama.cpp gains little beyond the physical cores, and

@@ -35,12 +35,13 @@ _UNIX_PATH_MAX = 100  # sun_path holds 104-108 bytes depending on the system
 
 
 def _positive_int(raw: object, what: str) -> int:
+    value = raw
     if isinstance(raw, str):
         with contextlib.suppress(ValueError):
-            raw = int(raw.strip())
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+            value = int(raw.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise EngineConfigError(f"{what} must be a positive integer, got {raw!r}")
-    return raw
+    return value
 
 
 def idle_cores() -> float:
@@ -102,8 +103,9 @@ def server_params(
     params.n_ctx = n_ctx
     params.n_parallel = slots
     # One key/value buffer of n_ctx tokens for all slots: any slot may hold a prompt
-    # up to n_ctx and memory does not grow with slots; idle slots are moved to the
-    # host prompt cache when a new prompt needs their room.
+    # up to n_ctx and memory does not grow with slots. Idle slots are copied to the
+    # host prompt cache when a task starts, so no prefix is lost when a long prompt
+    # needs their room (kept in place, a purged slot's prefix was evaluated again).
     params.kv_unified = True
     params.cache_prompt = True
     params.cache_idle_slots = True

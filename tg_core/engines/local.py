@@ -2,19 +2,23 @@
 
 It needs no server, key or network, so tg-core works out of the box. The
 model keeps several slots (``n_slots``), each with the key/value cache of
-its last prompt, so consecutive calls and concurrent branches of a graph
-skip evaluating the prefix they share with an earlier call; async callers
-wait on a private thread pool, one thread per slot, never on the event loop.
-What was evaluated and what came from the cache is reported per call.
+its prompt, and a host-memory cache of prompts moved out of slots, so
+consecutive calls and concurrent branches of a graph skip evaluating the
+prefix they share with an earlier call (``cache_prompt``). Calls run at
+once, one per slot, while their prompts fit in the shared context together;
+async callers wait on a private thread pool, never on the event loop. Each
+call reports its prompt tokens and how many of them came from a cache.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import logging
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -68,9 +72,13 @@ class LocalEngine(ModelEngine):
     temperature 0 with a fixed seed, so the same prompt gives the same text.
     ``n_threads`` (else ``$TG_LOCAL_THREADS``, else the idle cores when the
     model loads) and ``n_slots`` (else ``$TG_LOCAL_SLOTS``, else
-    ``defaults.LOCAL_SLOTS``) are settled at load; all slots share one
-    key/value cache of ``n_ctx`` tokens, so memory does not grow with slots
-    (about 28 KB per token for the default model: 460 MB at 16384).
+    ``defaults.LOCAL_SLOTS``) are settled at load, and the load is reported
+    as a ``local_engine_loaded`` event. All slots share one key/value cache
+    of ``n_ctx`` tokens, so memory does not grow with slots (about 28 KB per
+    token for the default model: 460 MB at 16384; 12 KB for the light one),
+    plus at most ``defaults.LOCAL_CACHE_RAM_MIB`` of prompts kept in host
+    memory. One prompt may use all ``n_ctx`` tokens; calls that might not
+    fit together take turns.
     """
 
     def __init__(
@@ -95,6 +103,9 @@ class LocalEngine(ModelEngine):
         self._digest: str | None = None
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
+        self._kv = threading.Condition()
+        self._in_flight = 0
+        self._kv_reserved = 0
 
     @property
     def endpoint(self) -> str:
@@ -178,14 +189,44 @@ class LocalEngine(ModelEngine):
             cached_prompt_tokens=cached,
         )
 
+    def kv_need(self, body: dict[str, Any]) -> int:
+        """An upper bound of the key/value cells ``body`` takes: its prompt and its answer.
+
+        Byte-level tokenizers never make a token of less than one byte, so the
+        UTF-8 length bounds the prompt's tokens without tokenizing it.
+        """
+        text = sum(len(m["content"].encode("utf-8")) + defaults.MESSAGE_TOKENS for m in body["messages"])
+        return text + defaults.TEMPLATE_TOKENS + int(body.get("max_tokens") or 0)
+
+    @contextlib.contextmanager
+    def _room(self, need: int) -> Iterator[None]:
+        """Wait until ``need`` cells fit beside the calls in flight (alone, any call may go).
+
+        All slots share n_ctx cells, and llama.cpp fails every call in flight
+        when they outgrow it together, so calls that might not fit take turns.
+        """
+        with self._kv:
+            while self._in_flight and self._kv_reserved + need > self.n_ctx:
+                self._kv.wait()
+            self._in_flight += 1
+            self._kv_reserved += need
+        try:
+            yield
+        finally:
+            with self._kv:
+                self._in_flight -= 1
+                self._kv_reserved -= need
+                self._kv.notify_all()
+
     def _send(self, messages: Messages, params: dict[str, Any]) -> Completion:
         body = self.request(messages, params)
         server = self._server()
-        try:
-            # llama.cpp queues requests beyond its slots; the call releases the GIL.
-            result = server.handle_chat_completions(body)
-        except Exception as exc:
-            raise call_error(str(exc), self.n_ctx) from exc
+        with self._room(self.kv_need(body)):
+            try:
+                # llama.cpp queues requests beyond its slots; the call releases the GIL.
+                result = server.handle_chat_completions(body)
+            except Exception as exc:
+                raise call_error(str(exc), self.n_ctx) from exc
         return self._completion(result, messages, params)
 
     async def _asend(self, messages: Messages, params: dict[str, Any]) -> Completion:
