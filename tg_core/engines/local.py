@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import EngineCallError
 from . import defaults, llama, model_files
-from .base import Completion, Messages, ModelEngine, estimate_tokens, messages_text
+from .base import Completion, Messages, ModelEngine, content_text, estimate_tokens, messages_text
 from .grammar import tags_grammar
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ class LocalEngine(ModelEngine):
         Byte-level tokenizers never make a token of less than one byte, so the
         UTF-8 length bounds the prompt's tokens without tokenizing it.
         """
-        text = sum(len(m["content"].encode("utf-8")) + defaults.MESSAGE_TOKENS for m in body["messages"])
+        text = sum(len(content_text(m["content"]).encode("utf-8")) + defaults.MESSAGE_TOKENS for m in body["messages"])
         return text + defaults.TEMPLATE_TOKENS + int(body.get("max_tokens") or 0)
 
     @contextlib.contextmanager
