@@ -14,7 +14,7 @@ from tg_core.engines.providers import KEY_VARIABLES, PROVIDERS
 from tg_core.plugins import reset_plugins
 
 _LEAKY_ENV = ("TG_ENGINE", "TG_LOCAL_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "TG_BLOCK_PLUGINS",
-              "TG_DISABLE_PLUGIN_AUTOLOAD", "TG_SERVE_API_KEY", *KEY_VARIABLES,
+              "TG_DISABLE_PLUGIN_AUTOLOAD", "TG_SERVE_API_KEY", "TG_LOCAL_THREADS", "TG_LOCAL_SLOTS", *KEY_VARIABLES,
               *(p.url_variable for p in PROVIDERS.values()))
 
 

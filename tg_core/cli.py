@@ -163,6 +163,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         n_threads=args.threads,
         n_ctx=args.ctx,
+        n_slots=args.slots,
         api_key=os.environ.get("TG_SERVE_API_KEY"),
         on_ready=lambda server: _err(
             f"serving {server.model} at {server.base_url} (OpenAI-compatible; Ctrl-C stops)"
@@ -201,7 +202,10 @@ def build_parser(tasks: dict[str, Any]) -> argparse.ArgumentParser:
     serve.add_argument("--model", default="default", help="default, light, or a path to a GGUF file")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--threads", type=int, default=None, help="CPU threads (default: $TG_LOCAL_THREADS or 1)")
+    serve.add_argument("--threads", type=int, default=None,
+                       help="CPU threads (default: $TG_LOCAL_THREADS, else the idle cores when the model loads)")
+    serve.add_argument("--slots", type=int, default=None,
+                       help="parallel slots, each its own prefix cache (default: $TG_LOCAL_SLOTS or 4)")
     serve.add_argument("--ctx", type=int, default=DEFAULT_N_CTX, help=f"context length in tokens (default {DEFAULT_N_CTX})")
     return parser
 
