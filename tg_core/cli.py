@@ -128,6 +128,7 @@ def cmd_run(
     task.validate(args)  # before any folder is made, so bad input leaves nothing behind
     spec = args.engine or (run.config.get("engine") if args.resume else None) or default_spec()
     engine = _engine_for(spec, args)  # before any folder is made, so a bad spec leaves nothing behind
+    engine.check()
     if not args.resume:
         run = Run.create(args.runs_dir, task.name, {"argv": argv, "engine": spec}, path=args.run_dir)
     if args.resume:

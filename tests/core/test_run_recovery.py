@@ -134,3 +134,10 @@ def test_resume_with_steps_extends_a_finished_run(tmp_path, engine_module, capsy
     code, err = _run(["text", "--resume", str(run_dir), "--steps", "2"], capsys)
     assert code == 0 and "resuming after step 1" in err
     assert (run_dir / "checkpoints" / "step-0002.json").exists()
+
+
+def test_a_missing_local_model_is_named_before_a_run_folder_exists(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TG_LOCAL_MODEL", str(tmp_path / "nowhere.gguf"))
+    code, err = _run(["text", "--engine", "local", "--runs-dir", str(tmp_path / "runs")], capsys)
+    assert code == 2 and f"TG_LOCAL_MODEL: no such file: {tmp_path / 'nowhere.gguf'}" in err
+    assert not (tmp_path / "runs").exists()

@@ -169,6 +169,12 @@ class Engine:
     # cache key, so one model name on two endpoints never shares cached answers.
     endpoint: str = ""
 
+    def check(self) -> None:
+        """Fail now, with the setting to fix, on what can be checked without a call (a missing model file).
+
+        The CLI calls it before it creates a run folder.
+        """
+
     def complete(self, messages: Messages, **params: Any) -> Completion:
         raise NotImplementedError
 
@@ -256,6 +262,9 @@ class EngineLayer(Engine):
     @property
     def endpoint(self) -> str:  # type: ignore[override]
         return self.inner.endpoint
+
+    def check(self) -> None:
+        self.inner.check()
 
     def complete(self, messages: Messages, **params: Any) -> Completion:
         return self.inner.complete(messages, **params)

@@ -114,6 +114,10 @@ class LocalEngine(ModelEngine):
             self._digest = "sha256:" + model_files.model_digest(self.spec)
         return self._digest
 
+    def check(self) -> None:
+        """The model file exists and is GGUF (ours is assembled and verified once)."""
+        model_files.locate(self.spec)
+
     def load(self) -> None:
         """Load the model now instead of on the first call (to pay the wait up front)."""
         self._server()
