@@ -252,7 +252,7 @@ def real_cache():
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # 13 calls took 929 s (up to 203 s each) on a loaded 2-core machine
-def test_two_steps_of_the_shared_loop_with_the_light_model(real_cache, tmp_path, monkeypatch):
+def test_a_step_of_the_shared_loop_with_the_light_model(real_cache, tmp_path, monkeypatch):
     from tg_code.refinement import syntax_problem
 
     monkeypatch.setenv("TG_CACHE_DIR", real_cache)
@@ -260,9 +260,9 @@ def test_two_steps_of_the_shared_loop_with_the_light_model(real_cache, tmp_path,
     start.write_text("from typing import List\n\n\ndef has_close_elements(numbers: List[float], threshold: float) "
                      "-> bool:\n    return False\n")  # passes 1 of the 2 visible tests
     assert main(["run", "code", "--problem", "HumanEval/0", "--code", str(start), "--engine", "local:light",
-                 "--steps", "2", "--candidates", "1", "--no-cache", "--run-dir", str(tmp_path / "run")]) == 0
+                 "--steps", "1", "--candidates", "1", "--no-cache", "--run-dir", str(tmp_path / "run")]) == 0
     summary, report, _ = _outputs(tmp_path)
-    assert summary["start_score"] == [1.0, 2.0] and 1 <= summary["iterations"] <= 2
+    assert summary["start_score"] == [1.0, 2.0] and summary["iterations"] == 1
     assert summary["usage"]["calls"] >= 5  # the judge, three backward calls, at least one optimizer answer
     assert summary["best_score"] >= summary["start_score"]  # whatever the small model wrote, never worse
     loop = json.loads(sorted((tmp_path / "run" / "checkpoints").iterdir())[-1].read_text())["state"]["loop"]
