@@ -147,7 +147,7 @@ def dock_outcome(smiles: str, target: str, settings: DockingSettings) -> dict[st
     }
     if "error" in reply:
         return {"vina": None, "error": f"docking failed: {reply['error']}", "retryable": False, **details}
-    return {"vina": reply["vina"], "error": None, "retryable": False, **details}
+    return {"vina": reply["vina"], "error": None, "retryable": False, "pose": reply["pose"], **details}
 
 
 def _failure(message: str, retryable: bool) -> dict[str, Any]:
@@ -157,6 +157,7 @@ def _failure(message: str, retryable: bool) -> dict[str, Any]:
 def _with_outcome(result: MoleculeResult, outcome: dict[str, Any], cached: bool) -> MoleculeResult:
     result.vina = outcome["vina"]
     result.error = outcome["error"]
+    result.pose = outcome.get("pose")
     result.cached = cached
-    result.details = {k: v for k, v in outcome.items() if k not in ("vina", "error")}
+    result.details = {k: v for k, v in outcome.items() if k not in ("vina", "error", "pose")}
     return result

@@ -10,7 +10,7 @@ DEFAULT_MAX_HEAVY_ATOMS = 60
 DEFAULT_MAX_ROTATABLE_BONDS = 20
 # Bumped whenever a change to the pipeline can change a score, so old cache
 # entries stop matching instead of being served as current.
-PIPELINE_VERSION = "obabel-pH7.4/etkdgv3/mmff94/meeko-0.8-rigid-rings/vina-1.2-9-poses/vina-seed+1"
+PIPELINE_VERSION = "obabel-pH7.4/etkdgv3/mmff94/meeko-0.8-rigid-rings/vina-1.2-9-poses/vina-seed+1/best-pose"
 
 
 def _is_int(value: Any) -> bool:
