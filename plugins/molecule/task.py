@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of embedding and docking (default 0)")
     parser.add_argument("--cpu", type=int, default=None,
                         help="Vina threads per docking process (default: CPUs shared among the workers)")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds allowed per docking (default 300)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds allowed per docking (default: scaled with the molecule, at least 300)")
     parser.add_argument("--executor", choices=EXECUTOR_KINDS, default="process",
                         help="what drives the docking processes: a local process pool, threads, or a Dask cluster (default process)")
     parser.add_argument("--workers", type=int, default=None,
