@@ -246,3 +246,23 @@ def properties(mol: Chem.Mol) -> dict[str, Any]:
         "lipinski_pass": lipinski_violations <= 1,
         "veber_pass": rotatable <= 10 and tpsa <= 140,
     }
+
+
+# ---------------------------------------------------------------- similarity
+
+MORGAN_RADIUS = 2
+MORGAN_BITS = 2048
+
+
+@functools.lru_cache(maxsize=1)
+def _morgan() -> Any:
+    from rdkit.Chem import rdFingerprintGenerator
+
+    return rdFingerprintGenerator.GetMorganGenerator(radius=MORGAN_RADIUS, fpSize=MORGAN_BITS)
+
+
+def similarity(first: Chem.Mol, second: Chem.Mol) -> float:
+    """Tanimoto similarity of Morgan fingerprints (radius 2, 2048 bits: ECFP4-like), 0 to 1."""
+    from rdkit import DataStructs
+
+    return DataStructs.TanimotoSimilarity(_morgan().GetFingerprint(first), _morgan().GetFingerprint(second))

@@ -19,8 +19,31 @@ SIMULATOR_PURPOSE = (
 )
 
 GOAL_VINA = "Vina docking score at most {value:g} kcal/mol (stronger binding to {target})"
+GOAL_SELECTIVITY = (
+    "selectivity: Vina score on {target} minus Vina score on the anti-target {anti} at most "
+    "{value:g} kcal/mol (binds {target} more strongly than {anti})"
+)
 GOAL_QED = "QED drug-likeness at least {value:g}"
 GOAL_SA = "SA synthetic accessibility score at most {value:g}"
+GOAL_SIMILARITY = (
+    "Tanimoto similarity to the starting molecule (Morgan fingerprints, radius 2) at least {value:g}"
+)
+GOAL_WINDOW = "{name} {window}"
+GOAL_ALERTS = (
+    "no {catalogs} structural alert (a molecule with one is refused before docking)"
+)
+
+# The goals table: values, thresholds and met/missed are computed by the program.
+GOAL_NAME_VINA = "Vina score on {target} (kcal/mol)"
+GOAL_NAME_SELECTIVITY = "selectivity: Vina on {target} minus Vina on {anti} (kcal/mol)"
+GOAL_NAME_QED = "QED"
+GOAL_NAME_SA = "SA score"
+GOAL_NAME_SIMILARITY = "similarity to the starting molecule"
+THRESHOLD_AT_MOST = "at most {value:g}"
+THRESHOLD_AT_LEAST = "at least {value:g}"
+GOALS_TABLE_HEADER = "| goal | value | threshold | status |\n|---|---|---|---|"
+GOALS_TABLE_ROW = "| {name} | {value} | {threshold} | {status} |"
+GOALS_MET = "Goals met (computed by the program): {met} of {total}."
 
 LOSS_INSTRUCTION = (
     "You are an expert medicinal chemist judging a candidate drug molecule designed to bind "
@@ -41,3 +64,24 @@ SMILES_CONSTRAINT = (
     "separators, at most {max_heavy_atoms} heavy atoms and {max_rotatable_bonds} rotatable "
     "bonds. Write only the SMILES, with no words, quotes or formatting around it."
 )
+
+# The report of one candidate under a goal set (candidates.Candidate.to_text).
+CANDIDATE_MOLECULE = "Molecule: {smiles}"
+CANDIDATE_ERROR = "ERROR: {error}"
+CANDIDATE_REJECTED = "REJECTED: {reason}"
+CANDIDATE_VINA = "Vina docking score on {target}{role}: {vina:.2f} kcal/mol (lower is stronger binding)"
+ANTI_TARGET_ROLE = " (the anti-target: weaker binding there is better)"
+CANDIDATE_DOCKING_FAILED = "Docking on {target}{role} failed: {error}"
+CANDIDATE_DRUG_LIKENESS = (
+    "QED drug-likeness: {qed:.3f} (0 to 1, higher is better); SA synthetic accessibility: "
+    "{sa:.2f} (1 easy to 10 hard)"
+)
+CANDIDATE_PROPERTIES = (
+    "MW {mw:.1f}, logP {logp:.2f}, TPSA {tpsa:.1f}, H-bond donors {hbd}, acceptors {hba}, "
+    "rotatable bonds {rotatable_bonds}, heavy atoms {heavy_atoms}"
+)
+CANDIDATE_SIMILARITY = (
+    "Tanimoto similarity to the starting molecule: {similarity:.2f} (Morgan fingerprints, radius 2)"
+)
+CANDIDATE_NOTE = "Note: {note}"
+EXEMPT_NOTE = "starting molecule, docked although a proposal like it would be refused: {reasons}"
