@@ -24,6 +24,8 @@ _EXPORTS = {
     "molecule_simulator": "objective",
     "molecule_loss": "objective",
     "make_executor": "executors",
+    "release_targets": "docking_client",
+    "set_max_children": "docking_client",
 }
 
 __all__ = sorted(_EXPORTS)
