@@ -206,6 +206,7 @@ def goals_table(statuses: list[GoalStatus]) -> str:
     rows = [prompts.GOALS_TABLE_HEADER]
     rows.extend(prompts.GOALS_TABLE_ROW.format(name=s.name, value=s.value_text(), threshold=s.threshold,
                                                status=s.status_text()) for s in statuses)
+    rows.append("")  # the count is not a row of the table
     rows.append(prompts.GOALS_MET.format(met=sum(s.met for s in statuses), total=len(statuses)))
     return "\n".join(rows)
 

@@ -30,6 +30,7 @@ def test_each_goal_is_computed_with_value_threshold_and_status():
         "| similarity to the starting molecule | 0.45 | at least 0.4 | met |",
         "| molecular weight | 180.16 | 200 to 500 | missed by 19.84 |",
         "| H-bond donors | 1.00 | at most 5 | met |",
+        "",
         "Goals met (computed by the program): 4 of 7.",
     ])
     assert goals_table(goals.statuses({"DRD2": -8.0, "DRD3": -7.5}, VALUES, similarity=0.45)) == table
