@@ -176,6 +176,19 @@ class Filters:
 
     __call__ = check
 
+    def constraint(self) -> Any:
+        """This filter as a checked ``tg_core.Constraint`` for the optimizer: described to the
+        model, and a proposal that fails is asked again with the reason, never accepted."""
+        from tg_core.optimizer import Constraint
+
+        from . import prompts
+
+        windows = "; ".join(f"{WINDOW_PROPERTIES[k][0]} {w.text()}" for k, w in self.windows.items())
+        parts = [prompts.FILTERS_ALERTS.format(catalogs=" or ".join(self.alerts))] if self.alerts else []
+        if windows:
+            parts.append(prompts.FILTERS_WINDOWS.format(windows=windows))
+        return Constraint(" ".join(parts) or prompts.FILTERS_NONE, self.check)
+
 
 def refusal(smiles: str, reasons: list[tuple[str, str]]) -> str:
     return f"{smiles} is refused before docking: {'; '.join(message for _, message in reasons)}"

@@ -77,6 +77,9 @@ SMILES_CONSTRAINT = (
     "separators, at most {max_heavy_atoms} heavy atoms and {max_rotatable_bonds} rotatable "
     "bonds. Write only the SMILES, with no words, quotes or formatting around it."
 )
+FILTERS_ALERTS = "The molecule must not contain a {catalogs} structural alert."
+FILTERS_WINDOWS = "Its properties must lie in these windows: {windows}."
+FILTERS_NONE = "The molecule must be a valid SMILES the program can check."
 
 # The report of one candidate under a goal set (candidates.Candidate.to_text).
 CANDIDATE_MOLECULE = "Molecule: {smiles}"

@@ -83,6 +83,18 @@ def test_filters_refuse_alerts_and_windows_with_a_reason_and_pass_clean_molecule
     assert "invalid SMILES" in check("C1CC((")
 
 
+def test_filters_are_a_checked_optimizer_constraint():
+    import tg_core
+
+    constraint = GoalSet(windows={"mw": Window(150, 400)}).filters().constraint()
+    assert constraint.description == ("The molecule must not contain a PAINS or BRENK structural alert. Its "
+                                      "properties must lie in these windows: molecular weight 150 to 400.")
+    assert "azo_A(324)" in constraint.violation(AZO_PHENOL)
+    assert constraint.violation(CAFFEINE) is None
+    tg_core.TGD([tg_core.Variable(CAFFEINE, role_description="SMILES")], constraints=[constraint],
+                engine=tg_core.FunctionEngine(lambda messages, **params: ""))
+
+
 @pytest.mark.parametrize("text, expected", [("200:500", Window(200, 500)), ("200:", Window(200)),
                                             (":5", Window(high=5)), (" -1.5 : 3 ", Window(-1.5, 3))])
 def test_ranges_parse(text, expected):
