@@ -27,6 +27,21 @@ ALLOWED_ELEMENTS = ("H", "C", "N", "O", "F", "P", "S", "Cl", "Br", "I")
 # Charges that protonation at pH 7.4 produces and Vina handles: on N and O.
 CHARGEABLE_ELEMENTS = ("N", "O")
 MAX_SMILES_LENGTH = 1000
+# A fragment this large that is not a known counter-ion is a molecule of its
+# own: two of them are a mixture, not a salt (aspirin with diazepam is refused;
+# nicotine hydrochloride and maleate are docked as nicotine).
+MIN_DRUG_HEAVY_ATOMS = 10
+# Organic acids, bases and solvents of pharmaceutical salts and solvates (the
+# most used ones, Stahl and Wermuth's handbook); smaller fragments (acetate,
+# mesylate, maleate, ethanol) fall under MIN_DRUG_HEAVY_ATOMS anyway.
+COUNTER_IONS = (
+    "Cc1ccc(S(=O)(=O)O)cc1", "O=S(=O)(O)c1ccccc1", "O=S(=O)(O)c1ccc2ccccc2c1",
+    "CC1(C)C2CCC1(CS(=O)(=O)O)C(=O)C2", "O=S(=O)(O)CCS(=O)(=O)O", "OC(=O)CC(O)(CC(=O)O)C(=O)O",
+    "OC(=O)C(O)C(O)C(=O)O", "OC(=O)/C=C/C(=O)O", "OC(=O)CCC(=O)O", "OC(=O)CC(O)C(=O)O",
+    "OCC(O)C(O)C(O)C(O)C(=O)O", "O=C(O)c1ccccc1", "O=C(O)c1cc2ccccc2c(Cc2c(O)c(C(=O)O)cc3ccccc23)c1O",
+    "OC(=O)C(F)(F)F", "CC(O)C(=O)O", "CS(C)=O", "CN(C)C=O", "CCOC(C)=O", "C1CCOC1", "C1COCCO1",
+    "Cc1ccccc1", "CCOCC", "CC(C)=O", "CC(C)O", "CCO", "CO", "CC#N", "ClCCl", "ClC(Cl)Cl",
+)
 
 
 @dataclass(frozen=True)
@@ -56,8 +71,7 @@ def parse_molecule(
         )
     if any(c.isspace() for c in text):
         raise MoleculeError(f"SMILES {_short(text)} contains whitespace: give one SMILES string only")
-    mol = _sanitized(text)
-    _check_fragments(mol, text)
+    mol, notes = _strip_fragments(_sanitized(text), text)
     _check_elements(mol, text)
     _check_radicals(mol, text)
     with rdBase.BlockLogs():  # the uncharger logs "Running Uncharger" for every molecule
@@ -65,9 +79,8 @@ def parse_molecule(
     _check_charges(neutral, text)
     _check_size(neutral, text, max_heavy_atoms, max_rotatable_bonds)
     canonical = Chem.MolToSmiles(neutral)
-    notes = ()
     if canonical != Chem.MolToSmiles(mol):
-        notes = (f"charges neutralized before protonation at pH 7.4: {Chem.MolToSmiles(mol)} -> {canonical}",)
+        notes += (f"charges neutralized before protonation at pH 7.4: {Chem.MolToSmiles(mol)} -> {canonical}",)
     return ParsedMolecule(neutral, canonical, notes)
 
 
@@ -94,15 +107,52 @@ def _sanitized(text: str) -> Chem.Mol:
         return Chem.RemoveHs(mol)
 
 
-def _check_fragments(mol: Chem.Mol, text: str) -> None:
-    fragments = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)
-    if len(fragments) > 1:
-        largest = max(fragments, key=lambda m: m.GetNumHeavyAtoms())
+def _strip_fragments(mol: Chem.Mol, text: str) -> tuple[Chem.Mol, tuple[str, ...]]:
+    """The parent of a salt or solvate, or ``MoleculeError`` for a mixture of molecules.
+
+    Counter-ions and solvents are fragments without carbon (HCl, Na+, water),
+    those in ``COUNTER_IONS`` (tosylate, citrate, ...) and any other fragment
+    below ``MIN_DRUG_HEAVY_ATOMS``; what is left must hold at most one
+    drug-sized molecule. The parent is RDKit's ``LargestFragmentChooser``'s
+    pick among the remaining fragments.
+    """
+    fragments = Chem.GetMolFrags(mol, asMols=True)
+    if len(fragments) == 1:
+        return mol, ()
+    organic = [f for f in fragments if any(a.GetAtomicNum() == 6 for a in f.GetAtoms())]
+    if not organic:
         raise MoleculeError(
-            f"SMILES {_short(text)} has {len(fragments)} disconnected fragments (a salt, a mixture "
-            f"or a solvate): dock one molecule, for example the largest fragment "
-            f"{Chem.MolToSmiles(largest)}"
+            f"SMILES {_short(text)} has {len(fragments)} disconnected fragments and none is organic "
+            "(an inorganic salt or a metal complex): give one organic molecule"
         )
+    parents = [f for f in organic if _identity(f) not in _counter_ions()] or organic
+    drug_sized = [f for f in parents if f.GetNumHeavyAtoms() >= MIN_DRUG_HEAVY_ATOMS]
+    if len(drug_sized) > 1:
+        raise MoleculeError(
+            f"SMILES {_short(text)} is a mixture of {len(drug_sized)} drug-sized molecules "
+            f"({', '.join(Chem.MolToSmiles(f) for f in drug_sized)}): dock one molecule at a time"
+        )
+    combined = functools.reduce(Chem.CombineMols, parents)
+    with rdBase.BlockLogs():
+        parent = rdMolStandardize.LargestFragmentChooser(preferOrganic=True).choose(combined)
+    kept = Chem.MolToSmiles(parent)
+    removed = [Chem.MolToSmiles(f) for f in fragments]
+    if kept in removed:
+        removed.remove(kept)
+    note = f"salt or solvate stripped to its largest organic fragment {kept} (removed {', '.join(removed)})"
+    return parent, (note,)
+
+
+def _identity(fragment: Chem.Mol) -> str:
+    """A fragment's neutral, stereo-free SMILES: maleate and fumarate, acetate and acetic acid match."""
+    with rdBase.BlockLogs():
+        neutral = rdMolStandardize.Uncharger().uncharge(fragment)
+    return Chem.MolToSmiles(neutral, isomericSmiles=False)
+
+
+@functools.lru_cache(maxsize=1)
+def _counter_ions() -> frozenset[str]:
+    return frozenset(_identity(Chem.MolFromSmiles(s)) for s in COUNTER_IONS)
 
 
 def _check_elements(mol: Chem.Mol, text: str) -> None:
@@ -196,3 +246,23 @@ def properties(mol: Chem.Mol) -> dict[str, Any]:
         "lipinski_pass": lipinski_violations <= 1,
         "veber_pass": rotatable <= 10 and tpsa <= 140,
     }
+
+
+# ---------------------------------------------------------------- similarity
+
+MORGAN_RADIUS = 2
+MORGAN_BITS = 2048
+
+
+@functools.lru_cache(maxsize=1)
+def _morgan() -> Any:
+    from rdkit.Chem import rdFingerprintGenerator
+
+    return rdFingerprintGenerator.GetMorganGenerator(radius=MORGAN_RADIUS, fpSize=MORGAN_BITS)
+
+
+def similarity(first: Chem.Mol, second: Chem.Mol) -> float:
+    """Tanimoto similarity of Morgan fingerprints (radius 2, 2048 bits: ECFP4-like), 0 to 1."""
+    from rdkit import DataStructs
+
+    return DataStructs.TanimotoSimilarity(_morgan().GetFingerprint(first), _morgan().GetFingerprint(second))

@@ -73,7 +73,8 @@ class Docker:
             raise DockingError(f"Vina rejects the prepared ligand {smiles!r}: {exc}") from None
         self.vina.dock(exhaustiveness=exhaustiveness, n_poses=POSES)
         energies = self.vina.energies(n_poses=POSES, energy_range=ENERGY_RANGE)
-        return {"vina": float(energies[0][0]), "protonated_smiles": ligand.protonated_smiles}
+        pose = self.vina.poses(n_poses=1, energy_range=ENERGY_RANGE)
+        return {"vina": float(energies[0][0]), "protonated_smiles": ligand.protonated_smiles, "pose": pose}
 
 
 def serve(docker: Docker, requests: TextIO, replies: TextIO) -> None:

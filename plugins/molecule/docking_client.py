@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ from .errors import DockingError
 log = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_S = 300.0
+DEFAULT_MAX_CHILDREN = 4  # about 530 MB each with small ligands: about 2 GB in all
 _STDERR_LINES_KEPT = 20
 
 
@@ -153,40 +154,97 @@ class DockingChild:
 
 
 class ChildPool:
-    """Idle docking processes by spec; a caller checks one out for each ligand.
+    """Docking processes of this process, reused by spec, at most ``max_children`` alive.
+
+    Each child holds its target's Vina maps, about 530 MB resident, so a loop
+    over many targets would otherwise keep one per target (58 targets: about
+    30 GB). When a new child would pass the cap, the least recently used
+    idle ones are stopped first; children in use are never stopped, so a
+    caller with more threads than the cap runs over it until they return.
+    ``release`` stops idle children on demand (all, or those of some targets).
 
     Concurrent callers in one process (threads) each get their own child, so
     docking children are never shared mid-request. A forked copy of this pool
     forgets its parent's children instead of writing to their pipes.
     """
 
-    def __init__(self) -> None:
-        self._idle: dict[ChildSpec, list[DockingChild]] = collections.defaultdict(list)
+    def __init__(self, max_children: int = DEFAULT_MAX_CHILDREN) -> None:
+        self.max_children = max_children
+        self._idle: list[DockingChild] = []  # least recently used first
+        self._busy = 0
         self._lock = threading.Lock()
         self._hooks_installed = False
+
+    @property
+    def max_children(self) -> int:
+        return self._max_children
+
+    @max_children.setter
+    def max_children(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"max_children must be an integer >= 1, got {value!r}")
+        self._max_children = value
+
+    def live(self) -> int:
+        """Docking processes of this pool alive now, idle or in use."""
+        with self._lock:
+            return self._busy + sum(c.alive for c in self._idle)
 
     @contextlib.contextmanager
     def child(self, spec: ChildSpec) -> Iterator[DockingChild]:
         self._install_hooks()
         with self._lock:
-            idle = self._idle[spec]
-            child = idle.pop() if idle else None
-        if child is None or not child.alive:
-            child = DockingChild(spec)
+            child = next((c for c in reversed(self._idle) if c.spec == spec), None)
+            if child is not None:
+                self._idle.remove(child)
+            evicted = self._evict(room_for=1 if child is None or not child.alive else 0)
+            self._busy += 1
+        for old in evicted:
+            log.debug("stopping the idle docking process for %s (at most %d alive)", old.spec.target,
+                      self.max_children)
+            old.close()
         try:
+            if child is None or not child.alive:
+                child = DockingChild(spec)
             yield child
         finally:
-            if child.alive:
-                with self._lock:
-                    self._idle[spec].append(child)
+            with self._lock:
+                self._busy -= 1
+                if child is not None and child.alive:
+                    self._idle.append(child)
+                evicted = self._evict(room_for=0)
+            for old in evicted:
+                old.close()
+
+    def _evict(self, room_for: int) -> list[DockingChild]:
+        """Take the least recently used idle children out until ``room_for`` more fit (lock held)."""
+        self._idle = [c for c in self._idle if c.alive]
+        evicted = []
+        while self._idle and self._busy + len(self._idle) + room_for > self.max_children:
+            evicted.append(self._idle.pop(0))
+        return evicted
+
+    def resize(self, max_children: int) -> None:
+        """Set the cap, stopping the least recently used idle children beyond it."""
+        self.max_children = max_children
+        with self._lock:
+            evicted = self._evict(room_for=0)
+        for child in evicted:
+            child.close()
+
+    def release(self, targets: Iterable[str] | None = None) -> int:
+        """Stop the idle docking processes (of ``targets`` only, if given); returns how many."""
+        wanted = None if targets is None else set(targets)
+        with self._lock:
+            stopping = [c for c in self._idle if wanted is None or c.spec.target in wanted]
+            self._idle = [c for c in self._idle if c not in stopping]
+        for child in stopping:
+            child.close()
+        return len(stopping)
 
     def close(self) -> None:
         """Stop every idle docking process of this process."""
-        with self._lock:
-            children = [c for idle in self._idle.values() for c in idle]
-            self._idle.clear()
-        for child in children:
-            child.close()
+        self.release()
 
     def _install_hooks(self) -> None:
         if not self._hooks_installed:
@@ -195,12 +253,31 @@ class ChildPool:
             os.register_at_fork(after_in_child=self._forget)
 
     def _forget(self) -> None:
-        for child in (c for idle in self._idle.values() for c in idle):
+        for child in self._idle:
             for pipe in (child.process.stdin, child.process.stdout, child.process.stderr):
                 with contextlib.suppress(OSError):
                     pipe.close()
         self._lock = threading.Lock()
-        self._idle = collections.defaultdict(list)
+        self._idle = []
+        self._busy = 0
 
 
 children = ChildPool()
+
+
+def release_targets(*targets: str) -> int:
+    """Stop this process's idle docking processes, of ``targets`` only if any are named.
+
+    Each holds a target's Vina maps (about 530 MB resident); a loop over
+    targets calls this when it is done with one. They restart on demand,
+    at the cost of computing the maps again (about 3 s). Returns how many
+    were stopped. The cap on live processes is ``set_max_children``.
+    """
+    from .receptors import check_target
+
+    return children.release([check_target(t) for t in targets] if targets else None)
+
+
+def set_max_children(count: int) -> None:
+    """At most ``count`` docking processes alive in this process (default 4); idle ones beyond stop."""
+    children.resize(count)

@@ -21,21 +21,21 @@ def tg_plugin_info() -> dict[str, Any]:
 
 @hookimpl
 def tg_simulators() -> dict[str, Any]:
-    from .objective import molecule_simulator
+    from .functions import molecule_simulator
 
     return {"molecule.docking": molecule_simulator}
 
 
 @hookimpl
 def tg_losses() -> dict[str, Any]:
-    from .objective import molecule_loss
+    from .functions import molecule_loss
 
     return {"molecule.goals": molecule_loss}
 
 
 @hookimpl
 def tg_tasks() -> list[Task]:
-    from .task import add_arguments, run_molecule
+    from .task import add_arguments, run_molecule, validate
 
-    return [Task("molecule", "optimize molecules for Vina docking and drug-likeness (QED) by text",
-                 add_arguments, run_molecule, default_steps=10)]
+    return [Task("molecule", "optimize molecules for Vina docking, selectivity and drug-likeness goals by text",
+                 add_arguments, run_molecule, validate=validate, default_steps=5)]

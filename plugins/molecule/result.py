@@ -9,7 +9,12 @@ from typing import Any
 @dataclass
 class MoleculeResult:
     """One molecule on one target. ``smiles`` (canonical) is its identity; ``error`` says why
-    there is no score. ``to_text`` is what an LLM reads, ``as_dict`` what logs and CSVs keep."""
+    there is no score. ``to_text`` is what an LLM reads, ``as_dict`` what logs and CSVs keep.
+
+    ``pose`` is the best docked pose as PDBQT text (Vina's first model, with
+    meeko's SMILES remarks): plain text, so results pickle, cache and log as
+    they are; ``pose_mol()`` rebuilds it as an RDKit molecule.
+    """
 
     input_smiles: str
     target: str
@@ -23,10 +28,19 @@ class MoleculeResult:
     settings: dict[str, Any] = field(default_factory=dict)
     cached: bool = False
     details: dict[str, Any] = field(default_factory=dict)
+    pose: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None and self.vina is not None
+
+    def pose_mol(self) -> Any:
+        """The best pose as an RDKit molecule with hydrogens and docked coordinates, or None."""
+        if self.pose is None:
+            return None
+        from .poses import pose_molecule
+
+        return pose_molecule(self.pose)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -38,7 +38,8 @@ def evaluate(
     A bad molecule or a failed docking is reported in ``result.error``, never
     raised; bad settings (unknown target, exhaustiveness < 1) raise ValueError.
     Further settings (``cpu``, ``timeout_s``, ``memory_mb``, ``max_heavy_atoms``,
-    ``max_rotatable_bonds``) are those of ``DockingSettings``.
+    ``max_rotatable_bonds``) are those of ``DockingSettings``; the time and
+    memory limits a docking ran with are in ``result.settings``.
     """
     chosen = DockingSettings(exhaustiveness=exhaustiveness, seed=seed, **settings)
     target = check_target(target)
@@ -48,7 +49,7 @@ def evaluate(
     found = cache.lookup(target, result.smiles, chosen.cache_fields()) if use_cache else None
     if found is not None:
         return _with_outcome(result, found, cached=True)
-    outcome = dock_outcome(result.smiles, target, chosen)
+    outcome = dock_outcome(result.smiles, target, _sized(result, chosen))
     if use_cache and not outcome["retryable"]:
         cache.store(target, result.smiles, chosen.cache_fields(), outcome)
     return _with_outcome(result, outcome, cached=False)
@@ -91,7 +92,12 @@ def dock_many(
         if executor is None:
             count = workers or min(len(todo), os.cpu_count() or 1)
             executor = stack.enter_context(make_executor("process", count))
-        futures = {executor.submit(dock_outcome, smiles, target, chosen): smiles for smiles in todo}
+        futures = {}
+        for smiles, indices in todo.items():
+            sized = _sized(results[indices[0]], chosen)
+            for i in indices:
+                results[i].settings = sized.as_dict()
+            futures[executor.submit(dock_outcome, smiles, target, sized)] = smiles
         for future in cf.as_completed(futures):
             smiles = futures[future]
             try:
@@ -147,7 +153,14 @@ def dock_outcome(smiles: str, target: str, settings: DockingSettings) -> dict[st
     }
     if "error" in reply:
         return {"vina": None, "error": f"docking failed: {reply['error']}", "retryable": False, **details}
-    return {"vina": reply["vina"], "error": None, "retryable": False, **details}
+    return {"vina": reply["vina"], "error": None, "retryable": False, "pose": reply["pose"], **details}
+
+
+def _sized(result: MoleculeResult, settings: DockingSettings) -> DockingSettings:
+    """The settings with time and memory limits for this molecule, recorded on its result."""
+    sized = settings.for_molecule(result.properties["heavy_atoms"], result.properties["rotatable_bonds"])
+    result.settings = sized.as_dict()
+    return sized
 
 
 def _failure(message: str, retryable: bool) -> dict[str, Any]:
@@ -157,6 +170,7 @@ def _failure(message: str, retryable: bool) -> dict[str, Any]:
 def _with_outcome(result: MoleculeResult, outcome: dict[str, Any], cached: bool) -> MoleculeResult:
     result.vina = outcome["vina"]
     result.error = outcome["error"]
+    result.pose = outcome.get("pose")
     result.cached = cached
-    result.details = {k: v for k, v in outcome.items() if k not in ("vina", "error")}
+    result.details = {k: v for k, v in outcome.items() if k not in ("vina", "error", "pose")}
     return result

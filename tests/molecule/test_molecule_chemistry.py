@@ -36,16 +36,16 @@ BAD_MOLECULES = [
     ("valence", "C(C)(C)(C)(C)C", "valence"),
     ("empty", "", "empty SMILES"),
     ("blank", "   ", "empty SMILES"),
-    ("salt", "CC(=O)[O-].[Na+]", "2 disconnected fragments"),
-    ("hydrochloride", "CN1CCC[C@H]1c1cccnc1.Cl", "largest fragment CN1CCC[C@H]1c1cccnc1"),
-    ("metal", "N.N.Cl[Pt]Cl", "fragments"),
+    ("mixture", "CC(=O)Oc1ccccc1C(=O)O.CN1C(=O)CN=C(c2ccccc2)c2cc(Cl)ccc21",
+     "mixture of 2 drug-sized molecules (CC(=O)Oc1ccccc1C(=O)O, CN1C(=O)CN=C"),
+    ("metal", "N.N.Cl[Pt]Cl", "3 disconnected fragments and none is organic"),
     ("platinum", "N[Pt](N)(Cl)Cl", "unsupported element(s) Pt"),
     ("covalent-sodium", "CC(=O)O[Na]", "unsupported element(s) Na"),
     ("boron", "OB(O)c1ccccc1", "unsupported element(s) B"),
     ("radical", "C[CH2]", "radical"),
     ("charged", "C[S+](C)C", "charged species that cannot be neutralized (S+1)"),
     ("huge", "C" * 150, "150 heavy atoms (at most 60)"),
-    ("flexible", "C" * 30, "27 rotatable bonds (at most 20)"),
+    ("flexible", "C" * 40, "37 rotatable bonds (at most 30)"),
     ("too-long", "C" * 2000, "too long"),
     ("two-words", "CCO CCN", "whitespace"),
 ]
@@ -77,6 +77,54 @@ def test_charges_are_neutralized_as_dockstring_does_with_a_note():
     assert "neutralized" in parsed.notes[0]
     assert parse_molecule("C[N+](C)(C)C").smiles == "C[N+](C)(C)C"  # permanent charge on N is dockable
     assert parse_molecule("O=[N+]([O-])c1ccccc1").notes == ()  # nitro stays as written
+
+
+@pytest.mark.parametrize("smiles, parent, removed", [
+    ("CN1CCC[C@H]1c1cccnc1.Cl", "CN1CCC[C@H]1c1cccnc1", "Cl"),  # hydrochloride
+    ("Cl.Cl.CN1CCN(CC1)C1=Nc2cc(Cl)ccc2Nc2ccccc12", "CN1CCN(C2=Nc3cc(Cl)ccc3Nc3ccccc32)CC1", "Cl, Cl"),
+    ("Cc1ccc(S(=O)(=O)O)cc1.CN1CCC[C@H]1c1cccnc1", "CN1CCC[C@H]1c1cccnc1", "Cc1ccc(S(=O)(=O)O)cc1"),
+    ("OC(=O)CC(O)(CC(O)=O)C(O)=O.CN1CCC[C@H]1c1cccnc1", "CN1CCC[C@H]1c1cccnc1", "O=C(O)CC(O)(CC(=O)O)C(=O)O"),
+    ("OC(=O)/C=C\\C(O)=O.CN1CCC[C@H]1c1cccnc1", "CN1CCC[C@H]1c1cccnc1", "O=C(O)/C=C\\C(=O)O"),  # maleate
+    ("O.O.CC(=O)Nc1ccc(O)cc1", "CC(=O)Nc1ccc(O)cc1", "O, O"),  # a hydrate
+    ("CCO.Cn1c(=O)c2c(ncn2C)n(C)c1=O", "Cn1c(=O)c2c(ncn2C)n(C)c1=O", "CCO"),  # an ethanol solvate
+])
+def test_salts_and_solvates_are_stripped_to_the_parent_with_a_note(smiles, parent, removed):
+    parsed = parse_molecule(smiles)
+    assert parsed.smiles == parent
+    assert parsed.notes[0] == f"salt or solvate stripped to its largest organic fragment {parent} (removed {removed})"
+    assert parsed.mol.GetNumAtoms() == parse_molecule(parent).mol.GetNumAtoms()
+
+
+def test_a_stripped_sodium_salt_is_neutralized_and_its_result_says_so():
+    from tg_molecule.scoring import describe
+
+    result = describe("CC(=O)Oc1ccccc1C(=O)[O-].[Na+]", "DRD2", DockingSettings())  # all but the docking
+    assert result.error is None and result.smiles == ASPIRIN
+    assert result.qed == pytest.approx(0.550, abs=0.001)
+    assert [n.split(":")[0] for n in result.notes] == [
+        "salt or solvate stripped to its largest organic fragment CC(=O)Oc1ccccc1C(=O)[O-] (removed [Na+])",
+        "charges neutralized before protonation at pH 7.4",
+    ]
+    assert "Note: salt or solvate stripped" in result.to_text()
+
+
+def test_the_rotatable_bond_cap_admits_dockstring_dataset_molecules():
+    from dockstring.dataset import random_dataset_tuples
+
+    for _, smiles, _ in random_dataset_tuples:
+        parse_molecule(smiles)  # the largest: tuple 4, 57 heavy atoms and 24 rotatable bonds
+
+
+def test_docking_limits_scale_with_the_molecule_unless_given():
+    small, large = DockingSettings().for_molecule(13, 2), DockingSettings().for_molecule(57, 24)
+    assert (small.timeout_s, small.memory_mb) == (300.0, 2048)  # aspirin: the old fixed limits
+    # tuple 4 peaked at 2094 MB of address space at exhaustiveness 1 (98 s): well inside, both ways
+    assert large.memory_mb >= 4096 and large.timeout_s >= 2000
+    assert DockingSettings(exhaustiveness=1).for_molecule(57, 24).timeout_s >= 300
+    two_threads = DockingSettings(cpu=2).for_molecule(57, 24)
+    assert two_threads.memory_mb > large.memory_mb and two_threads.timeout_s < large.timeout_s
+    given = DockingSettings(timeout_s=5, memory_mb=512).for_molecule(57, 24)
+    assert (given.timeout_s, given.memory_mb) == (5.0, 512)
 
 
 def test_caps_are_settings():
@@ -115,6 +163,7 @@ def test_target_names_are_case_insensitive():
     ({"seed": -1}, "seed must be"),
     ({"cpu": 0}, "cpu must be"),
     ({"timeout_s": 0}, "timeout_s must be"),
+    ({"timeout_s": True}, "timeout_s must be"),
     ({"memory_mb": 10}, "memory_mb must be"),
 ])
 def test_bad_settings_raise_value_errors_naming_the_setting(settings, message):

@@ -16,6 +16,7 @@ ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 CAFFEINE = "Cn1c(=O)c2c(ncn2C)n(C)c1=O"
 
 
+@pytest.mark.slow
 def test_small_ligands_dock_with_plausible_scores_at_ph_7_4():
     aspirin = tg_molecule.evaluate(ASPIRIN, "DRD2", exhaustiveness=1)
     caffeine = tg_molecule.evaluate(CAFFEINE, "DRD2", exhaustiveness=1)
@@ -27,6 +28,7 @@ def test_small_ligands_dock_with_plausible_scores_at_ph_7_4():
     assert "Vina docking score: " in aspirin.to_text()
 
 
+@pytest.mark.slow
 def test_docking_is_deterministic_for_a_seed_across_processes_and_threads():
     first = tg_molecule.evaluate(CAFFEINE, exhaustiveness=1, seed=0, cpu=1, use_cache=False)
     # another cpu count is another docking process, which computes its maps again
@@ -70,6 +72,7 @@ def test_embedding_failure_is_a_clear_cached_error():
     assert "ATOM" in prepare_ligand("C1C[C@H]2C[C@H]2C1", seed=0).pdbqt  # the cis isomer embeds
 
 
+@pytest.mark.slow
 def test_a_docking_past_its_timeout_is_stopped_and_the_next_one_works():
     slow = tg_molecule.evaluate(ASPIRIN, exhaustiveness=8, timeout_s=0.2)
     assert "timed out after 0.2 s" in slow.error
@@ -85,6 +88,7 @@ def test_a_docking_process_over_its_memory_limit_fails_alone():
     assert tg_molecule.evaluate(ASPIRIN, exhaustiveness=1).ok
 
 
+@pytest.mark.slow
 def test_vina_chatter_stays_out_of_the_terminal(tmp_path):
     code = f"import tg_molecule; print(tg_molecule.evaluate({CAFFEINE!r}, exhaustiveness=1).vina)"
     env = dict(os.environ, TG_CACHE_DIR=str(tmp_path))

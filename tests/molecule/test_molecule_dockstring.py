@@ -38,3 +38,17 @@ def test_scores_agree_with_dockstring_within_tolerance(monkeypatch, tmp_path):
         reference, _ = target.dock(smiles)
         assert ours.ok, ours.error
         assert abs(ours.vina - reference) <= TOLERANCE_KCAL_MOL, (smiles, ours.vina, reference)
+
+
+@pytest.mark.slow
+def test_dockstring_dataset_tuple_4_docks_within_limits_scaled_to_its_size():
+    """57 heavy atoms, 24 rotatable bonds: refused by the old cap of 20, then std::bad_alloc under
+    the old fixed 2048 MB limit (its peak address space is 2094 MB); about 100 s at exhaustiveness 1."""
+    from dockstring.dataset import random_dataset_tuples
+
+    target, smiles, published = random_dataset_tuples[4]
+    result = tg_molecule.evaluate(smiles, target, exhaustiveness=1)
+    assert result.ok, result.error
+    assert result.settings["memory_mb"] >= 4096
+    assert result.details["child_peak_rss_mb"] < result.settings["memory_mb"]
+    assert abs(result.vina - published) < 1.5  # -8.07 against the published -8.9 (exhaustiveness 8)
