@@ -1,8 +1,8 @@
 """TextGrad's data helpers: ``tg.tasks.load_task`` and ``tg.tasks.DataLoader``.
 
-Datasets are domain knowledge, so they live in the QA plugin (``tg_qa``) and
-the core never imports it at import time: ``load_task`` imports it when
-called and says how to get it when it is missing. ``DataLoader`` is plain
+Datasets are domain knowledge, so they live in a plugin (``tg_qa``), reached
+through the ``tg_task_loader`` hook: the core never imports a plugin, and
+``load_task`` says how to get one when none is installed. ``DataLoader`` is plain
 Python (TextGrad's needed numpy): batches of ``(xs, ys)`` tuples, shuffled by
 ``random`` (seeded with ``seed=``, else by the global ``random.seed``, as a
 TextGrad notebook's ``set_seed`` expects).
@@ -24,14 +24,15 @@ OFFLINE_HINT = (
 def load_task(task_name: str | os.PathLike, evaluation_api: Any = None, **options: Any) -> tuple[Any, ...]:
     """``train_set, val_set, test_set, eval_fn`` by TextGrad's task name or for a data file.
 
-    See ``tg_qa.textgrad_tasks``: ``BBH_object_counting`` and ``BBH_word_sorting``
-    are generated offline; a ``.jsonl``/``.csv`` path loads your own data.
+    With tg_qa: ``BBH_object_counting`` and ``BBH_word_sorting`` are generated
+    offline; a ``.jsonl``/``.csv`` path loads your own data.
     """
-    try:
-        from tg_qa.textgrad_tasks import load_task as qa_load_task
-    except ImportError:
-        raise ImportError(f"load_task({str(task_name)!r}): {OFFLINE_HINT}") from None
-    return qa_load_task(task_name, evaluation_api, **options)
+    from .plugins import get_plugins
+
+    loader = get_plugins().manager.hook.tg_task_loader()
+    if loader is None:
+        raise ImportError(f"load_task({str(task_name)!r}): {OFFLINE_HINT}")
+    return loader(task_name, evaluation_api, **options)
 
 
 class DataLoader:

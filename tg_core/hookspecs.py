@@ -4,8 +4,9 @@ A plugin is a module (or object) registered under the entry-point group
 ``tg_core``; built-in plugins are registered that way too. Every hook is
 optional and called with keyword arguments (none take any today).
 
-Semantics, the same for every contribution hook: every plugin answers (no
-hook is ``firstresult``), and the answers are merged by name. Names are
+Semantics, the same for every contribution hook: every plugin answers and
+the answers are merged by name (``tg_task_loader`` alone is ``firstresult``:
+one plugin handles datasets). Names are
 namespaced ``plugin.name`` (``molecule.docking``), so two plugins rarely want
 the same one; when they do, the second plugin is refused at registration
 with both plugins named, and ``tg plugins`` shows it as broken. A plugin may
@@ -93,6 +94,17 @@ def tg_losses() -> dict[str, Callable[..., Any]]:
     simulator's report (or a model's answer). ``tg_core.get_loss(name,
     **options)`` is the consumer. Called at registration and on lookup;
     every plugin answers; names merge.
+    """
+
+
+@hookspec(firstresult=True)
+def tg_task_loader() -> Callable[..., Any] | None:
+    """The loader behind TextGrad's ``tg.tasks.load_task(name, evaluation_api, **options)``.
+
+    Return ``loader(name, evaluation_api=None, **options) -> (train, val, test,
+    eval_fn)``; it handles every name and file (and refuses what it cannot
+    load, saying why). Called on each ``load_task``; the first plugin that
+    answers wins, since datasets are one plugin's domain knowledge.
     """
 
 

@@ -21,6 +21,13 @@ def tg_plugin_info() -> dict[str, Any]:
 
 
 @hookimpl
+def tg_task_loader() -> Callable[..., Any]:
+    from .textgrad_tasks import load_task
+
+    return load_task
+
+
+@hookimpl
 def tg_tasks() -> list[Task]:
     from .task import (
         add_qa_arguments,

@@ -1,13 +1,13 @@
 """TextGrad's API on tg-core: names, module paths, accessors and options, modelled on TextGrad's tests."""
 
 import importlib
-import sys
 
 import pytest
 from chat_server import ChatServer
 
 import tg_core as tg
 from tg_core import prompts
+from tg_core.plugins import get_plugins
 
 
 def scripted(answer="Hello World", calls=None):
@@ -319,7 +319,7 @@ def test_data_loader_batches_pairs_and_is_seeded():
 
 
 def test_load_task_without_the_qa_plugin_names_the_offline_way(monkeypatch):
-    monkeypatch.setitem(sys.modules, "tg_qa", None)
-    monkeypatch.setitem(sys.modules, "tg_qa.textgrad_tasks", None)
+    monkeypatch.setenv("TG_BLOCK_PLUGINS", "qa")  # no plugin answers tg_task_loader
+    get_plugins(reload=True)
     with pytest.raises(ImportError, match=r"load_task\('BBH_object_counting'\).*tg-core\[qa\]"):
         tg.tasks.load_task("BBH_object_counting", evaluation_api=None)
