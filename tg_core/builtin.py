@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--constraint", action="append", default=[],
                         help="a constraint in words, shown to the optimizer (repeatable; not checked)")
     parser.add_argument("--momentum", type=int, default=2, help="past values shown to the optimizer (default 2)")
+    parser.add_argument("--seed", type=int, default=0, help="0: greedy, reproducible proposals (default); another seed samples them, so runs differ")
     add_loop_arguments(parser)
 
 
@@ -138,7 +139,8 @@ def run_text(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     optimizer = TGD([variable], engine=run.engine, constraints=[*constraints, *args.constraint],
                     momentum=args.momentum)
     loop = Optimization({"text": variable}, text_objective(limits, args.goal, run.engine), optimizer,
-                        steps=args.steps, candidates=args.candidates, patience=args.patience, run=run)
+                        steps=args.steps, candidates=args.candidates, patience=args.patience, run=run,
+                        seed=args.seed)
     loop.run_all()
     track = loop.tracks[0]
     plot = progress.score_plot_svg(loop, Path(run.path) / "score.svg")

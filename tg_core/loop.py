@@ -170,6 +170,7 @@ class Optimization:
     constraints, momentum and examples apply). With ``run`` the loop resumes
     from the run's last checkpoint, logs events and checkpoints each step
     (``extra_state()`` adds the task's own state to each checkpoint).
+    ``seed`` 0 asks greedily (reproducible); any other seed samples proposals.
     """
 
     def __init__(
@@ -309,7 +310,8 @@ class Optimization:
         parameter.gradients.extend(feedback)
         record["judgement"] = best.judgement.value if best.judgement is not None else ""
         avoid = [*track.tried, best.value]
-        explore = bool(track.history) and not track.history[-1].get("accepted")
+        # seed 0 is greedy and reproducible; another seed samples, so runs differ by seed
+        explore = self.seed != 0 or (bool(track.history) and not track.history[-1].get("accepted"))
         proposals: Proposals = await self.optimizer.apropose(
             parameter, self.candidates, avoid=avoid, seed=self.seed + step * self.candidates, explore=explore
         )
