@@ -9,6 +9,7 @@ can then use it.
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from collections.abc import Callable
 
@@ -85,6 +86,10 @@ def serve(
     command line can tell the user the address without this module printing.
     """
     server = start_server(model, host, port, n_threads, n_ctx, api_key, n_slots)
+    # llama.cpp's HTTP front end installs its own SIGINT handler when it starts, which
+    # swallows Ctrl-C; take both signals back so they stop the server from here.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     log.info("serving %s at %s", server.model, server.base_url)
     try:
         if on_ready is not None:
