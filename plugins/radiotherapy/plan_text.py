@@ -35,6 +35,22 @@ def goal_line(result: GoalResult, prescription_gy: float) -> str:
     )
 
 
+def goals_table(goals: list[GoalResult], prescription_gy: float) -> str:
+    """Every goal with its value, threshold and status, computed by the program (the judge takes it as fact)."""
+    rows = [prompts.GOALS_HEADER]
+    for result in goals:
+        goal = result.goal
+        unit = "%" if result.unit == "%" else " Gy"
+        relative = prompts.GOALS_RELATIVE.format(percent=goal.limit) if goal.unit == "%Rx" else ""
+        gap = abs(result.value - result.limit)
+        status = prompts.GOAL_MET if result.met else prompts.GOALS_MISSED_BY.format(gap=gap, unit=unit)
+        rows.append(prompts.GOALS_ROW.format(
+            goal=f"{goal.structure} {goal.metric}", value=result.value, unit=unit, op=goal.op, limit=result.limit,
+            relative=relative, status=status,
+        ))
+    return "\n".join(rows)
+
+
 def plan_report(plan: Plan) -> str:
     """What the simulator returns to the graph: DVH table, PTV statistics, goal by goal."""
     rx = plan.protocol.prescription_gy
@@ -55,7 +71,7 @@ def plan_report(plan: Plan) -> str:
         protocol=plan.protocol.name,
         met=plan.goals_met,
         total=len(plan.goals),
-        goals="\n".join(goal_line(g, rx) for g in plan.goals),
+        goals=goals_table(plan.goals, rx),
     )
 
 
@@ -82,5 +98,6 @@ def clinician_example(plan: Plan) -> str:
         bladder_mean=m["bladder"]["Dmean"],
         met=plan.goals_met,
         total=len(plan.goals),
+        missed=", ".join(f"{g.goal.structure} {g.goal.metric}" for g in plan.goals if not g.met) or "none",
     )
     return prompts.CLINICIAN_EXAMPLE.format(weights=plan.weights_text, outcome=outcome)
