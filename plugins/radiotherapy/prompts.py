@@ -16,15 +16,21 @@ WEIGHTS_ROLE = (
 
 REPORT_ROLE = "dose-volume report of the optimized treatment plan"
 
+WEIGHTS_EFFECT = (
+    "Only the ratios between the weights matter. Raising the PTV weight makes the target dose more "
+    "uniform (lower hot spot and mean, better near-minimum dose) and lets organ doses rise; raising "
+    "an organ's weight lowers that organ's dose at the expense of target uniformity. Hot spots (PTV "
+    "Dmax, the maximum dose of organs touching the PTV, outside PTV, ring 20-50 mm) come from a "
+    "non-uniform target dose scaled up to cover the PTV: raising the PTV weight against all the others "
+    "lowers them. Changes of a factor 2 to 10 are often needed to move a metric noticeably."
+)
+
 SIMULATOR_PURPOSE = (
     "Plans a prostate IMRT treatment ({beams}, 70.2 Gy prescription). It finds the "
     "beamlet fluences that minimise w_PTV * sum over PTV voxels of (dose - 70.2 Gy)^2 plus, for each "
     "organ, w_organ * sum over its voxels of (dose - level)^2 where the dose exceeds the level "
     "(bladder and rectum: 0 Gy, femoral heads and body: 30 Gy), then scales the plan so that 95% of "
-    "the PTV gets 70.2 Gy. Only the ratios between the weights matter. Raising the PTV weight makes "
-    "the target dose more uniform (lower hot spot and mean, better near-minimum dose) and lets organ "
-    "doses rise; raising an organ's weight lowers that organ's dose at the expense of target "
-    "uniformity. Changes of a factor 2 to 10 are often needed to move a metric noticeably."
+    "the PTV gets 70.2 Gy. " + WEIGHTS_EFFECT
 )
 
 BEAMS = "{count} coplanar 6 MV beams at gantry angles {angles} degrees"
@@ -34,7 +40,7 @@ BEAMS = "{count} coplanar 6 MV beams at gantry angles {angles} degrees"
 REPORT = (
     "Dose-volume report of an optimised plan (doses in Gy; Vx = % of the structure receiving at "
     "least x Gy; 'outside PTV' and 'ring 20-50 mm' are evaluation regions of the body).\n\n"
-    "Clinical goals ({protocol}), checked by the program: {met} of {total} met.\n"
+    "Clinical goals ({protocol}), checked by the program: {met} of {total} met. {missed}\n"
     "{goals}\n\n"
     "DVH table:\n"
     "{table}\n\n"
@@ -51,6 +57,10 @@ GOALS_ROW = "| {goal} | {value:.1f}{unit} | {op} {limit:.1f}{unit}{relative} | {
 GOALS_RELATIVE = " ({percent:g}% of prescription)"
 GOALS_MISSED_BY = "MISSED by {gap:.1f}{unit}"
 
+MISSED_LIST = "Missed: {items}."
+MISSED_ITEM = "{goal} (by {gap:.1f}{unit})"
+MISSED_NONE = "Every goal is met."
+
 GOAL_LINE = "- [{status}] {goal}: {value:.1f}{unit}"
 GOAL_MET = "met"
 GOAL_MISSED = "MISSED"
@@ -60,15 +70,16 @@ GOAL_MISSED = "MISSED"
 LOSS_SYSTEM = (
     "You are an experienced radiation oncologist and treatment planner reviewing a prostate IMRT "
     "plan against the treatment protocol below. The plan is optimised from five weights (PTV, "
-    "bladder, rectum, femoral heads, body); only the ratios between them matter.\n\n"
+    "bladder, rectum, femoral heads, body): unitless factors, not doses. " + WEIGHTS_EFFECT + "\n\n"
     "Protocol ({protocol}), prescription {prescription:g} Gy:\n{goals}\n\n"
     "The report opens with a table of every goal: its value, its threshold and its status. The "
     "program computed that table exactly from the dose: take it as fact. Do not recompute it, do "
     "not compare numbers yourself, and never call a met goal missed.\n\n"
     "Your task is what the program cannot do: for each MISSED goal, explain why the plan misses it "
     "(which weight is too low or too high against the others), then say how the weights should "
-    "change: which weights go up or down, and by roughly what factor, without breaking the goals "
-    "that are met. If every goal is met, say so and suggest no change.\n\n"
+    "change: which weights go up or down, and by roughly what factor (for example 'PTV weight x10'; "
+    "never in Gy), without breaking the goals that are met. If every goal is met, say so and "
+    "suggest no change.\n\n"
     "Answer concisely in this structure:\n"
     "Missed goals: one line per missed goal, with its reason.\n"
     "Changes: one line per weight to change, with the direction and a factor.\n"

@@ -138,7 +138,8 @@ def test_the_judge_reads_goal_status_from_the_program_and_the_optimizer_gets_exa
     system, report = judge_messages[0]["content"], judge_messages[1]["content"]
     assert "rectum D25 <= 58% of prescription" in system and "take it as fact" in system
     assert "never call a met goal missed" in system and "by roughly what factor" in system
-    assert "checked by the program: 7 of 14 met" in report
+    assert "unitless factors, not doses" in system and "raising the PTV weight against all the others" in system
+    assert "checked by the program: 7 of 14 met. Missed: PTV D98 (by 2.2 Gy), PTV Dmax (by 50.0 Gy)," in report
     assert "| PTV Dmax | 127.2 Gy | <= 77.2 Gy (110% of prescription) | MISSED by 50.0 Gy |" in report
     assert "| rectum Dmean | " in report and "| met |" in report
     (first, _), _ = optimizer_calls(script)
