@@ -31,5 +31,5 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "plan_simulator": "functions",
         "protocol_loss": "functions",
     },
-    submodules=("dvh", "dose", "fluence", "goals", "nnqp", "phantom", "plan_text", "planning", "plots", "report", "weights"),
+    submodules=("dvh", "dose", "fluence", "goals", "nnqp", "objective", "phantom", "plan_text", "planning", "plots", "report", "weights"),
 )

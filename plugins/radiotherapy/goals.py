@@ -67,6 +67,19 @@ class GoalResult:
     def unit(self) -> str:
         return "%" if self.goal.metric.startswith("V") else "Gy"
 
+    @property
+    def shortfall(self) -> float:
+        """How far the value is on the wrong side of the limit, relative to the limit (0 when met).
+
+        Relative, so that goals in Gy and in percent add up to one number
+        that compares plans missing the same count of goals; the limit is
+        floored at 1 (Gy or %) so a goal of 0 does not divide by zero.
+        """
+        if self.met:
+            return 0.0
+        over = self.value - self.limit if self.goal.op in ("<", "<=") else self.limit - self.value
+        return max(over, 0.0) / max(abs(self.limit), 1.0)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "structure": self.goal.structure,
@@ -76,6 +89,7 @@ class GoalResult:
             "unit": self.unit,
             "value": self.value,
             "met": self.met,
+            "shortfall": self.shortfall,
         }
 
 

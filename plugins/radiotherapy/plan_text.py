@@ -35,6 +35,33 @@ def goal_line(result: GoalResult, prescription_gy: float) -> str:
     )
 
 
+def _unit(result: GoalResult) -> str:
+    return "%" if result.unit == "%" else " Gy"
+
+
+def missed_goals(goals: list[GoalResult]) -> str:
+    """One sentence naming every missed goal and by how much (a small model misses rows of a table)."""
+    items = [prompts.MISSED_ITEM.format(goal=f"{r.goal.structure} {r.goal.metric}", gap=abs(r.value - r.limit),
+                                        unit=_unit(r)) for r in goals if not r.met]
+    return prompts.MISSED_LIST.format(items=", ".join(items)) if items else prompts.MISSED_NONE
+
+
+def goals_table(goals: list[GoalResult]) -> str:
+    """Every goal with its value, threshold and status, computed by the program (the judge takes it as fact)."""
+    rows = [prompts.GOALS_HEADER]
+    for result in goals:
+        goal = result.goal
+        unit = _unit(result)
+        relative = prompts.GOALS_RELATIVE.format(percent=goal.limit) if goal.unit == "%Rx" else ""
+        gap = abs(result.value - result.limit)
+        status = prompts.GOAL_MET if result.met else prompts.GOALS_MISSED_BY.format(gap=gap, unit=unit)
+        rows.append(prompts.GOALS_ROW.format(
+            goal=f"{goal.structure} {goal.metric}", value=result.value, unit=unit, op=goal.op, limit=result.limit,
+            relative=relative, status=status,
+        ))
+    return "\n".join(rows)
+
+
 def plan_report(plan: Plan) -> str:
     """What the simulator returns to the graph: DVH table, PTV statistics, goal by goal."""
     rx = plan.protocol.prescription_gy
@@ -55,7 +82,8 @@ def plan_report(plan: Plan) -> str:
         protocol=plan.protocol.name,
         met=plan.goals_met,
         total=len(plan.goals),
-        goals="\n".join(goal_line(g, rx) for g in plan.goals),
+        missed=missed_goals(plan.goals),
+        goals=goals_table(plan.goals),
     )
 
 
@@ -82,5 +110,6 @@ def clinician_example(plan: Plan) -> str:
         bladder_mean=m["bladder"]["Dmean"],
         met=plan.goals_met,
         total=len(plan.goals),
+        missed=", ".join(f"{g.goal.structure} {g.goal.metric}" for g in plan.goals if not g.met) or "none",
     )
     return prompts.CLINICIAN_EXAMPLE.format(weights=plan.weights_text, outcome=outcome)

@@ -10,9 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tg_core import progress
+
 from .plan_text import beams_text, goal_line, plan_report, protocol_text
 
 if TYPE_CHECKING:
+    from tg_core.loop import Optimization
+
     from .goals import Protocol
     from .planning import Plan
 
@@ -39,26 +43,21 @@ def metrics_markdown(plan: Plan, step: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def step_record(step: int, weights: str, plan: Plan | None, error: str | None) -> dict[str, Any]:
-    """What the event log, the checkpoints and report.md keep of one step (JSON-able)."""
-    record: dict[str, Any] = {"step": step, "weights": weights}
-    if plan is None:
-        record["error"] = error
-        return record
+def plan_numbers(plan: Plan) -> dict[str, Any]:
+    """The numbers the loop records for every planned candidate (JSON-able), and the tables show."""
     m = plan.metrics
-    record.update(
-        goals_met=plan.goals_met,
-        goals_total=len(plan.goals),
-        all_goals_met=plan.all_goals_met,
-        ptv_d98=m["PTV"]["D98"],
-        ptv_dmax=m["PTV"]["Dmax"],
-        ptv_mean=m["PTV"]["Dmean"],
-        rectum_mean=m["rectum"]["Dmean"],
-        rectum_v70=m["rectum"]["V70"],
-        bladder_mean=m["bladder"]["Dmean"],
-        missed=[f"{g.goal.structure} {g.goal.metric}" for g in plan.goals if not g.met],
-    )
-    return record
+    return {
+        "goals_met": plan.goals_met,
+        "goals_total": len(plan.goals),
+        "shortfall": sum(g.shortfall for g in plan.goals),
+        "ptv_d98": m["PTV"]["D98"],
+        "ptv_dmax": m["PTV"]["Dmax"],
+        "ptv_mean": m["PTV"]["Dmean"],
+        "rectum_mean": m["rectum"]["Dmean"],
+        "rectum_v70": m["rectum"]["V70"],
+        "bladder_mean": m["bladder"]["Dmean"],
+        "missed": [f"{g.goal.structure} {g.goal.metric}" for g in plan.goals if not g.met],
+    }
 
 
 def write_step_artifacts(run_path: Path, step: int, plan: Plan) -> Path:
@@ -72,30 +71,38 @@ def write_step_artifacts(run_path: Path, step: int, plan: Plan) -> Path:
     return folder
 
 
-def best_step(history: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The planned step with the most goals met (the lower rectum mean on a tie)."""
-    planned = [h for h in history if "goals_met" in h]
-    if not planned:
-        return None
-    return max(planned, key=lambda h: (h["goals_met"], -h["rectum_mean"]))
+def kept_after(record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The weights kept after one step of the loop, and their recorded numbers."""
+    for candidate in record.get("candidates", []):
+        if candidate["accepted"]:
+            return candidate["value"], candidate["metrics"]
+    return record["value"], record["metrics"]
 
 
-def _steps_table(history: list[dict[str, Any]]) -> list[str]:
+def steps_table(run_path: Path, history: list[dict[str, Any]]) -> list[str]:
+    """One row per step: the plan kept after it, its key numbers and its plots."""
     lines = [
-        "| step | weights | goals met | PTV D98 | PTV Dmax | rectum mean | rectum V70 | bladder mean | plots |",
+        "| step | kept weights | goals met | PTV D98 | PTV Dmax | rectum mean | rectum V70 | bladder mean | plots |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for h in history:
-        if "goals_met" in h:
-            folder = f"steps/step-{h['step']:02d}"
-            lines.append(
-                f"| {h['step']} | {h['weights']} | {h['goals_met']}/{h['goals_total']} | {h['ptv_d98']:.1f} | "
-                f"{h['ptv_dmax']:.1f} | {h['rectum_mean']:.1f} | {h['rectum_v70']:.1f} | {h['bladder_mean']:.1f} | "
-                f"[DVH]({folder}/dvh.png) [dose]({folder}/dose.png) [metrics]({folder}/metrics.md) |"
-            )
-        else:
-            lines.append(f"| {h['step']} | {h['weights']} | error: {h['error']} | | | | | | |")
+    if history:
+        lines.append(_steps_row("start", history[0]["value"], history[0]["metrics"], ""))
+    for record in history:
+        if record.get("done"):
+            continue
+        weights, numbers = kept_after(record)
+        folder = f"steps/step-{record['step']:02d}"
+        plots = (f"[DVH]({folder}/dvh.png) [dose]({folder}/dose.png) [metrics]({folder}/metrics.md)"
+                 if (run_path / folder).is_dir() else "")
+        lines.append(_steps_row(str(record["step"]), weights, numbers, plots))
     return lines
+
+
+def _steps_row(step: str, weights: str, n: dict[str, Any], plots: str) -> str:
+    return (
+        f"| {step} | {weights} | {n['goals_met']}/{n['goals_total']} | {n['ptv_d98']:.1f} | {n['ptv_dmax']:.1f} | "
+        f"{n['rectum_mean']:.1f} | {n['rectum_v70']:.1f} | {n['bladder_mean']:.1f} | {plots} |"
+    )
 
 
 def _change(start: float, final: float) -> str:
@@ -145,65 +152,61 @@ def write_final_outputs(run_path: Path, plan: Plan, dicom: bool) -> list[Path]:
 
 
 def run_report(
+    loop: Optimization,
+    run_path: Path,
     protocol: Protocol,
-    history: list[dict[str, Any]],
-    final_plan: Plan | None,
-    final_error: str | None,
+    final_plan: Plan,
     angles: tuple[float, ...],
-    start_plan: Plan | None = None,
-    comparison_plot: Path | None = None,
+    start_plan: Plan,
+    comparison_plot: Path,
+    score_plot: Path,
 ) -> str:
-    """report.md: protocol and beams, every step, the best step, start against final, the final plan, reviews."""
+    """report.md: protocol and beams, the loop's progress, the plan kept per step, start against final, reviews."""
+    history = loop.tracks[0].history
     lines = [
         "# tg run radiotherapy\n",
         f"Protocol: {protocol.name}, prescription {protocol.prescription_gy:g} Gy\n",
         f"Beams: {beams_text(angles)}\n",
         protocol_text(protocol) + "\n",
-        "## Steps\n",
-        *_steps_table(history),
+        progress.markdown(loop),
+        f"Score plot: [{score_plot.name}]({score_plot.name})\n",
+        "## Plan kept after each step\n",
+        *steps_table(run_path, history),
+        "",
+        "## Starting plan against final plan\n",
+        f"![DVH of the starting (dashed) and final (solid) plan]({comparison_plot.name})\n",
+        comparison_markdown(start_plan, final_plan),
+        "## Final plan\n",
+        "```\n" + plan_report(final_plan) + "\n```\n",
     ]
-    best = best_step(history)
-    if best is not None:
-        lines.append(f"\nBest plan: step {best['step']} ({best['goals_met']} of {best['goals_total']} goals met): {best['weights']}\n")
-    if start_plan is not None and final_plan is not None:
-        lines.append("## Starting plan against final plan\n")
-        if comparison_plot is not None:
-            lines.append(f"![DVH of the starting (dashed) and final (solid) plan]({comparison_plot.name})\n")
-        lines.append(comparison_markdown(start_plan, final_plan))
-    lines.append("## Final weights\n")
-    if final_plan is not None:
-        lines.append("```\n" + plan_report(final_plan) + "\n```\n")
-    else:
-        lines.append(f"The final weights could not be planned: {final_error}\n")
-    for h in history:
-        if h.get("evaluation"):
-            lines.append(f"## Review at step {h['step']}\n\n{h['evaluation']}\n")
+    for record in history:
+        if record.get("judgement"):
+            lines.append(f"## Review at step {record['step']}\n\nOf: {record['value']}\n\n{record['judgement']}\n")
     return "\n".join(lines)
 
 
 def run_summary(
+    loop: Optimization,
     initial_weights: str,
-    final_weights: str,
     protocol: Protocol,
-    history: list[dict[str, Any]],
-    final_plan: Plan | None,
-    final_error: str | None,
+    final_plan: Plan,
     angles: tuple[float, ...],
 ) -> dict[str, Any]:
-    """summary.json: the final and the best plan in numbers."""
-    best = best_step(history)
+    """summary.json: the loop's progress (scores per step, counts, stop reason) and the final plan in numbers."""
+    track = loop.tracks[0]
+    result = progress.summary(loop)
     return {
+        **result["parameters"][track.name],
+        "stopped": result["stopped"],
         "beams": len(angles),
         "gantry_angles": list(angles),
         "initial_weights": initial_weights,
-        "final_weights": final_weights,
-        "steps": len(history),
-        "all_goals_met": bool(final_plan is not None and final_plan.all_goals_met),
-        "final_goals_met": final_plan.goals_met if final_plan is not None else None,
+        "final_weights": track.best_value,
+        "steps": len(track.history),
+        "all_goals_met": final_plan.all_goals_met,
+        "final_goals_met": final_plan.goals_met,
         "goals_total": len(protocol.goals),
-        "final_metrics": final_plan.as_dict()["metrics"] if final_plan is not None else None,
-        "final_error": final_error,
-        "best_step": best["step"] if best else None,
-        "best_weights": best["weights"] if best else None,
-        "best_goals_met": best["goals_met"] if best else None,
+        "final_metrics": final_plan.as_dict()["metrics"],
+        "table": f"weights: {progress.verdict(track)}\nfinal: {track.best_value} "
+                 f"({final_plan.goals_met} of {len(protocol.goals)} goals met)",
     }

@@ -1,13 +1,18 @@
-"""``tg run radiotherapy``: tune the planning weights by textual gradient descent.
+"""``tg run radiotherapy``: tune the planning weights with the shared optimization loop.
 
-Each step plans the current weights (a SimulatorFunction: weights text ->
-DVH table and goal report), asks the judge to review the plan against the
-protocol, propagates its feedback back to the weights, and lets TGD rewrite
-them, with momentum and clinician-style example plans in context. The run
-stops when every goal is met or after ``--steps`` steps (the CLI's option,
-10 by default as in the paper), and writes per step a DVH plot, a dose-slice
-image with the structure outlines and a metrics table under
-``steps/step-NN/`` (``report.py``).
+Each step starts from the best weights so far: the judge explains, from a
+goals table the program computed, why goals are missed and how the weights
+should change; that feedback flows back to the weights and the optimizer
+proposes ``--candidates`` new weight sets (clinician-style example plans and
+momentum in context). Every candidate is planned and scored by the program
+(goals met, then how far the missed ones are missed, ``objective.py``), and
+the best is kept only if it is at least as good as the best so far. Weights
+that do not parse are re-asked with the parser's reason, never planned. The
+run stops when every goal is met, after ``--patience`` steps with no new
+weights, or after ``--steps`` steps; it writes per step the DVH plot, dose
+slices and metrics table of the plan kept (``steps/step-NN/``), and the
+loop's progress, the start against the final plan and the reviews in
+report.md (``report.py``).
 
 Only light modules are imported at the top: the CLI imports this module to
 build its parser on every ``tg`` command.
@@ -18,11 +23,15 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tg_core import TGD, OptimizerError, Run, Variable
+from tg_core import TGD, Run, Variable
+from tg_core.loop import add_loop_arguments, check_loop_arguments
 
 from . import prompts
+
+if TYPE_CHECKING:
+    from tg_core.loop import Track
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +39,13 @@ DEFAULT_WEIGHTS_TEXT = (
     "weight for PTV: 100, weight for bladder: 100, weight for rectum: 100, "
     "weight for femoral heads: 100, weight for body: 100"
 )
+
+DEFAULT_CANDIDATES = 4
+"""Weight sets proposed and planned per step. A step's fixed cost is three long LLM calls (the
+judge, then feedback to the report and to the weights); each candidate adds one optimizer answer
+of about a hundred tokens whose prompt is the same as its siblings' (a prefix-cache hit) and one
+plan solve of a second or two. Four samples per step give five steps twenty weight sets, where a
+grid search found 8 of 81 meeting every goal, for about twice the calls of one candidate."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--angles",
         help="gantry angles of the coplanar beams in degrees, comma-separated, 0 to <360 (default: seven equispaced, 0, 51.4, ...)",
     )
+    add_loop_arguments(parser, candidates=DEFAULT_CANDIDATES)
 
 
 MAX_BEAMS = 36
@@ -89,6 +106,7 @@ def validate(args: argparse.Namespace) -> None:
         raise ValueError(f"--grid-mm must be between 1 and 10 mm, got {args.grid_mm:g}")
     if args.momentum < 0:
         raise ValueError(f"--momentum must be >= 0, got {args.momentum}")
+    check_loop_arguments(args)
     if args.angles is not None:
         parse_angles(args.angles)
     try:
@@ -124,75 +142,61 @@ def read_case(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace, run: Run) -> dict[str, Any]:
-    """The optimisation loop; ``validate`` has checked ``args``."""
+    """The shared loop over the weights; ``validate`` has checked ``args``."""
+    from tg_core import progress
+    from tg_core.loop import Optimization
+
     from .dose import BeamSettings
     from .functions import plan_simulator, protocol_loss
     from .goals import load_protocol
+    from .objective import plan_objective, weights_constraints
     from .plan_text import clinician_example
     from .planning import Plan, Planner
     from .report import (
         run_report,
         run_summary,
-        step_record,
         write_comparison,
         write_final_outputs,
         write_step_artifacts,
     )
-    from .weights import WeightsError, parse_weights
 
     protocol = load_protocol(args.goals)
     beams = None if args.angles is None else BeamSettings(gantry_angles=parse_angles(args.angles))
     planner = Planner(case=read_case(args), grid_mm=args.grid_mm, protocol=protocol, beams=beams)
-    simulator = plan_simulator(planner=planner)
-    judge = protocol_loss(engine=run.engine, protocol=protocol)
+    # Candidates are planned concurrently on threads; the solves themselves take turns on the
+    # planner's lock (they share its active-set state), while DVHs and metrics overlap.
+    objective = plan_objective(plan_simulator(planner=planner), protocol_loss(engine=run.engine, protocol=protocol))
     examples = [] if args.no_examples else [clinician_example(planner.plan(w)) for w in prompts.CLINICIAN_WEIGHTS]
     weights = Variable(args.weights, role_description=prompts.WEIGHTS_ROLE)
-    optimizer = TGD(
-        [weights], engine=run.engine, constraints=list(prompts.CONSTRAINTS), momentum=args.momentum, in_context_examples=examples
-    )
-    history: list[dict[str, Any]] = []
-    last = run.latest_checkpoint()
-    if last:
-        weights.set_value(last["variables"]["weights"])
-        history = last["state"]["history"]
-        optimizer.load_state(last["state"]["optimizer"])
-    for step in run.steps(args.steps):
-        if history and history[-1].get("all_goals_met"):
-            break
-        report = simulator(weights)
-        plan = report.data if isinstance(report.data, Plan) else None
-        error = None if plan is not None else str(report.data.get("error") if isinstance(report.data, dict) else report.value)
-        record = step_record(step, weights.value, plan, error)
-        if plan is not None:
-            record["artifacts"] = str(write_step_artifacts(run.path, step, plan).relative_to(run.path))
-        run.log("plan", **record)
-        if plan is not None and plan.all_goals_met:
-            history.append(record)
-            run.checkpoint(step, {"weights": weights.value}, {"history": history, "optimizer": optimizer.state()})
-            break
-        loss = judge(report)
-        loss.backward(engine=run.engine)
-        try:
-            optimizer.step()
-        except OptimizerError as exc:
-            record["optimizer_error"] = str(exc)
-            run.log("optimizer_error", step=step, error=str(exc))
-        record["evaluation"] = loss.value
-        record["new_weights"] = weights.value
-        optimizer.zero_grad()
-        history.append(record)
-        run.checkpoint(step, {"weights": weights.value}, {"history": history, "optimizer": optimizer.state()})
+    tracks: list[Track] = []  # the loop's, once it exists: the constraints read the values it tried
 
-    final_plan, final_error = None, None
-    try:
-        final_plan = planner.plan(parse_weights(weights.value))
-    except WeightsError as exc:
-        final_error = str(exc)
-    start_plan = planner.plan(parse_weights(args.weights))
-    comparison = write_comparison(run.path, start_plan, final_plan) if final_plan is not None else None
-    if final_plan is not None:
-        write_final_outputs(run.path, final_plan, dicom=args.dicom is not None)
+    def planned() -> list[str]:
+        return [args.weights, *(tracks[0].tried if tracks else [])]
+
+    optimizer = TGD([weights], engine=run.engine, constraints=weights_constraints(planned), momentum=args.momentum,
+                    in_context_examples=examples)
+
+    def step_artifacts() -> dict[str, Any]:
+        """The checkpoint's task state: the folder of this step's plots, drawn for the plan kept after it."""
+        track = tracks[0]
+        record = track.history[-1]
+        if record.get("done") or track.best is None or not isinstance(track.best.report.data, Plan):
+            return {}
+        folder = write_step_artifacts(run.path, record["step"], track.best.report.data)
+        return {"artifacts": str(folder.relative_to(run.path))}
+
+    loop = Optimization({"weights": weights}, objective, optimizer, steps=args.steps, candidates=args.candidates,
+                        patience=args.patience, run=run, extra_state=step_artifacts)
+    tracks.extend(loop.tracks)
+    loop.run_all()
+    track = loop.tracks[0]
+    kept = track.best if track.best is not None and track.best.value == track.best_value else None
+    final_plan = kept.report.data if kept is not None else planner.plan(track.best_value)  # a finished run resumed
+    start_plan = planner.plan(args.weights)
+    comparison = write_comparison(run.path, start_plan, final_plan)
+    write_final_outputs(run.path, final_plan, dicom=args.dicom is not None)
+    score_plot = progress.score_plot_svg(loop, run.path / "score.svg")
     angles = planner.beam_settings.gantry_angles
-    summary = run_summary(args.weights, weights.value, protocol, history, final_plan, final_error, angles)
-    run.finish(summary, run_report(protocol, history, final_plan, final_error, angles, start_plan, comparison))
+    summary = run_summary(loop, args.weights, protocol, final_plan, angles)
+    run.finish(summary, run_report(loop, run.path, protocol, final_plan, angles, start_plan, comparison, score_plot))
     return summary

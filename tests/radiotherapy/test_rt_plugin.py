@@ -74,7 +74,7 @@ def test_the_simulator_turns_weights_text_into_a_report_or_an_error_text():
 
 def test_the_judge_holds_the_protocol():
     judge = get_plugins().losses()["radiotherapy.protocol_review"]()
-    assert "rectum Dmean <= 35% of prescription" in judge.system_prompt.value and "<FINAL>" in judge.system_prompt.value
+    assert "rectum Dmean <= 35% of prescription" in judge.system_prompt.value and "take it as fact" in judge.system_prompt.value
 
 
 def test_the_simulator_tells_the_backward_engine_its_beams():

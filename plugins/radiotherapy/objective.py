@@ -1,0 +1,116 @@
+"""What the shared loop optimizes in ``tg run radiotherapy``: a plan's score, when it is done, the checked weights.
+
+The score is ``(goals met, -sum of relative shortfalls)``, computed by the
+program from the plan (``GoalResult.shortfall``): the protocol's goals come
+first, and among plans meeting as many goals the one nearer to meeting the
+missed ones is better. The tie-breaker is not ``-objective``: the objective is
+the weighted sum that the weights themselves define, so plans made with
+different weights have objectives on different scales and cannot be ranked
+by them. Weights that do not parse score ``None``; they never get that far,
+since the parser is a checked constraint (its reason is re-asked).
+
+The clinician plans shown to the optimizer are examples, not answers: a copy
+of one is planned and ranked like any other candidate, so it is kept only if
+it scores best. Because the shortfall is continuous, two different plans
+that miss goals do not tie; the one tie left is the same plan, which weights
+proportional to a set already planned give (only ratios matter), and those
+are refused by a checked constraint. A copy is therefore kept only if it is
+strictly better than everything planned before.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from tg_core.loop import Evaluation, Objective
+from tg_core.optimizer import Constraint
+
+from . import prompts
+from .planning import Plan
+from .report import plan_numbers
+from .weights import WeightsError, format_weights, parse_weights
+
+SCORE_NAMES = ("goals met", "-shortfall")
+
+
+def plan_score(plan: Any) -> tuple[float, float] | None:
+    """``(goals met, -sum of relative shortfalls)``; ``None`` for anything but a plan (an error report)."""
+    if not isinstance(plan, Plan):
+        return None
+    shortfall = sum(g.shortfall for g in plan.goals)
+    return float(plan.goals_met), -shortfall if shortfall else 0.0  # not -0.0, which prints as "-0"
+
+
+def all_goals_met(evaluation: Evaluation) -> bool:
+    plan = evaluation.report.data
+    return isinstance(plan, Plan) and plan.all_goals_met
+
+
+def plan_objective(simulator: Callable[..., Any], judge: Callable[..., Any]) -> Objective:
+    """The loop's objective: the simulator plans, the judge explains, the program scores and stops."""
+    return Objective(
+        forward=simulator,
+        judge=judge,
+        score=lambda report, _judgement: plan_score(report.data),
+        done=all_goals_met,
+        metrics=lambda report: plan_numbers(report.data) if isinstance(report.data, Plan) else {},
+        score_names=SCORE_NAMES,
+    )
+
+
+def _weights_error(value: str) -> str | None:
+    try:
+        parse_weights(value)
+    except WeightsError as exc:
+        return str(exc)
+    return None
+
+
+def proportional(a: Mapping[str, float], b: Mapping[str, float]) -> float | None:
+    """The factor ``f`` with ``a = f * b`` (the same plan), or ``None`` when the ratios differ."""
+    total_a, total_b = sum(a.values()), sum(b.values())
+    factor = total_a / total_b
+    same = all(math.isclose(a[s] / total_a, b[s] / total_b, rel_tol=1e-6, abs_tol=1e-12) for s in b)
+    return factor if same else None
+
+
+def same_ratios_check(planned: Callable[[], Iterable[str]]) -> Callable[[str], str | None]:
+    """A check refusing weights proportional to any of ``planned()`` (the values planned so far)."""
+
+    def check(value: str) -> str | None:
+        try:
+            weights = parse_weights(value)
+        except WeightsError:
+            return None  # the format check says why
+        for earlier in planned():
+            if value.split() == earlier.split():
+                continue  # the very same text: the loop refuses it as already tried
+            try:
+                before = parse_weights(earlier)
+            except WeightsError:
+                continue
+            factor = proportional(weights, before)
+            if factor is not None:
+                reason = prompts.SAME_WEIGHTS_REASON if math.isclose(factor, 1.0) else prompts.SAME_RATIOS_REASON
+                return reason.format(factor=factor, planned=format_weights(before))
+        return None
+
+    return check
+
+
+def weights_constraints(planned: Callable[[], Iterable[str]]) -> list[Constraint]:
+    """The constraints on proposed weights, every one checked by the program.
+
+    The format and the range are checked by the parser (its message is the
+    reason re-asked), so weights that do not parse are never planned;
+    weights proportional to ``planned()`` (the start and every value tried)
+    are refused as the same plan.
+    """
+    text_format, text_range = prompts.CONSTRAINTS
+    return [
+        Constraint(text_format, _weights_error),
+        Constraint(text_range),  # the parser above checks it too; one reason per answer is enough
+        Constraint(prompts.SAME_RATIOS_CONSTRAINT, same_ratios_check(planned)),
+    ]
