@@ -15,7 +15,9 @@ from the response cache), new valid molecules after re-asks, and how many
 of those improve the start's score (goals met, then the objective) when
 docked; model calls made. Run:
 
-    .venv/bin/python bench/molecule_proposals.py [N]
+    .venv/bin/python bench/molecule_proposals.py [N [APPROACH ...]]
+
+(a subset of approaches writes results/molecule_proposals-APPROACH.json).
 """
 
 from __future__ import annotations
@@ -53,7 +55,10 @@ def optimizer(variable: Variable, engine: tg_core.Engine, approach: str, retries
                        constraints=[smiles_constraint(settings), filters.constraint()])
 
 
-async def main(n: int) -> dict:
+APPROACHES = ("reask", "examples", "menu")
+
+
+async def main(n: int, approaches: tuple[str, ...] = APPROACHES) -> dict:
     engine = tg_core.get_engine("local")
     goals = GoalSet(targets=(TARGET,))
     settings = DockingSettings(exhaustiveness=EXHAUSTIVENESS)
@@ -66,7 +71,7 @@ async def main(n: int) -> dict:
     feedback = list(variable.gradients)
     out = {"start": START, "target": TARGET, "n": n, "start_score": list(start.score),
            "start_vina": start.vina(TARGET), "start_qed": start.qed, "judgement": judgement.value, "approaches": {}}
-    for approach in ("reask", "examples", "menu"):
+    for approach in approaches:
         row: dict = {}
         for retries in (2, 0):  # the first answers of the run with re-asks come back from the cache
             variable.zero_grad()
@@ -94,7 +99,9 @@ async def main(n: int) -> dict:
 
 
 if __name__ == "__main__":
-    result = asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 8))
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    chosen = tuple(sys.argv[2:]) or APPROACHES
+    result = asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 8, chosen))
+    path = RESULTS if chosen == APPROACHES else RESULTS.with_name(f"{RESULTS.stem}-{'-'.join(chosen)}.json")
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "approaches"}, indent=2))
