@@ -63,8 +63,10 @@ LOSS_INSTRUCTION = (
     "(take them as given); or a REJECTED line (refused before docking by the filters) or an "
     "ERROR line when it could not be evaluated.\n\n"
     "The goals are:\n{goals}\n\n"
-    "For the goals missed, say by how much. Then name the structural changes most likely to "
-    "close the gaps without losing the goals already met (for example adding or removing "
+    "The table already says which goals are met and by how much the others are missed: do "
+    "not recompute or restate those numbers. Say only why the molecule misses its goals and "
+    "which structural changes are most likely to close the gaps without losing the goals "
+    "already met (for example adding or removing "
     "rings, hydrogen-bond donors or acceptors, lipophilic groups or basic amines, or reducing "
     "size or flexibility). If the report is REJECTED, name the offending group or property "
     "and how to avoid it; if it is an ERROR, explain what is wrong with the SMILES and how to "
@@ -101,3 +103,24 @@ CANDIDATE_SIMILARITY = (
 )
 CANDIDATE_NOTE = "Note: {note}"
 EXEMPT_NOTE = "starting molecule, docked although a proposal like it would be refused: {reasons}"
+
+# The menu of RDKit-checked edits shown to the optimizer (edits.py), after its request: small
+# models follow what they read last, and copying a line is what they do reliably.
+EDIT_MENU = (
+    "Edits of the molecule above, each checked by the program (a valid SMILES that passes the "
+    "filters), with its QED and molecular weight (its Vina score is known only once docked):\n"
+    "{edits}\n"
+    "Choose the edit that best answers the feedback (or combine or adapt them) and send the SMILES "
+    "of the new molecule between the tags; copying one of these SMILES exactly is the safest."
+)
+EDIT_ITEM = "- {description}: {smiles} (QED {qed:.2f}, MW {mw:.0f})"
+
+# Valid SMILES of approved drugs, shown as examples of the notation (--examples).
+DRUG_EXAMPLES = (
+    "CC(C)Cc1ccc(C(C)C(=O)O)cc1",  # ibuprofen
+    "CNCCC(Oc1ccc(C(F)(F)F)cc1)c1ccccc1",  # fluoxetine
+    "CN1C(=O)CN=C(c2ccccc2)c2cc(Cl)ccc21",  # diazepam
+    "O=C(CCCN1CCC(O)(c2ccc(Cl)cc2)CC1)c1ccc(F)cc1",  # haloperidol
+    "CC(C)NCC(O)COc1cccc2ccccc12",  # propranolol
+    "Clc1cccc(N2CCN(CCCCOc3ccc4c(c3)NC(=O)CC4)CC2)c1Cl",  # aripiprazole
+)

@@ -1,9 +1,13 @@
 """What a molecule run leaves behind: every candidate (CSV), the best ones' poses, pictures, report.md.
 
-Rows are plain dicts (JSON-able, so they go into checkpoints as they are);
-the same rows feed the CSV, the Pareto front of Vina against QED, the grid
+Rows are plain dicts (JSON-able: the loop keeps them as each evaluation's
+metrics in its checkpointed history, and ``loop_rows`` reads them back);
+the same rows feed the CSV, the Pareto front over every goal, the grid
 image, the plot of the objectives per step, the count of rejections per
 reason and, for a run over several targets, the summary table across them.
+The loop's own progress (score per step, counts, verdict) comes from
+``tg_core.progress``; ``run_metrics`` adds what chemists quote about a
+generative run: validity, uniqueness, novelty and internal diversity.
 """
 
 from __future__ import annotations
@@ -12,10 +16,15 @@ import collections
 import csv
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .candidates import Candidate
 from .goals import GoalSet, goals_table
+
+if TYPE_CHECKING:
+    from tg_core.loop import Optimization
+
+    from .settings import DockingSettings
 
 COLUMNS = (
     "targets", "iteration", "trajectory", "input_smiles", "smiles", "vina", "vina_by_target", "qed", "sa",
@@ -69,15 +78,31 @@ def scored(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return unique
 
 
+def _objectives(r: dict[str, Any]) -> tuple[float, ...]:
+    """Every goal of a row, higher is better: the goals' margins, or -Vina and QED without them."""
+    margins = r.get("margins")
+    return tuple(margins) if margins else (-r["vina"], r["qed"])
+
+
 def pareto_front(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Molecules no other molecule beats on both lower Vina and higher QED, best Vina first."""
+    """Molecules no other molecule of their target set beats on every goal at once, best score first.
+
+    The goals are those of the goal set (Vina on each target, selectivity,
+    QED, SA, similarity, windows), compared by their margins beyond the
+    thresholds, which order the molecules as the values do.
+    """
     candidates = scored(rows)
-    front = [
-        r for r in candidates
-        if not any(o["vina"] <= r["vina"] and o["qed"] >= r["qed"]
-                   and (o["vina"] < r["vina"] or o["qed"] > r["qed"]) for o in candidates)
-    ]
-    return sorted(front, key=lambda r: (r["vina"], -r["qed"]))
+
+    def dominated(r: dict[str, Any]) -> bool:
+        own = _objectives(r)
+        for o in candidates:
+            other = _objectives(o)
+            if o["targets"] == r["targets"] and len(other) == len(own) \
+                    and all(a >= b for a, b in zip(other, own, strict=True)) and other != own:
+                return True
+        return False
+
+    return sorted((r for r in candidates if not dominated(r)), key=lambda r: (-r["score_met"], -r["score_objective"]))
 
 
 def ranked(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -108,6 +133,150 @@ def target_summary(goals: GoalSet, rows: Sequence[dict[str, Any]]) -> dict[str, 
         "invalid": sum(1 for r in own if r["error"] and not r["rejection_kinds"]),
         "rejected": sum(1 for r in own if r["rejection_kinds"]),
     }
+
+
+def loop_rows(goals: GoalSet, settings: DockingSettings, loop: Optimization) -> list[dict[str, Any]]:
+    """Rows of every molecule a loop evaluated (the start, then each step's candidates) and of every
+    proposal the filters refused before docking, from the loop's history."""
+    rows = []
+    for trajectory, track in enumerate(loop.tracks):
+        for record in track.history:
+            if record["step"] == 1 and record.get("metrics"):
+                rows.append({**record["metrics"], "iteration": 0, "trajectory": trajectory, "accepted": True})
+            for c in record.get("candidates", []):
+                rows.append({**c["metrics"], "iteration": record["step"], "trajectory": trajectory,
+                             "accepted": c["accepted"]})
+            for r in record.get("rejections", []):
+                if r["kind"] == "constraint" and r.get("value"):
+                    rows.append(refused_row(goals, settings, record["step"], trajectory, r["value"], r["reason"]))
+    return rows
+
+
+def refused_row(goals: GoalSet, settings: DockingSettings, iteration: int, trajectory: int, smiles: str,
+                reason: str) -> dict[str, Any]:
+    """A proposal refused by a checked constraint: invalid (RDKit's reason) or filtered (the filters' kinds)."""
+    from .chemistry import parse_molecule, properties
+    from .errors import MoleculeError
+
+    candidate = Candidate(input_smiles=smiles)
+    try:
+        parsed = parse_molecule(smiles, settings.max_heavy_atoms, settings.max_rotatable_bonds)
+    except MoleculeError as exc:
+        candidate.error = str(exc)
+    else:
+        values = properties(parsed.mol)
+        candidate.smiles = parsed.smiles
+        candidate.qed, candidate.sa = values.pop("qed"), values.pop("sa")
+        candidate.properties = values
+        kinds = goals.filters(settings.max_heavy_atoms, settings.max_rotatable_bonds).reasons(parsed.mol, values)
+        candidate.rejected = reason
+        candidate.rejection_kinds = [kind for kind, _ in kinds]
+    return {**row(goals, iteration, trajectory, candidate), "score_met": None, "score_objective": None,
+            "accepted": False}
+
+
+def _answers(loop: Optimization) -> tuple[int, list[str]]:
+    """How many answers the optimizer gave, and the SMILES of those that were molecules."""
+    count, values = 0, []
+    for track in loop.tracks:
+        for record in track.history:
+            for c in record.get("candidates", []):
+                count += 1
+                values.append(c["value"])
+            for r in record.get("rejections", []):
+                count += 1
+                if r.get("value"):
+                    values.append(r["value"])
+    return count, values
+
+
+def run_metrics(loops: Sequence[Optimization], starts: Sequence[str]) -> dict[str, Any]:
+    """Validity, uniqueness, novelty and internal diversity of every answer of the optimizer (MOSES' terms).
+
+    Validity: answers that are a molecule RDKit accepts (within the size caps),
+    out of all answers; uniqueness: distinct molecules among the valid ones;
+    novelty: distinct molecules that are not a starting molecule; internal
+    diversity: 1 - mean Tanimoto similarity (Morgan, radius 2) over pairs of
+    distinct molecules.
+    """
+    from .chemistry import parse_molecule, similarity
+    from .errors import MoleculeError
+
+    answers, values = 0, []
+    for loop in loops:
+        count, found = _answers(loop)
+        answers += count
+        values += found
+    valid, mols = [], {}
+    for value in values:
+        try:
+            parsed = parse_molecule(value)
+        except (MoleculeError, TypeError):
+            continue
+        valid.append(parsed.smiles)
+        mols.setdefault(parsed.smiles, parsed.mol)
+    distinct = list(mols)
+    pairs = [(a, b) for i, a in enumerate(distinct) for b in distinct[i + 1:]]
+    diversity = (1 - sum(similarity(mols[a], mols[b]) for a, b in pairs) / len(pairs)) if pairs else None
+    return {
+        "answers": answers,
+        "valid": len(valid),
+        "validity": len(valid) / answers if answers else None,
+        "uniqueness": len(distinct) / len(valid) if valid else None,
+        "novelty": sum(s not in set(starts) for s in distinct) / len(distinct) if distinct else None,
+        "internal_diversity": diversity,
+    }
+
+
+def set_names(target_sets: Sequence[GoalSet], loops: Sequence[Optimization]) -> list[tuple[str, GoalSet, Any]]:
+    return [(label(g), g, loop) for g, loop in zip(target_sets, loops, strict=True)]
+
+
+def progress_summary(target_sets: Sequence[GoalSet], loops: Sequence[Optimization]) -> dict[str, Any]:
+    """``tg_core.progress.summary`` of every loop; tracks named by target set when there are several."""
+    from tg_core import progress
+
+    stopped, parameters = [], {}
+    for name, _, loop in set_names(target_sets, loops):
+        part = progress.summary(loop)
+        stopped.append(part["stopped"] if len(loops) == 1 else f"{name}: {part['stopped']}")
+        for track, data in part["parameters"].items():
+            parameters[track if len(loops) == 1 else f"{name} {track}"] = data
+    return {"stopped": "; ".join(stopped), "parameters": parameters}
+
+
+def best_per_start(target_sets: Sequence[GoalSet], loops: Sequence[Optimization]) -> list[dict[str, Any]]:
+    """The best molecule of every track: its start, the step it came from and its numbers."""
+    out = []
+    for name, _, loop in set_names(target_sets, loops):
+        for trajectory, track in enumerate(loop.tracks):
+            history = track.history
+            start = history[0]["metrics"] if history else {}
+            best_metrics = start
+            for record in history:
+                for c in record.get("candidates", []):
+                    if c["value"] == track.best_value and c["metrics"]:
+                        best_metrics = c["metrics"]
+            out.append({"targets": name, "trajectory": trajectory, "start": history[0]["value"] if history else
+                        track.best_value, "start_vina": start.get("vina"), "start_qed": start.get("qed"),
+                        "best": track.best_value, "best_step": track.best_step,
+                        "score": list(track.best_score) if track.best_score else None,
+                        **{k: best_metrics.get(k) for k in ("vina", "qed", "sa", "similarity", "goals_met",
+                                                             "goals_total")}})
+    return out
+
+
+def progress_sections(target_sets: Sequence[GoalSet], loops: Sequence[Optimization], plots: Sequence[str]) -> str:
+    """Each loop's ``tg_core.progress.markdown`` with a link to its score plot."""
+    from tg_core import progress
+
+    parts = []
+    for (name, _, loop), plot in zip(set_names(target_sets, loops), plots, strict=True):
+        text = progress.markdown(loop)
+        if len(loops) > 1:
+            text = text.replace("## Progress", f"## Progress on {name}", 1)
+        parts.append(f"{text}\nScore per step: [{plot}]({plot})\n")
+    return "\n".join(parts)
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str] = COLUMNS) -> None:
@@ -185,9 +354,11 @@ def plot_objectives(path: Path, rows: Sequence[dict[str, Any]], goals: GoalSet) 
 
 def markdown(goals: GoalSet, rows: Sequence[dict[str, Any]], targets: Sequence[dict[str, Any]],
              best_candidates: Sequence[tuple[str, Candidate, dict[str, Any]]], poses: dict[str, Any],
-             files: Sequence[str]) -> str:
-    """report.md: goals, the best molecule of each target set with its goals table, the table across
-    target sets, the Pareto front, rejections per reason, every molecule, links to the files."""
+             files: Sequence[str], progress_sections: str = "", metrics: dict[str, Any] | None = None,
+             per_start: Sequence[dict[str, Any]] = ()) -> str:
+    """report.md: goals, the best molecule of each target set with its goals table, the loop's progress,
+    the best per start, run metrics, the table across target sets, the Pareto front, rejections per
+    reason, every molecule, links to the files."""
     lines = [f"# tg run molecule: {', '.join(t['targets'] for t in targets)}\n", f"Goals:\n{goals.describe()}\n"]
     firsts = {}
     for set_label, candidate, row_ in best_candidates:
@@ -199,6 +370,21 @@ def markdown(goals: GoalSet, rows: Sequence[dict[str, Any]], targets: Sequence[d
         lines.append(goals_table(candidate.goals) + "\n")
     if not firsts:
         lines.append("No molecule could be docked.\n")
+    if progress_sections:
+        lines.append(progress_sections)
+    if per_start:
+        lines.append("## Best molecule per start\n\n| targets | start | start Vina | start QED | best | step | Vina | "
+                     "QED | SA | similarity | goals met |\n|---|---|---|---|---|---|---|---|---|---|---|")
+        for p in per_start:
+            lines.append(f"| {p['targets']} | `{p['start']}` | {_fmt(p['start_vina'])} | {_fmt(p['start_qed'], 3)} | "
+                         f"`{p['best']}` | {p['best_step']} | {_fmt(p['vina'])} | {_fmt(p['qed'], 3)} | "
+                         f"{_fmt(p['sa'])} | {_fmt(p['similarity'])} | {p['goals_met']}/{p['goals_total']} |")
+        lines.append("")
+    if metrics:
+        lines.append("## Run metrics\n\nOver every answer of the optimizer: validity (a molecule RDKit accepts) "
+                     f"{_fmt(metrics['validity'])} ({metrics['valid']} of {metrics['answers']}), uniqueness "
+                     f"{_fmt(metrics['uniqueness'])}, novelty against the starts {_fmt(metrics['novelty'])}, "
+                     f"internal diversity {_fmt(metrics['internal_diversity'])}.\n")
     if len(targets) > 1:
         lines.append("## Across targets\n\n| targets | best SMILES | Vina | QED | goals met | evaluated | "
                      "rejected |\n|---|---|---|---|---|---|---|")
@@ -219,10 +405,11 @@ def markdown(goals: GoalSet, rows: Sequence[dict[str, Any]], targets: Sequence[d
         lines.extend(f"| {kind} | {n} |" for kind, n in counts.items())
         lines.append("")
     front = pareto_front(rows)
-    lines.append("## Pareto front (Vina on the first target against QED)\n\n| targets | SMILES | Vina | QED | SA |\n"
-                 "|---|---|---|---|---|")
-    lines.extend(f"| {r['targets']} | `{r['smiles']}` | {r['vina']:.2f} | {r['qed']:.3f} | {r['sa']:.2f} |"
-                 for r in front)
+    lines.append("## Pareto front over every goal\n\nNo other molecule of the target set is at least as good on "
+                 "every goal and better on one.\n\n| targets | SMILES | Vina | QED | SA | similarity | goals met |\n"
+                 "|---|---|---|---|---|---|---|")
+    lines.extend(f"| {r['targets']} | `{r['smiles']}` | {r['vina']:.2f} | {r['qed']:.3f} | {r['sa']:.2f} | "
+                 f"{_fmt(r['similarity'])} | {r['goals_met']}/{r['goals_total']} |" for r in front)
     lines.append("\n## Every molecule evaluated\n\n| targets | step | molecule | SMILES | Vina | QED | goals met | "
                  "error |\n|---|---|---|---|---|---|---|---|")
     for r in rows:
@@ -234,6 +421,10 @@ def markdown(goals: GoalSet, rows: Sequence[dict[str, Any]], targets: Sequence[d
                      f"| {vina} | {qed} | {met} | {error} |")
     lines.append("\nFiles: " + ", ".join(f"[{f}]({f})" for f in files) + "\n")
     return "\n".join(lines)
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
 
 
 def _nan(value: float | None) -> float:

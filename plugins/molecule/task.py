@@ -1,12 +1,15 @@
-"""``tg run molecule``: optimize molecules toward docking and drug-likeness goals by text.
+"""``tg run molecule``: optimize molecules toward docking and drug-likeness goals on the shared loop.
 
-Each step evaluates every current molecule against the goal set (filters
-first, then docking on every target, through the chosen executor), an LLM
-judges each report, whose goals table the program computed, the judgement
-flows back to the SMILES, and TGD (with momentum) proposes the next
-molecules. A molecule that cannot be evaluated or is refused yields an
-ERROR or REJECTED report that the judge turns into feedback, so a bad
-proposal costs one step and no docking, never the run.
+Each starting molecule is a track of the shared optimization loop
+(``search``): every step starts from the track's best molecule so far, the
+judge reads its report (the goals table computed by the program) and says
+why and what to change, and the optimizer proposes ``--candidates``
+molecules, choosing from a menu of RDKit-checked edits. Invalid or filtered
+proposals are asked again with the reason and never docked; the admitted
+ones are docked in parallel through the executor and the best is kept only
+if it ranks at least as high as the best so far (goals met, then the
+weighted objective). The run stops early when every goal is met or after
+``--patience`` steps with no new molecule.
 
 With ``--target all`` (or several ``--target`` and ``--per-target``) the same
 optimization runs once per target, one after the other in one run folder,
@@ -17,23 +20,27 @@ ends with a table across targets.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import tg_core
+from tg_core import progress
+from tg_core.loop import Optimization, add_loop_arguments, check_loop_arguments
 
 from . import prompts, report
-from .candidates import Candidate
+from .edits import MENU_SIZE
 from .executors import EXECUTOR_KINDS, make_executor
-from .functions import molecule_loss, molecule_simulator, smiles_constraint
 from .goals import GoalSet
 from .settings import DEFAULT_MAX_ROTATABLE_BONDS, DockingSettings
 
 DEFAULT_SMILES = "CC(=O)Oc1ccccc1C(=O)O"
 DEFAULT_TARGET = "DRD2"
 ALL_TARGETS = "all"
+# k = 4 (issue 16): four docked candidates per step cost about twice one on two workers, and the
+# menu of edits gives the model four distinct choices to make instead of one guess.
+DEFAULT_CANDIDATES = 4
 # DockingSettings fields and the options that set them, for error messages.
 SETTING_OPTIONS = {"exhaustiveness": "--exhaustiveness", "seed": "--seed", "cpu": "--cpu",
                    "timeout_s": "--timeout", "max_rotatable_bonds": "--max-rotatable-bonds"}
@@ -74,11 +81,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", choices=EXECUTOR_KINDS, default="process",
                         help="what drives the docking processes: a local process pool, threads, or a Dask cluster (default process)")
     parser.add_argument("--workers", type=int, default=None,
-                        help="docking workers (default: one per starting molecule, at most one per CPU)")
+                        help="docking workers (default: one per candidate of every starting molecule, at most "
+                             "one per CPU)")
     parser.add_argument("--dask-address", default=None,
                         help="scheduler of an existing Dask cluster (default: start a local one)")
     parser.add_argument("--momentum", type=int, default=3, help="past molecules shown to the optimizer (default 3)")
     parser.add_argument("--constraint", action="append", default=[], help="an extra constraint on new molecules (repeatable)")
+    parser.add_argument("--edits", type=int, default=MENU_SIZE,
+                        help=f"size of the menu of RDKit-checked edits of the best molecule shown to the optimizer "
+                             f"(default {MENU_SIZE}; 0: no menu)")
+    parser.add_argument("--examples", action="store_true",
+                        help="show valid SMILES of approved drugs to the optimizer as examples")
+    add_loop_arguments(parser, candidates=DEFAULT_CANDIDATES)
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,10 @@ class _Plan:
 
 def validate(args: argparse.Namespace) -> None:
     """Raise ValueError naming the option for any input that is wrong (called before the run folder)."""
+    check_loop_arguments(args)
+    for option, value in (("--momentum", args.momentum), ("--edits", args.edits)):
+        if value < 0:
+            raise ValueError(f"{option} must be at least 0, got {value}")
     plan(args)
 
 
@@ -143,8 +161,8 @@ def plan(args: argparse.Namespace) -> _Plan:
     except ValueError as exc:
         source = f"--goals {args.goals}" if args.goals else "goals"
         raise ValueError(f"{source}: {exc}") from None
-    starts = tuple(args.smiles or [DEFAULT_SMILES])
-    workers = args.workers if args.workers is not None else min(len(starts), os.cpu_count() or 1)
+    given = tuple(args.smiles or [DEFAULT_SMILES])
+    workers = args.workers if args.workers is not None else min(len(given) * args.candidates, os.cpu_count() or 1)
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
     cpu = args.cpu if args.cpu is not None else max(1, (os.cpu_count() or 1) // workers)
@@ -154,11 +172,15 @@ def plan(args: argparse.Namespace) -> _Plan:
     except ValueError as exc:
         field = str(exc).split()[0]
         raise ValueError(f"{SETTING_OPTIONS.get(field, field)}: {exc}") from None
-    for smiles in starts:
+    starts = []  # canonical: a proposal writing the start another way is the start, already tried
+    for smiles in given:
         try:
-            parse_molecule(smiles, settings.max_heavy_atoms, settings.max_rotatable_bonds)
+            starts.append(parse_molecule(smiles, settings.max_heavy_atoms, settings.max_rotatable_bonds).smiles)
         except MoleculeError as exc:
             raise ValueError(f"--smiles {smiles!r}: {exc}") from None
+    if len(set(starts)) < len(starts):
+        raise ValueError("--smiles: the same molecule is given twice")
+    starts = tuple(starts)
     target_sets = tuple(goals.with_target(t) for t in goals.targets) if per_target else (goals,)
     return _Plan(goals, target_sets, starts, workers, settings)
 
@@ -184,89 +206,56 @@ def _target(option: str, name: str) -> str:
 
 
 def run_molecule(args: argparse.Namespace, run: tg_core.Run) -> dict[str, Any]:
+    """One loop per target set, one after the other; every step is checkpointed with every loop's state."""
+    from .search import molecule_search
+
     chosen = plan(args)
     steps = args.steps
-    rows: list[dict[str, Any]] = []
-    variables: list[tg_core.Variable] = []
-    variables_saved: list[str] = []
-    optimizer_state = None
     last = run.latest_checkpoint()
-    if last:
-        rows = last["state"]["rows"]
-        variables_saved = [last["variables"][f"smiles_{i}"] for i in range(len(chosen.starts))]
-        optimizer_state = last["state"]["optimizer"]
+    saved = last["state"].get("sets", []) if last else []
     with make_executor(args.executor, chosen.workers, args.dask_address) as executor:
-        current = None  # (index of the target set, its simulators, loss and optimizer)
-        for step in run.steps(steps * len(chosen.target_sets)):
+        loops = [molecule_search(goals, chosen.settings, chosen.starts, run.engine, steps=steps,
+                                 candidates=args.candidates, patience=args.patience, momentum=args.momentum,
+                                 edits=args.edits, examples=prompts.DRUG_EXAMPLES if args.examples else (),
+                                 constraints=args.constraint, executor=executor, run=run)
+                 for goals in chosen.target_sets]
+        for loop, state in zip(loops, saved, strict=False):
+            loop.load_state(state["loop"])
+            loop.optimizer.load_state(state["optimizer"])
+        for step in run.steps(steps * len(loops)):
             index, local = divmod(step - 1, steps)
-            goals = chosen.target_sets[index]
-            if current is None or current[0] != index:
-                resumed = last is not None and local > 0 and current is None
-                values = variables_saved if resumed else list(chosen.starts)
-                variables = [tg_core.Variable(v, role_description=prompts.SMILES_ROLE.format(
-                    targets=", ".join(goals.targets))) for v in values]
-                current = (index, *_build(goals, chosen, args, run, variables, executor))
-                if resumed:
-                    current[3].load_state(optimizer_state)
-            _, simulators, loss_fn, optimizer = current
-            reports = _evaluate(simulators, variables)
-            rows.extend(report.row(goals, local, i, _candidate(r)) for i, r in enumerate(reports))
-            _descend(reports, loss_fn, optimizer, run, step)
-            if local + 1 == steps:  # this target set is done: its final molecules, then free its processes
-                final = _evaluate(simulators, variables)
-                rows.extend(report.row(goals, steps, i, _candidate(r)) for i, r in enumerate(final))
-                if len(chosen.target_sets) > 1:
-                    from .docking_client import release_targets
+            loop = loops[index]
+            if not loop.stopped:
+                tg_core.run_sync(loop.astep(local + 1))
+                run.checkpoint(step, _values(loops, chosen), {"sets": [_state(o) for o in loops[:index + 1]]})
+            if local + 1 == steps and len(loops) > 1:  # this target set is done: free its docking processes
+                from .docking_client import release_targets
 
-                    release_targets(*goals.targets)
-            report.write_csv(run.path / "molecules.csv", rows)
-            run.checkpoint(step, {f"smiles_{i}": v.value for i, v in enumerate(variables)},
-                           {"rows": rows, "optimizer": optimizer.state()})
-    return _finish(run, rows, chosen)
+                release_targets(*chosen.target_sets[index].targets)
+        for loop in loops:
+            for track in loop.tracks:
+                track.parameter.set_value(track.best_value)
+        return _finish(run, loops, chosen)
 
 
-def _build(goals: GoalSet, chosen: _Plan, args: argparse.Namespace, run: tg_core.Run,
-           variables: list[tg_core.Variable], executor: Any) -> tuple[list[Any], Any, tg_core.TGD]:
-    """The simulators (one per trajectory: similarity is to its own start), judge and optimizer."""
-    settings = chosen.settings.as_dict()
-    simulators = [molecule_simulator(goals=goals, reference=start, exempt=chosen.starts, executor=executor, **settings)
-                  for start in chosen.starts]
-    loss_fn = molecule_loss(run.engine, goals)
-    optimizer = tg_core.TGD(variables, engine=run.engine, momentum=args.momentum,
-                            constraints=[smiles_constraint(chosen.settings), *args.constraint])
-    return simulators, loss_fn, optimizer
+def _state(loop: Optimization) -> dict[str, Any]:
+    return {"loop": loop.state(), "optimizer": loop.optimizer.state()}
 
 
-def _evaluate(simulators: list[Any], variables: list[tg_core.Variable]) -> list[tg_core.Variable]:
-    return tg_core.map(lambda pair: pair[0].aforward(pair[1]), list(zip(simulators, variables, strict=True)))
+def _values(loops: list[Optimization], chosen: _Plan) -> dict[str, str]:
+    """The best molecule of every track, named by target set when there are several."""
+    out = {}
+    for goals, loop in zip(chosen.target_sets, loops, strict=True):
+        for track in loop.tracks:
+            out[track.name if len(loops) == 1 else f"{report.label(goals)} {track.name}"] = track.best_value
+    return out
 
 
-def _candidate(report_variable: tg_core.Variable) -> Candidate:
-    """The candidate behind a report; an exception the simulator caught becomes its error."""
-    if isinstance(report_variable.data, Candidate):
-        return report_variable.data
-    return Candidate(input_smiles=report_variable.predecessors[0].value, error=report_variable.value)
-
-
-def _descend(reports: list[tg_core.Variable], loss_fn: tg_core.TextLoss, optimizer: tg_core.TGD,
-             run: tg_core.Run, step: int) -> None:
-    """Judge every report, send the judgements back to the SMILES, let TGD rewrite them."""
-    losses = tg_core.map(loss_fn, reports)
-    tg_core.run_sync(_backward(losses, run.engine))
-    try:
-        optimizer.step()
-    except tg_core.OptimizerError as exc:  # the molecules it could not rewrite keep their value
-        run.log("optimizer_error", step=step, error=str(exc))
-    optimizer.zero_grad()
-
-
-async def _backward(losses: list[tg_core.Variable], engine: Any) -> None:
-    await asyncio.gather(*(loss.abackward(engine=engine) for loss in losses))
-
-
-def _finish(run: tg_core.Run, rows: list[dict[str, Any]], chosen: _Plan) -> dict[str, Any]:
+def _finish(run: tg_core.Run, loops: list[Optimization], chosen: _Plan) -> dict[str, Any]:
     from .candidates import evaluate_candidates
 
+    rows = [row for goals, loop in zip(chosen.target_sets, loops, strict=True)
+            for row in report.loop_rows(goals, chosen.settings, loop)]
     report.write_csv(run.path / "molecules.csv", rows)
     front = report.pareto_front(rows)
     report.write_csv(run.path / "pareto.csv", front)
@@ -287,23 +276,35 @@ def _finish(run: tg_core.Run, rows: list[dict[str, Any]], chosen: _Plan) -> dict
     if report.draw_grid(run.path / "molecules.png", rows):
         files.append("molecules.png")
     report.plot_objectives(run.path / "objectives.png", rows, chosen.goals)
+    plots = []
+    for goals, loop in zip(chosen.target_sets, loops, strict=True):
+        name = "score.svg" if len(loops) == 1 else f"score-{report.label(goals)}.svg"
+        plots.append(progress.score_plot_svg(loop, Path(run.path) / name).name)
+    files.extend(plots)
     top = report.best(rows)
+    metrics = report.run_metrics(loops, chosen.starts)
     summary = {
+        **report.progress_summary(chosen.target_sets, loops),
         "targets": list(chosen.goals.targets),
         "per_target": len(chosen.target_sets) > 1,
         "settings": chosen.settings.as_dict(),
         "goals": chosen.goals.as_dict(),
+        "run_metrics": metrics,
         "evaluated": len(rows),
         "distinct_molecules": len({r["smiles"] for r in rows if r["smiles"]}),
         "invalid": sum(1 for r in rows if r["error"] and not r["rejection_kinds"]),
         "rejected": sum(1 for r in rows if r["rejection_kinds"]),
         "rejections": report.rejections(rows),
         "best": top,
+        "best_per_start": report.best_per_start(chosen.target_sets, loops),
         "across_targets": targets,
-        "pareto_front": [{"targets": r["targets"], "smiles": r["smiles"], "vina": r["vina"], "qed": r["qed"]}
-                         for r in front],
+        "pareto_front": [{"targets": r["targets"], "smiles": r["smiles"], "vina": r["vina"], "qed": r["qed"],
+                          "sa": r["sa"], "similarity": r["similarity"]} for r in front],
         "goals_met_by": sorted({r["smiles"] for r in rows if r["all_goals_met"]}),
         "poses": poses,
     }
-    run.finish(summary, report.markdown(chosen.goals, rows, targets, best_candidates, poses, files))
+    text = report.markdown(chosen.goals, rows, targets, best_candidates, poses, files,
+                           progress_sections=report.progress_sections(chosen.target_sets, loops, plots),
+                           metrics=metrics, per_start=summary["best_per_start"])
+    run.finish(summary, text)
     return summary
