@@ -43,7 +43,7 @@ from quality_common import (
     tg_serve,
 )
 
-DOMAINS = ("text",)
+DOMAINS = ("text", "code", "molecule", "radiotherapy", "qa")
 
 
 def load_domain(name: str) -> Domain:
@@ -150,7 +150,7 @@ def run(options: argparse.Namespace, domain: Domain) -> Path:
     tg_core = TgCore.from_options(options.tg_core_python, options.tg_core_checkout)
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"quality-{domain.name}-") as tmp:
-        workdir = options.workdir or Path(tmp)
+        workdir = (options.workdir or Path(tmp)).resolve()  # tg-core runs start in their own folders
         workdir.mkdir(parents=True, exist_ok=True)
         if options.server:
             upstream = options.server.rstrip("/")

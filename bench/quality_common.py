@@ -27,6 +27,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -42,6 +43,9 @@ RESULTS = BENCH / "results"
 ARMS = ("start", "textgrad", "gepa", "tg-core")
 SERVE_READY_TIMEOUT_S = 900.0
 ARM_TIMEOUT_S = 4 * 3600.0
+# tg-core subprocesses start here: ``python -m`` puts the current folder first on sys.path,
+# which would import the tg_core of a checkout the caller stands in instead of the one under test.
+NEUTRAL_CWD = tempfile.gettempdir()
 
 
 # ---------------------------------------------------------------- the model server
@@ -166,7 +170,7 @@ class TgCore:
     def options(self, task: str) -> set[str]:
         """The options ``tg run TASK`` of this tg-core accepts (an older checkout may lack some)."""
         if task not in self._options:
-            done = subprocess.run([self.python, "-m", "tg_core.cli", "run", task, "--help"],
+            done = subprocess.run([self.python, "-m", "tg_core.cli", "run", task, "--help"], cwd=NEUTRAL_CWD,
                                   capture_output=True, text=True, env={**os.environ, **self.env}, check=True)
             self._options[task] = set(re.findall(r"--[a-z][a-z0-9-]*", done.stdout))
         return self._options[task]
@@ -175,7 +179,7 @@ class TgCore:
         """Which tg-core the arm runs: its folder and commit."""
         probe = subprocess.run(
             [self.python, "-c", "import os, tg_core; print(os.path.dirname(os.path.realpath(tg_core.__file__)))"],
-            capture_output=True, text=True, env={**os.environ, **self.env}, check=True,
+            capture_output=True, text=True, env={**os.environ, **self.env}, check=True, cwd=NEUTRAL_CWD,
         )
         root = Path(probe.stdout.strip()).parent
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True)
@@ -315,9 +319,9 @@ def run_tg_core(tg_core: TgCore, task: str, args: list[str], model: str, base_ur
     """``tg run TASK ARGS --engine openai:MODEL --no-cache`` against ``base_url``, as a user runs it."""
     command = [tg_core.python, "-m", "tg_core.cli", "run", task, *args, "--engine", f"openai:{model}",
                "--no-cache", "--run-dir", str(run_dir)]
-    env = {**os.environ, **tg_core.env, "OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "not-needed",
-           "TG_CACHE_DIR": str(run_dir.parent / "tg-cache")}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=ARM_TIMEOUT_S)
+    env = {**os.environ, **tg_core.env, "OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "not-needed"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=ARM_TIMEOUT_S,
+                          cwd=run_dir.parent)  # not the caller's folder: python -m puts it before PYTHONPATH
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "bench-command.txt").write_text(" ".join(command) + "\n")
     (run_dir / "bench-stderr.txt").write_text(done.stderr)
@@ -399,12 +403,14 @@ class Runner:
         self.record = record
         self.pythons = pythons
         self._routes: dict[str, tuple[Context, dict[str, Any]]] = {}
+        self.evaluated: dict[str, list[dict[str, Any]]] = {}  # account -> the sides' evaluation requests
         server.evaluator = self._evaluate
 
     def _evaluate(self, account: str, name: str, payload: dict[str, Any]) -> dict[str, Any]:
         if account not in self._routes:
             raise KeyError(f"no case is running under account {account!r}")
         ctx, case = self._routes[account]
+        self.evaluated.setdefault(account, []).append({"name": name, **payload})
         return self.domain.evaluate(ctx, case, name, payload, ctx.engine(account))
 
     def run(self) -> None:
@@ -457,10 +463,12 @@ class Runner:
             usage, wall = start["usage"], start["wall_s"]
         result: dict[str, Any] = {"case": case["id"], "usage": usage, **usage, "wall_s": wall, "error": error}
         if outcome is not None:
+            outcome.setdefault("evaluated", self.evaluated.get(account, []))
             error = outcome.get("error")
             measure_account = f"measure-{account}"
             self._routes[measure_account] = (ctx, case)
             result["metrics"] = self.domain.measure(ctx, case, outcome, ctx.engine(measure_account))
+            result["evaluations"] = len(outcome.pop("evaluated"))  # the values are in the metrics where needed
             result["measurement_usage"] = self.server.usage(measure_account)
             result.update(outcome=outcome, error=error)
         return result
