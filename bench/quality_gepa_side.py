@@ -9,7 +9,7 @@ every other arm's, called with no sampling settings of GEPA's own (its
 counts LLM calls, so a stopper asks the bench proxy how many calls this run
 has made and stops GEPA once it reaches ``budget_calls`` (checked between
 iterations, so the last iteration may overrun; the bench records the calls
-actually made). Evaluation caching (GEPA's own option) is on: it only saves
+actually made), or once a candidate scores perfectly on the validation set. Evaluation caching (GEPA's own option) is on: it only saves
 repeated evaluations of the same candidate.
 
 Usage: python quality_gepa_side.py SPEC.json   (the result is the last stdout line, JSON)
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import gepa
-from gepa import EvaluationBatch
+from gepa import EvaluationBatch, ScoreThresholdStopper
 
 
 def call(url: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -59,14 +59,31 @@ class BenchAdapter:
 
 
 class CallBudget:
-    """Stop once the bench has counted ``budget`` LLM calls for this run."""
+    """Stop once the bench has counted ``budget`` LLM calls for this run.
 
-    def __init__(self, usage_url: str, budget: int) -> None:
+    Also stop after ``idle`` iterations in a row that made no call at all:
+    GEPA skips reflection on a minibatch it already scores perfectly, and
+    where evaluation needs no model (tests, docking, planning) it would
+    otherwise loop without spending anything.
+    """
+
+    def __init__(self, usage_url: str, budget: int, idle: int = 20) -> None:
         self.usage_url = usage_url
         self.budget = budget
+        self.idle = idle
+        self.last_calls = -1
+        self.idle_checks = 0
+        self.reason = ""
 
     def __call__(self, gepa_state: Any) -> bool:
-        return call(self.usage_url)["calls"] >= self.budget
+        calls = call(self.usage_url)["calls"]
+        self.idle_checks = self.idle_checks + 1 if calls == self.last_calls else 0
+        self.last_calls = calls
+        if calls >= self.budget:
+            self.reason = f"budget of {self.budget} LLM calls reached"
+        elif self.idle_checks >= self.idle:
+            self.reason = f"{self.idle} iterations in a row without an LLM call"
+        return bool(self.reason)
 
 
 def reflection_lm(spec: dict[str, Any]):
@@ -81,6 +98,8 @@ def reflection_lm(spec: dict[str, Any]):
 def main(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
     adapter = BenchAdapter(spec)
+    budget = CallBudget(spec["usage_url"], spec["budget_calls"])
+    perfect = spec.get("perfect_score", 1.0)
     result = gepa.optimize(
         seed_candidate=spec["candidate"],
         trainset=spec["train"],
@@ -88,8 +107,8 @@ def main(spec_path: str) -> None:
         adapter=adapter,
         reflection_lm=reflection_lm(spec),
         reflection_minibatch_size=spec.get("minibatch_size", 3),
-        perfect_score=spec.get("perfect_score", 1.0),
-        stop_callbacks=[CallBudget(spec["usage_url"], spec["budget_calls"])],
+        perfect_score=perfect,
+        stop_callbacks=[budget, ScoreThresholdStopper(perfect)],
         cache_evaluation=True,
         seed=spec["seed"],
         run_dir=str(Path(spec_path).parent / "gepa-run"),
@@ -101,7 +120,8 @@ def main(spec_path: str) -> None:
     trajectory = [c[component] for c in result.candidates]
     json.dump({"value": value, "trajectory": trajectory, "val_scores": result.val_aggregate_scores,
                "best_index": result.best_idx, "evaluations": len(adapter.evaluated),
-               "budget_calls": spec["budget_calls"]}, sys.stdout)
+               "budget_calls": spec["budget_calls"], "stopped": budget.reason or "perfect validation score"},
+              sys.stdout)
     sys.stdout.write("\n")
 
 
