@@ -103,8 +103,11 @@ class CodeDomain(Domain):
                 "tests_purpose": TESTS_PURPOSE}
 
     def gepa_spec(self, ctx: Context, case: dict[str, Any], start: dict[str, Any]) -> dict[str, Any]:
+        problem = self.problem(case)
         return {"candidate": {"code": start["value"]}, "component": "code", "train": [case["id"]],
-                "minibatch_size": 1, "perfect_score": 1.0}
+                "objective": f"Python code defining {problem.signature} that solves the problem and passes its "
+                             "tests (hidden tests too). The candidate is the code alone.",
+                "background": problem.description(), "perfect_score": 1.0}
 
     # -------------------------------------------------------------- evaluation
 

@@ -43,6 +43,8 @@ RESULTS = BENCH / "results"
 ARMS = ("start", "textgrad", "gepa", "tg-core")
 SERVE_READY_TIMEOUT_S = 900.0
 ARM_TIMEOUT_S = 4 * 3600.0
+# The bench's own calls (judges, answers) wait as long as the model takes on a busy machine.
+SIDE_CALL_TIMEOUT_S = 3600.0
 # tg-core subprocesses start here: ``python -m`` puts the current folder first on sys.path,
 # which would import the tg_core of a checkout the caller stands in instead of the one under test.
 NEUTRAL_CWD = tempfile.gettempdir()
@@ -209,7 +211,7 @@ class Context:
         from tg_core.engines.openai_engine import OpenAIEngine
 
         return OpenAIEngine(self.model, base_url=self.server.base_url(account), api_key="not-needed",
-                            default_params={"temperature": 0})
+                            timeout_s=SIDE_CALL_TIMEOUT_S, default_params={"temperature": 0})
 
 
 class Domain:

@@ -1,16 +1,19 @@
 """GEPA 0.1.4's arm of bench/quality.py; runs under the gepa venv's interpreter (bench/gepa_env.py).
 
-``gepa.optimize`` with an adapter whose ``evaluate`` asks the bench for the
-same simulator, sandbox, judge or answer check every arm is scored by (POST
-``eval_url/gepa``: per example a score, higher is better, the output and the
-feedback text GEPA reflects on). The reflection model is the same server as
-every other arm's, called with no sampling settings of GEPA's own (its
-``LM`` sets none either). GEPA counts its budget in evaluations; the bench
-counts LLM calls, so a stopper asks the bench proxy how many calls this run
-has made and stops GEPA once it reaches ``budget_calls`` (checked between
-iterations, so the last iteration may overrun; the bench records the calls
-actually made), or once a candidate scores perfectly on the validation set. Evaluation caching (GEPA's own option) is on: it only saves
-repeated evaluations of the same candidate.
+``gepa.optimize_anything``, GEPA's entry point for any text artifact: single-
+task search where the candidate is the solution (a text, a program, a SMILES,
+a weights line), or, with a dataset and a validation set, generalization (a
+system prompt). Its evaluator asks the bench for the same simulator, sandbox,
+judge or answer check every arm is scored by (POST ``eval_url/gepa``: a score,
+higher is better, the output and the feedback text GEPA reflects on); GEPA
+wraps it in its own adapter. The reflection model is the same server as every
+other arm's, called with no sampling settings (GEPA's ``LM`` sets none
+either). GEPA counts its budget in evaluations; the bench counts LLM calls, so
+a stopper asks the bench proxy how many calls this run has made and stops
+GEPA once it reaches ``budget_calls`` (checked between iterations, so the last
+iteration may overrun; the bench records the calls actually made), or once a
+candidate scores perfectly. Evaluation caching (GEPA's own option) is on: it
+only saves repeated evaluations of the same candidate.
 
 Usage: python quality_gepa_side.py SPEC.json   (the result is the last stdout line, JSON)
 """
@@ -23,8 +26,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import gepa
-from gepa import EvaluationBatch, ScoreThresholdStopper
+from gepa import ScoreThresholdStopper
+from gepa.optimize_anything import EngineConfig, GEPAConfig, ReflectionConfig, optimize_anything
 
 
 def call(url: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -34,37 +37,12 @@ def call(url: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         return json.loads(response.read())
 
 
-class BenchAdapter:
-    """Evaluation and feedback come from the bench; GEPA proposes with its default reflection."""
-
-    propose_new_texts = None
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.spec = spec
-        self.evaluated: list[dict[str, Any]] = []
-
-    def evaluate(self, batch: list[Any], candidate: dict[str, str], capture_traces: bool = False) -> EvaluationBatch:
-        answer = call(self.spec["eval_url"] + "/gepa", {"candidate": candidate, "batch": batch})
-        self.evaluated.append({"candidate": candidate, "batch": batch, "scores": answer["scores"]})
-        traces = [{"input": i, "output": o, "feedback": f}
-                  for i, o, f in zip(answer["inputs"], answer["outputs"], answer["feedback"], strict=True)]
-        return EvaluationBatch(outputs=answer["outputs"], scores=answer["scores"],
-                               trajectories=traces if capture_traces else None)
-
-    def make_reflective_dataset(self, candidate: dict[str, str], eval_batch: EvaluationBatch,
-                                components_to_update: list[str]) -> dict[str, list[dict[str, Any]]]:
-        records = [{"Inputs": t["input"], "Generated Outputs": t["output"], "Feedback": t["feedback"]}
-                   for t in eval_batch.trajectories or []]
-        return {name: records for name in components_to_update}
-
-
 class CallBudget:
     """Stop once the bench has counted ``budget`` LLM calls for this run.
 
     Also stop after ``idle`` iterations in a row that made no call at all:
-    GEPA skips reflection on a minibatch it already scores perfectly, and
-    where evaluation needs no model (tests, docking, planning) it would
-    otherwise loop without spending anything.
+    where evaluation needs no model (tests, docking, planning) and GEPA
+    proposes nothing, it would otherwise loop without spending anything.
     """
 
     def __init__(self, usage_url: str, budget: int, idle: int = 20) -> None:
@@ -95,33 +73,54 @@ def reflection_lm(spec: dict[str, Any]):
     return ask
 
 
+def evaluator(spec: dict[str, Any]):
+    """The bench's evaluation of one candidate on one example (or on the single task)."""
+    evaluated: list[dict[str, Any]] = []
+
+    def evaluate(candidate: str, example: Any = None) -> tuple[float, dict[str, Any]]:
+        item = spec["train"][0] if example is None else example
+        answer = call(spec["eval_url"] + "/gepa", {"candidate": {spec["component"]: candidate}, "batch": [item]})
+        evaluated.append({"candidate": candidate, "item": item, "score": answer["scores"][0]})
+        side_info = {"Input": answer["inputs"][0], "Output": answer["outputs"][0], "Feedback": answer["feedback"][0]}
+        return answer["scores"][0], side_info
+
+    return evaluate, evaluated
+
+
+def unwrap(candidate: Any) -> str:
+    return candidate if isinstance(candidate, str) else next(iter(candidate.values()))
+
+
+def stop_reason(scores: list[float], perfect: float) -> str:
+    return "perfect validation score" if scores and max(scores) >= perfect else "gepa ended on its own"
+
+
 def main(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
-    adapter = BenchAdapter(spec)
     budget = CallBudget(spec["usage_url"], spec["budget_calls"])
     perfect = spec.get("perfect_score", 1.0)
-    result = gepa.optimize(
-        seed_candidate=spec["candidate"],
-        trainset=spec["train"],
-        valset=spec.get("val") or None,
-        adapter=adapter,
-        reflection_lm=reflection_lm(spec),
-        reflection_minibatch_size=spec.get("minibatch_size", 3),
-        perfect_score=perfect,
+    evaluate, evaluated = evaluator(spec)
+    generalize = bool(spec.get("val"))
+    config = GEPAConfig(
+        engine=EngineConfig(run_dir=str(Path(spec_path).parent / "gepa-run"), seed=spec["seed"],
+                            raise_on_exception=False, cache_evaluation=True, parallel=False),
+        reflection=ReflectionConfig(reflection_lm=reflection_lm(spec), perfect_score=perfect,
+                                    reflection_minibatch_size=spec.get("minibatch_size")),
         stop_callbacks=[budget, ScoreThresholdStopper(perfect)],
-        cache_evaluation=True,
-        seed=spec["seed"],
-        run_dir=str(Path(spec_path).parent / "gepa-run"),
-        raise_on_exception=False,
     )
-    best = result.best_candidate
-    component = spec["component"]
-    value = best[component] if isinstance(best, dict) else best
-    trajectory = [c[component] for c in result.candidates]
-    json.dump({"value": value, "trajectory": trajectory, "val_scores": result.val_aggregate_scores,
-               "best_index": result.best_idx, "evaluations": len(adapter.evaluated),
-               "budget_calls": spec["budget_calls"], "stopped": budget.reason or "perfect validation score"},
-              sys.stdout)
+    result = optimize_anything(
+        spec["candidate"][spec["component"]],
+        evaluator=evaluate,
+        dataset=spec["train"] if generalize else None,
+        valset=spec["val"] if generalize else None,
+        objective=spec["objective"],
+        background=spec.get("background"),
+        config=config,
+    )
+    json.dump({"value": unwrap(result.best_candidate), "trajectory": [unwrap(c) for c in result.candidates],
+               "val_scores": result.val_aggregate_scores, "best_index": result.best_idx,
+               "evaluations": len(evaluated), "budget_calls": spec["budget_calls"],
+               "stopped": budget.reason or stop_reason(result.val_aggregate_scores, perfect)}, sys.stdout)
     sys.stdout.write("\n")
 
 

@@ -117,8 +117,10 @@ class MoleculeDomain(Domain):
                 "constraints": [TEXTGRAD_CONSTRAINT], "dock_purpose": DOCK_PURPOSE}
 
     def gepa_spec(self, ctx: Context, case: dict[str, Any], start: dict[str, Any]) -> dict[str, Any]:
+        objective = (f"One SMILES string of a drug-like molecule that binds the protein {case['target']}: "
+                     "AutoDock Vina score at most -10 kcal/mol and QED at least 0.6. The candidate is the SMILES alone.")
         return {"candidate": {"smiles": start["value"]}, "component": "smiles", "train": [case["id"]],
-                "minibatch_size": 1, "perfect_score": 1.0}
+                "objective": objective, "background": DOCK_PURPOSE, "perfect_score": 1.0}
 
     # -------------------------------------------------------------- evaluation
 

@@ -102,7 +102,9 @@ class QADomain(Domain):
         train, validation, _ = case["sizes"]
         return {"candidate": {"system_prompt": start["value"]}, "component": "system_prompt",
                 "train": [f"train:{i}" for i in range(train)], "val": [f"validation:{i}" for i in range(validation)],
-                "minibatch_size": case["batch_size"], "perfect_score": 1.0}
+                "minibatch_size": case["batch_size"], "perfect_score": 1.0,
+                "objective": "A system prompt that makes the model answer object-counting questions correctly; "
+                             "the answer's final number is checked against the true count."}
 
     # -------------------------------------------------------------- evaluation
 

@@ -94,8 +94,11 @@ class RadiotherapyDomain(Domain):
                 "examples": [clinician_example(planner.plan(w)) for w in prompts.CLINICIAN_WEIGHTS]}
 
     def gepa_spec(self, ctx: Context, case: dict[str, Any], start: dict[str, Any]) -> dict[str, Any]:
+        from tg_radiotherapy import prompts
+
         return {"candidate": {"weights": start["value"]}, "component": "weights", "train": [case["id"]],
-                "minibatch_size": 1, "perfect_score": 1.0}
+                "objective": f"The {prompts.WEIGHTS_ROLE}, such that the plan meets every clinical goal.",
+                "background": prompts.SIMULATOR_PURPOSE, "perfect_score": 1.0}
 
     # -------------------------------------------------------------- evaluation
 

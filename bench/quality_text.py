@@ -108,8 +108,11 @@ class TextDomain(Domain):
                 "constraints": [f"at most {limits['words']} words", f"at most {limits['sentences']} sentences"]}
 
     def gepa_spec(self, ctx: Context, case: dict[str, Any], start: dict[str, Any]) -> dict[str, Any]:
+        limits = case["limits"]
+        objective = (f"Improve {case['role']}: {case['goal']} The program checks at most {limits['words']} words "
+                     f"and at most {limits['sentences']} sentences. The candidate is the text alone.")
         return {"candidate": {"text": start["value"]}, "component": "text", "train": [case["id"]],
-                "minibatch_size": 1, "perfect_score": 1.0}
+                "objective": objective, "perfect_score": 1.0}
 
     # -------------------------------------------------------------- evaluation
 
