@@ -82,7 +82,7 @@ class RadiotherapyDomain(Domain):
 
     def textgrad_spec(self, ctx: Context, case: dict[str, Any], start: dict[str, Any]) -> dict[str, Any]:
         from tg_radiotherapy import prompts
-        from tg_radiotherapy.report import clinician_example, protocol_text
+        from tg_radiotherapy.plan_text import clinician_example, protocol_text
 
         planner = self.planner(case)
         planner.prepare()
