@@ -91,7 +91,9 @@ class CodeDomain(Domain):
     def tg_core_args(self, ctx: Context, case: dict[str, Any], start: dict[str, Any], folder: Path) -> list[str]:
         initial = folder / "initial.py"
         initial.write_text(start["value"])
-        return ["--problem", case["id"], "--code", str(initial), "--steps", str(ctx.steps)]
+        # before the shared loop (the baseline commit) the code task counted --iterations
+        steps = "--steps" if "--steps" in ctx.tg_core.options(self.task) else "--iterations"
+        return ["--problem", case["id"], "--code", str(initial), steps, str(ctx.steps)]
 
     def tg_core_outcome(self, run_dir: Path, case: dict[str, Any]) -> dict[str, Any]:
         summary = json.loads((run_dir / "summary.json").read_text())

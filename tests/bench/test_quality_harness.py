@@ -12,7 +12,8 @@ from pathlib import Path
 import openai
 import pytest
 import quality
-from quality_common import TgCore, compare, summarize_runs, table_row
+from quality_code import DOMAIN as CODE
+from quality_common import Context, TgCore, compare, summarize_runs, table_row
 from quality_server import SEED_STRIDE, BenchServer
 from quality_text import DOMAIN as TEXT
 from scripted_server import MODEL, ScriptedServer
@@ -141,4 +142,9 @@ def test_an_older_checkout_runs_with_its_own_code_and_plugins(tmp_path):
     assert "--max-words" not in old.options("text") and "--constraint" in old.options("text")
     assert "--max-words" in TgCore().options("text")
     assert old.describe()["checkout"] == str(checkout)
-    assert "--problem" in old.options("code")  # plugins are found through the checkout's entry points
+    assert "--iterations" in old.options("code")  # plugins are found through the checkout's entry points
+    ctx = Context(server=None, model="m", seed=0, steps=3, options=None, workdir=tmp_path, tg_core=old)
+    code_args = CODE.tg_core_args(ctx, {"id": "hard/burst-balloons"}, {"value": "def f(): pass"}, tmp_path)
+    assert code_args[-2:] == ["--iterations", "3"]
+    text_args = TEXT.tg_core_args(ctx, TEXT.cases(quality.build_parser().parse_args([]))[0], {"value": "t"}, tmp_path)
+    assert "--max-words" not in text_args and "at most 30 words" in text_args
