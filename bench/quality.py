@@ -1,0 +1,202 @@
+"""Quality benchmark: does optimizing help, per domain, against textgrad 0.1.8 and GEPA on the same model.
+
+Four arms on the same work: the starting value, textgrad 0.1.8 (its own venv,
+its own primitives), GEPA 0.1.4 (its own venv, an adapter scoring with the
+same simulators, stopped at textgrad's number of LLM calls) and tg-core
+(``tg run TASK``, its defaults). All of them talk to ONE ``tg serve``
+process (started here unless --server names one) through a counting proxy
+(bench/quality_server.py) with every response cache off, so they pay for
+every call alike. Results go to bench/results/quality-DOMAIN.json after every
+arm of every seed; the table at the end has one row per domain measured so far.
+
+    .venv/bin/python bench/quality.py --domain text --seeds 0,1 --steps 3
+    .venv/bin/python bench/quality.py --domain code --problems 10
+    .venv/bin/python bench/quality.py --domain text --baseline --tg-core-checkout /tmp/tg-4304530
+    .venv/bin/python bench/quality.py --table
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from quality_common import (
+    ARMS,
+    RESULTS,
+    TABLE_HEADERS,
+    BenchServer,
+    Domain,
+    Record,
+    Runner,
+    TgCore,
+    header,
+    model_record,
+    served_models,
+    summarize_runs,
+    table_row,
+    tg_serve,
+)
+
+DOMAINS = ("text", "code", "molecule", "radiotherapy", "qa")
+
+
+def load_domain(name: str) -> Domain:
+    return importlib.import_module(f"quality_{name}").DOMAIN
+
+
+def seeds(text: str) -> list[int]:
+    try:
+        values = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds is a comma-separated list of integers, got {text!r}") from None
+    if not values or any(v < 0 for v in values) or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"--seeds needs distinct integers >= 0, got {text!r}")
+    return values
+
+
+def arms(text: str) -> list[str]:
+    chosen = [a.strip() for a in text.split(",") if a.strip()]
+    unknown = [a for a in chosen if a not in ARMS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"--arms takes some of {','.join(ARMS)}, got {text!r}")
+    return [a for a in ARMS if a in chosen]  # textgrad runs before gepa: its calls are gepa's budget
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--domain", choices=DOMAINS, help="which domain to measure")
+    parser.add_argument("--table", action="store_true", help="only print the table of the results saved so far")
+    parser.add_argument("--seeds", type=seeds, help="comma-separated seeds (default: the domain's)")
+    parser.add_argument("--steps", type=int, help="optimization steps of every arm (default: the domain's)")
+    parser.add_argument("--arms", type=arms, default=list(ARMS), help=f"arms to run (default {','.join(ARMS)})")
+    parser.add_argument("--gepa-calls", type=int, help="gepa's LLM-call budget when the textgrad arm is not run")
+    server = parser.add_argument_group("model server")
+    server.add_argument("--server", help="base URL of a running OpenAI-compatible server (default: start tg serve)")
+    server.add_argument("--model", default="default", help="model tg serve loads: default, light or a GGUF path")
+    server.add_argument("--threads", type=int, default=1, help="tg serve threads (default 1, as tg serve: on busy cores more threads collapse)")
+    server.add_argument("--ctx", type=int, default=16384, help="tg serve context length (default 16384)")
+    under_test = parser.add_argument_group("tg-core under test")
+    under_test.add_argument("--tg-core-python", help="interpreter of a venv with another tg-core installed")
+    under_test.add_argument("--tg-core-checkout", type=Path,
+                            help="another checkout of tg-core (e.g. a git worktree of an older commit); "
+                                 "run with this venv's packages")
+    under_test.add_argument("--baseline", action="store_true",
+                            help="write quality-DOMAIN-baseline.json (the measurement before the optimizer changes)")
+    parser.add_argument("--output", type=Path, help="result file (default bench/results/quality-DOMAIN[-baseline].json)")
+    parser.add_argument("--workdir", type=Path, help="keep every run folder here (default: a temporary folder)")
+    for name in DOMAINS:
+        load_domain(name).add_arguments(parser)
+    return parser
+
+
+def check(parser: argparse.ArgumentParser, options: argparse.Namespace, domain: Domain) -> None:
+    options.seeds = options.seeds if options.seeds is not None else list(domain.default_seeds)
+    options.steps = options.steps if options.steps is not None else domain.default_steps
+    if options.steps < 1:
+        parser.error(f"--steps must be at least 1, got {options.steps}")
+    if options.gepa_calls is not None and options.gepa_calls < 1:
+        parser.error(f"--gepa-calls must be at least 1, got {options.gepa_calls}")
+    if "gepa" in options.arms and "textgrad" not in options.arms and not options.gepa_calls:
+        parser.error("--arms without textgrad needs --gepa-calls (gepa's budget is textgrad's calls otherwise)")
+    if options.threads < 1:
+        parser.error(f"--threads must be at least 1, got {options.threads}")
+    try:
+        domain.check(options)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
+def result_path(options: argparse.Namespace) -> Path:
+    if options.output is not None:
+        return options.output
+    return RESULTS / f"quality-{options.domain}{'-baseline' if options.baseline else ''}.json"
+
+
+def saved_table(baseline: bool = False, latest: Path | None = None) -> str:
+    """One row per domain: the result files saved so far in bench/results, ``latest`` in place of its domain's."""
+    from _common import table
+
+    paths = {name: RESULTS / f"quality-{name}{'-baseline' if baseline else ''}.json" for name in DOMAINS}
+    if latest is not None:
+        paths[json.loads(latest.read_text())["domain"]] = latest
+    rows = [table_row(load_domain(name), json.loads(path.read_text())["summary"])
+            for name, path in paths.items() if path.is_file()]
+    return table(TABLE_HEADERS, rows) if rows else "(no quality results saved yet)"
+
+
+def versions() -> dict[str, str]:
+    from gepa_env import GEPA_VERSION
+    from textgrad_env import TEXTGRAD_VERSION
+
+    return {"textgrad": TEXTGRAD_VERSION, "gepa": GEPA_VERSION}
+
+
+def run(options: argparse.Namespace, domain: Domain) -> Path:
+    pythons: dict[str, Path] = {}
+    if "textgrad" in options.arms:
+        from textgrad_env import textgrad_python
+
+        pythons["textgrad"] = textgrad_python()
+    if "gepa" in options.arms:
+        from gepa_env import gepa_python
+
+        pythons["gepa"] = gepa_python()
+    tg_core = TgCore.from_options(options.tg_core_python, options.tg_core_checkout)
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"quality-{domain.name}-") as tmp:
+        workdir = (options.workdir or Path(tmp)).resolve()  # tg-core runs start in their own folders
+        workdir.mkdir(parents=True, exist_ok=True)
+        if options.server:
+            upstream = options.server.rstrip("/")
+            model_id = served_models(upstream)[0]
+            model = {"server": upstream, "served_as": model_id,
+                     "note": "an external server: its model file and digest are whatever it loaded"}
+            return _measure(options, domain, upstream, model_id, model, tg_core, pythons, workdir, began)
+        model = model_record(options.model)
+        with tg_serve(options.model, options.threads, options.ctx, workdir / "tg-serve.log") as upstream:
+            model_id = served_models(upstream)[0]
+            model.update(server="tg serve (started by the bench)", served_as=model_id,
+                         threads=options.threads, ctx=options.ctx)
+            return _measure(options, domain, upstream, model_id, model, tg_core, pythons, workdir, began)
+
+
+def _measure(options: argparse.Namespace, domain: Domain, upstream: str, model_id: str, model: dict[str, Any],
+             tg_core: TgCore, pythons: dict[str, Path], workdir: Path, began: float) -> Path:
+    record = Record(result_path(options), header(domain, options, model, tg_core.describe(), versions()))
+    record.save()
+    with BenchServer(upstream) as server:
+        Runner(domain, server, model_id, options, workdir, tg_core, record, pythons).run()
+    record.data["summary"] = summarize_runs(domain, record.data["runs"])
+    record.data["wall_s"] = time.perf_counter() - began
+    record.save()
+    return record.path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    options = parser.parse_args(argv)
+    if options.table:
+        print(saved_table(options.baseline))
+        return 0
+    if options.domain is None:
+        parser.error("give --domain (or --table)")
+    domain = load_domain(options.domain)
+    check(parser, options, domain)
+    path = run(options, domain)
+    data = json.loads(path.read_text())
+    print(saved_table(options.baseline, path))
+    print(f"\n{options.domain}: {data['wall_s']:.0f} s in all; written {path}")
+    failures = [(r["arm"], r["seed"], c["case"], c["error"]) for r in data["runs"] for c in r["cases"] if c["error"]]
+    for arm, seed, case, error in failures:
+        print(f"  {arm} seed {seed} case {case}: {error.splitlines()[0][:200]}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

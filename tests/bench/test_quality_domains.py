@@ -1,0 +1,107 @@
+"""Every domain of bench/quality.py end to end on a scripted server: all four arms, one seed, tiny sizes.
+
+textgrad and GEPA really run (in their own venvs, built on first use), tg-core
+really runs ``tg run TASK`` as a subprocess, and the simulators are real
+(sandbox, planner, Vina); only the model is scripted.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import quality
+from replies import scripted
+from scripted_server import ScriptedServer
+
+pytestmark = pytest.mark.slow
+
+
+def run_bench(tmp_path, reply, *args: str) -> dict:
+    output = tmp_path / "result.json"
+    with ScriptedServer() as server:
+        server.reply = reply
+        code = quality.main(["--server", server.base_url, "--seeds", "0", "--output", str(output),
+                             "--workdir", str(tmp_path / "work"), *args])
+    assert code == 0
+    return json.loads(output.read_text())
+
+
+def check_arms(data: dict, calls_at_least: int = 1) -> dict:
+    """Every arm ran without error, paid for its calls, and was measured; the per-arm summary by name."""
+    runs = {r["arm"]: r for r in data["runs"]}
+    assert list(runs) == ["start", "textgrad", "gepa", "tg-core"]
+    for arm, run in runs.items():
+        assert [c["error"] for c in run["cases"]] == [None] * len(run["cases"]), arm
+        assert run["metrics"] is not None, arm
+        if arm != "start":
+            assert run["calls"] >= calls_at_least, arm
+            assert run["prompt_tokens"] > 0 and run["completion_tokens"] > 0, arm
+    # gepa is stopped at textgrad's number of calls (it may finish the iteration it is in), unless perfect first
+    for case, textgrad in zip(runs["gepa"]["cases"], runs["textgrad"]["cases"], strict=True):
+        assert case["calls"] >= textgrad["calls"] or case["outcome"]["stopped"] == "perfect validation score"
+    return runs
+
+
+def test_text_domain(tmp_path):
+    reply = scripted(["Drink a glass of water every morning: it keeps you alert.",
+                      "Walk ten minutes after lunch, because it lowers blood sugar."])
+    data = run_bench(tmp_path, reply, "--domain", "text", "--steps", "2")
+    runs = check_arms(data)
+    assert runs["start"]["cases"][0]["outcome"]["value"] == "Drink water. It is good."
+    assert runs["textgrad"]["cases"][0]["outcome"]["value"] != "Drink water. It is good."
+    for arm, run in runs.items():  # the metric judge is counted apart from the arm
+        assert run["cases"][0]["measurement_usage"]["calls"] == 1, arm
+        assert run["metrics"]["judge_score"] == 7.0
+    assert data["summary"]["tg-core"]["vs_start"] == "same"  # same judge score, limits met by both
+    assert data["tg_core"]["checkout"] and data["model"]["served_as"] == "scripted-model"
+
+
+def test_code_domain(tmp_path):
+    solved = "def max_coins(nums):\n    nums = [1] + nums + [1]\n    n = len(nums)\n" \
+             "    dp = [[0] * n for _ in range(n)]\n    for length in range(2, n):\n" \
+             "        for i in range(n - length):\n            j = i + length\n" \
+             "            dp[i][j] = max(nums[i] * nums[k] * nums[j] + dp[i][k] + dp[k][j] for k in range(i + 1, j))\n" \
+             "    return dp[0][n - 1]\n"
+    wrong = "```python\ndef max_coins(nums):\n    return sum(nums)\n```"
+    data = run_bench(tmp_path, scripted([f"```python\n{solved}```"], default=wrong),
+                     "--domain", "code", "--problems", "1", "--steps", "1")
+    runs = check_arms(data)
+    assert runs["start"]["metrics"]["solved"] == 0.0  # the zero-shot answer is the wrong one
+    assert runs["start"]["cases"][0]["usage"]["calls"] == 1
+    assert runs["textgrad"]["metrics"]["solved"] == 1.0  # it took the scripted fix
+    assert runs["tg-core"]["metrics"]["solved"] == 1.0
+    assert data["summary"]["tg-core"]["vs_start"] == "better"
+
+
+def test_qa_domain(tmp_path):
+    reply = scripted(["Count every object of the asked kind, then answer with the number only."], default="4")
+    data = run_bench(tmp_path, reply, "--domain", "qa", "--qa-train", "3", "--qa-validation", "4",
+                     "--qa-test", "6", "--steps", "1")
+    runs = check_arms(data)
+    for run in runs.values():
+        assert run["metrics"]["test_accuracy"] in {i / 6 for i in range(7)}
+    # one distinct prompt is measured once: the arms that ended on the start prompt add no test calls
+    measured = [r["cases"][0]["measurement_usage"]["calls"] for r in runs.values()]
+    assert measured[0] == 6 and sum(measured) <= 6 * len({r["cases"][0]["outcome"]["value"] for r in runs.values()})
+
+
+def test_radiotherapy_domain(tmp_path):
+    weights = ("weight for PTV: 5000, weight for bladder: 80, weight for rectum: 300, "
+               "weight for femoral heads: 80, weight for body: 100")
+    data = run_bench(tmp_path, scripted([weights]), "--domain", "radiotherapy", "--rt-grid-mm", "10", "--steps", "1")
+    runs = check_arms(data)
+    assert runs["textgrad"]["cases"][0]["outcome"]["value"] == weights
+    metrics = runs["textgrad"]["cases"][0]["metrics"]
+    assert len(metrics["goals_met_per_step"]) == 2  # the start and after step 1
+    assert {"ptv_mean_offset", "ptv_d95", "ptv_d98", "ptv_d2", "bladder_d50", "rectum_d50"} <= set(metrics)
+
+
+def test_molecule_domain(tmp_path):
+    data = run_bench(tmp_path, scripted(["Oc1ccc(Cl)cc1", "not a molecule"]), "--domain", "molecule",
+                     "--molecule-starts", "phenol", "--molecule-exhaustiveness", "1", "--steps", "1")
+    runs = check_arms(data)
+    textgrad = runs["textgrad"]["cases"][0]["metrics"]
+    assert textgrad["proposals"] >= 1 and textgrad["valid"] >= 1 and textgrad["new"] >= 1
+    assert textgrad["best_smiles"] == "Oc1ccc(Cl)cc1"
+    assert runs["start"]["metrics"]["proposals"] == 0

@@ -1,0 +1,150 @@
+"""The quality benchmark's shared pieces: the counting proxy, the record's summary and table, its options."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tarfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import openai
+import pytest
+import quality
+from quality_code import DOMAIN as CODE
+from quality_common import Context, TgCore, compare, summarize_runs, table_row
+from quality_server import SEED_STRIDE, BenchServer
+from quality_text import DOMAIN as TEXT
+from scripted_server import MODEL, ScriptedServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def post(url: str, payload: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_proxy_counts_calls_and_tokens_per_account_and_folds_in_the_seed():
+    with ScriptedServer() as upstream, BenchServer(upstream.base_url, seed=2) as proxy:
+        for account, seed in (("a", None), ("a", 5), ("b", None)):
+            client = openai.OpenAI(base_url=proxy.base_url(account), api_key="x", max_retries=0)
+            extra = {} if seed is None else {"seed": seed}
+            client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hello there"}], **extra)
+        assert [r["seed"] for r in upstream.requests] == [2 * SEED_STRIDE, 5 + 2 * SEED_STRIDE, 2 * SEED_STRIDE]
+        a, b = proxy.usage("a"), proxy.usage("b")
+        assert a["calls"] == 2 and b["calls"] == 1
+        assert a["prompt_tokens"] == 2 * b["prompt_tokens"] > 0 and a["completion_tokens"] > 0
+        with urllib.request.urlopen(f"{proxy.url}/usage/a") as response:
+            assert json.loads(response.read()) == a
+        with urllib.request.urlopen(proxy.base_url("a") + "/models") as response:
+            assert json.loads(response.read())["data"][0]["id"] == MODEL
+
+
+def test_proxy_counts_a_failed_call_apart_and_refuses_streaming():
+    with ScriptedServer() as upstream, BenchServer(upstream.base_url) as proxy:
+        upstream.behaviours.append("500")
+        status, _ = post(proxy.base_url("a") + "/chat/completions", {"model": MODEL, "messages": []})
+        assert status == 500
+        status, body = post(proxy.base_url("a") + "/chat/completions", {"model": MODEL, "messages": [], "stream": True})
+        assert status == 400 and "streaming" in body["error"]["message"]
+        assert proxy.usage("a") == {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "failed_calls": 1}
+        assert len(upstream.requests) == 1  # the streaming request never reached the model
+
+
+def test_proxy_evaluation_endpoint_reports_the_evaluators_answer_and_its_failure():
+    def evaluator(account, name, payload):
+        if name == "boom":
+            raise ValueError("no such molecule")
+        return {"account": account, "name": name, "echo": payload["value"]}
+
+    with ScriptedServer() as upstream, BenchServer(upstream.base_url, evaluator=evaluator) as proxy:
+        assert post(proxy.eval_url("gepa-s0-c0") + "/dock", {"value": "CCO"}) == (
+            200, {"account": "gepa-s0-c0", "name": "dock", "echo": "CCO"})
+        status, body = post(proxy.eval_url("gepa-s0-c0") + "/boom", {"value": "x"})
+        assert status == 500 and "ValueError: no such molecule" in body["error"]["message"]
+
+
+def test_proxy_account_names_are_one_path_segment():
+    with ScriptedServer() as upstream, BenchServer(upstream.base_url) as proxy, \
+            pytest.raises(ValueError, match="one path segment"):
+        proxy.base_url("a/b")
+
+
+def run(arm: str, seed: int, judge: float, limits: float, calls: int = 4) -> dict:
+    metrics = {"judge_score": judge, "limits_met": limits, "words": 10, "sentences": 1}
+    return {"arm": arm, "seed": seed, "metrics": metrics, "calls": calls, "prompt_tokens": 100,
+            "completion_tokens": 10, "wall_s": 2.0, "cases": []}
+
+
+def test_summary_averages_seeds_and_marks_a_result_worse_than_the_start():
+    runs = [run("start", 0, 5, 1.0, 0), run("start", 1, 5, 1.0, 0), run("textgrad", 0, 9, 0.0), run("textgrad", 1, 7, 0.0),
+            run("tg-core", 0, 6, 1.0), run("tg-core", 1, 8, 1.0), run("gepa", 0, 5, 1.0)]
+    summary = summarize_runs(TEXT, runs)
+    assert summary["textgrad"]["metrics"]["judge_score"] == 8.0
+    assert summary["textgrad"]["vs_start"] == "worse"  # a higher judge score does not buy a broken limit
+    assert summary["tg-core"]["vs_start"] == "better" and summary["gepa"]["vs_start"] == "same"
+    assert summary["tg-core"]["calls"] == 8
+    row = table_row(TEXT, summary)
+    assert row[0] == "text" and row[2] == "5.0 / 100%"
+    assert row[3] == "8.0 / 0% WORSE than start" and row[5] == "7.0 / 100%"
+    assert row[6] == "8/4/8"
+
+
+def test_summary_leaves_out_a_seed_with_a_failed_case_and_says_so():
+    runs = [run("start", 0, 5, 1.0, 0), {**run("tg-core", 0, 9, 1.0), "metrics": None}]
+    summary = summarize_runs(TEXT, runs)
+    assert summary["tg-core"]["seeds_complete"] == 0 and summary["tg-core"]["metrics"] is None
+    assert table_row(TEXT, summary)[5] == "failed"
+    assert compare((1.0, 2.0), (1.0, 2.0)) == "same"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--domain", "text", "--seeds", "0,x"], "--seeds is a comma-separated list of integers"),
+    (["--domain", "text", "--seeds", "1,1"], "--seeds needs distinct integers"),
+    (["--domain", "text", "--arms", "start,dspy"], "--arms takes some of start,textgrad,gepa,tg-core"),
+    (["--domain", "text", "--steps", "0"], "--steps must be at least 1"),
+    (["--domain", "text", "--arms", "start,gepa"], "needs --gepa-calls"),
+    (["--domain", "text", "--text-max-words", "0"], "--text-max-words must be at least 1"),
+    (["--domain", "code", "--problems", "11"], "--problems must be between 1 and 10"),
+    (["--domain", "qa", "--qa-test", "0"], "--qa-test must be at least 1"),
+    (["--domain", "radiotherapy", "--rt-grid-mm", "20"], "--rt-grid-mm must be between 1 and 10"),
+    (["--domain", "molecule", "--molecule-starts", "caffeine"], "--molecule-starts takes some of phenol, aspirin"),
+    (["--seeds", "0"], "give --domain"),
+])
+def test_bad_options_are_refused_with_the_option_named(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        quality.main(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_tg_core_under_test_must_exist(tmp_path):
+    with pytest.raises(ValueError, match="not a tg-core checkout"):
+        TgCore.from_options(None, tmp_path)
+    with pytest.raises(ValueError, match="--tg-core-python .*: no such interpreter"):
+        TgCore.from_options(str(tmp_path / "python"), None)
+
+
+def test_an_older_checkout_runs_with_its_own_code_and_plugins(tmp_path):
+    """The baseline commit (before the shared loop): its text task has no --max-words yet."""
+    archive = tmp_path / "old.tar"
+    subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), "4304530"], check=True)
+    checkout = tmp_path / "old"
+    with tarfile.open(archive) as tar:
+        tar.extractall(checkout, filter="data")
+    old = TgCore.from_options(None, checkout)
+    assert "--max-words" not in old.options("text") and "--constraint" in old.options("text")
+    assert "--max-words" in TgCore().options("text")
+    assert old.describe()["checkout"] == str(checkout)
+    assert "--iterations" in old.options("code")  # plugins are found through the checkout's entry points
+    ctx = Context(server=None, model="m", seed=0, steps=3, options=None, workdir=tmp_path, tg_core=old)
+    code_args = CODE.tg_core_args(ctx, {"id": "hard/burst-balloons"}, {"value": "def f(): pass"}, tmp_path)
+    assert code_args[-2:] == ["--iterations", "3"]
+    text_args = TEXT.tg_core_args(ctx, TEXT.cases(quality.build_parser().parse_args([]))[0], {"value": "t"}, tmp_path)
+    assert "--max-words" not in text_args and "at most 30 words" in text_args
