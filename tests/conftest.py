@@ -81,3 +81,20 @@ def scripted_engine(recorder):
             recorder.leave()
 
     return tg_core.FunctionEngine(reply, model="scripted")
+
+
+@pytest.fixture(scope="module")
+def real_cache():
+    """The developer's model cache with the light model assembled, for tests that run it.
+
+    Module fixtures are set up before the per-test sealed environment points
+    TG_CACHE_DIR elsewhere, so this reads the real one (assembling 0.5 GB per
+    test would be too slow); a test sets TG_CACHE_DIR to it while it runs.
+    """
+    from tg_core.engines import model_files
+
+    try:
+        model_files.ensure_model(model_files.KNOWN_MODELS["light"])
+    except tg_core.EngineConfigError as exc:
+        pytest.skip(str(exc))
+    return str(tg_core.cache_dir())

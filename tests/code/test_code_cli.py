@@ -237,18 +237,6 @@ def test_humaneval_problem(tmp_path):
     assert summary["hidden_passed"] and summary["problem"] == "HumanEval/0"
 
 
-@pytest.fixture(scope="module")
-def real_cache():
-    """The developer's model cache, read before the per-test sealed environment points elsewhere."""
-    import tg_core
-    from tg_core.engines import model_files
-
-    try:
-        model_files.ensure_model(model_files.KNOWN_MODELS["light"])
-    except tg_core.EngineConfigError as exc:
-        pytest.skip(str(exc))
-    return str(tg_core.cache_dir())
-
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # 13 calls took 929 s (up to 203 s each) on a loaded 2-core machine

@@ -196,18 +196,6 @@ def test_tgd_refuses_textgrad_options_and_unknown_ones_where_they_are_given():
     assert TGD([v], constraints=[Constraint("Be brief.")]).constraints[0].check is None
 
 
-@pytest.fixture(scope="module")
-def real_cache():
-    """The developer's model cache, read before the per-test sealed environment points elsewhere."""
-    from tg_core.engines import model_files
-
-    light = model_files.KNOWN_MODELS["light"]
-    try:
-        model_files.ensure_model(light)
-    except tg.EngineConfigError as exc:
-        pytest.skip(str(exc))
-    return str(tg.cache_dir())
-
 
 @pytest.mark.slow
 def test_two_steps_of_the_shared_loop_with_the_light_model(real_cache, tmp_path, monkeypatch):

@@ -197,18 +197,6 @@ def test_test_time_loss_for_code():
     assert FAST_CODE.strip() in calls[-1][-1]["content"]
 
 
-@pytest.fixture
-def real_cache():
-    """The developer's model cache, read before the per-test sealed environment points elsewhere."""
-    from tg_core.engines import model_files
-
-    try:
-        model_files.ensure_model(model_files.KNOWN_MODELS["light"])
-    except tg.EngineConfigError as exc:
-        pytest.skip(str(exc))
-    return str(tg.cache_dir())
-
-
 @pytest.mark.slow
 def test_solution_optimization_on_the_embedded_light_model(real_cache, monkeypatch):
     monkeypatch.setenv("TG_CACHE_DIR", real_cache)

@@ -130,18 +130,6 @@ def test_loop_options_are_checked_before_any_run_folder(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.fixture(scope="module")
-def real_cache():
-    """The developer's model cache, read before the per-test sealed environment points elsewhere."""
-    import tg_core
-    from tg_core.engines import model_files
-
-    try:
-        model_files.ensure_model(model_files.KNOWN_MODELS["light"])
-    except tg_core.EngineConfigError as exc:
-        pytest.skip(str(exc))
-    return str(tg_core.cache_dir())
-
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)  # one step took 1531 s on a loaded 2-core machine (calls of 200-300 s each)

@@ -287,18 +287,6 @@ def test_beams_from_the_command_line(tmp_path, capsys):
     assert "Beams: 4 coplanar 6 MV beams at gantry angles 0, 90, 180, 270 degrees" in (folder / "report.md").read_text()
 
 
-@pytest.fixture(scope="module")
-def real_cache():
-    """The developer's model cache, read before the per-test sealed environment points elsewhere."""
-    from tg_core import EngineConfigError, cache_dir
-    from tg_core.engines import model_files
-
-    try:
-        model_files.ensure_model(model_files.KNOWN_MODELS["light"])
-    except EngineConfigError as exc:
-        pytest.skip(str(exc))
-    return str(cache_dir())
-
 
 @pytest.mark.slow
 def test_two_steps_of_the_shared_loop_with_the_light_model(real_cache, tmp_path, monkeypatch):
