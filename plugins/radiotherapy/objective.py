@@ -76,8 +76,21 @@ def proportional(a: Mapping[str, float], b: Mapping[str, float]) -> float | None
     return factor if same else None
 
 
+def canonical_weights(value: str) -> str:
+    """Weights in the one form the loop compares (``format_weights``), so the same weights written
+    differently (markdown, ``100.0``, prose around them) are recognised as already tried; text that
+    does not parse is left for the format check to explain."""
+    try:
+        return format_weights(parse_weights(value))
+    except WeightsError:
+        return value
+
+
 def same_ratios_check(planned: Callable[[], Iterable[str]]) -> Callable[[str], str | None]:
-    """A check refusing weights proportional to any of ``planned()`` (the values planned so far)."""
+    """A check refusing weights proportional to any of ``planned()`` (the values planned so far).
+
+    Equal weights are left to the loop, which refuses them as already tried.
+    """
 
     def check(value: str) -> str | None:
         try:
@@ -85,16 +98,13 @@ def same_ratios_check(planned: Callable[[], Iterable[str]]) -> Callable[[str], s
         except WeightsError:
             return None  # the format check says why
         for earlier in planned():
-            if value.split() == earlier.split():
-                continue  # the very same text: the loop refuses it as already tried
             try:
                 before = parse_weights(earlier)
             except WeightsError:
                 continue
             factor = proportional(weights, before)
-            if factor is not None:
-                reason = prompts.SAME_WEIGHTS_REASON if math.isclose(factor, 1.0) else prompts.SAME_RATIOS_REASON
-                return reason.format(factor=factor, planned=format_weights(before))
+            if factor is not None and not math.isclose(factor, 1.0):
+                return prompts.SAME_RATIOS_REASON.format(factor=factor, planned=format_weights(before))
         return None
 
     return check

@@ -17,7 +17,8 @@ WEIGHTS_ROLE = (
 REPORT_ROLE = "dose-volume report of the optimized treatment plan"
 
 WEIGHTS_EFFECT = (
-    "Only the ratios between the weights matter. Raising the PTV weight makes the target dose more "
+    "Only the ratios between the weights matter: multiplying every weight by the same factor gives "
+    "the same plan. Raising the PTV weight makes the target dose more "
     "uniform (lower hot spot and mean, better near-minimum dose) and lets organ doses rise; raising "
     "an organ's weight lowers that organ's dose at the expense of target uniformity. Hot spots (PTV "
     "Dmax, the maximum dose of organs touching the PTV, outside PTV, ring 20-50 mm) come from a "
@@ -82,7 +83,8 @@ LOSS_SYSTEM = (
     "suggest no change.\n\n"
     "Answer concisely in this structure:\n"
     "Missed goals: one line per missed goal, with its reason.\n"
-    "Changes: one line per weight to change, with the direction and a factor.\n"
+    "Changes: only the one or two weights to change against the others, each with its direction and "
+    "a factor.\n"
     "If the report is an ERROR instead of a plan, say what is wrong with the weights text."
 )
 
@@ -100,11 +102,6 @@ CONSTRAINTS = (
 SAME_RATIOS_CONSTRAINT = (
     "Only the ratios between the weights matter: weights proportional to a set already planned in "
     "this run give the same plan, so change the ratios."
-)
-
-SAME_WEIGHTS_REASON = (
-    "these are the weights '{planned}', which were already planned, written differently; change the "
-    "ratios between the weights"
 )
 
 SAME_RATIOS_REASON = (

@@ -149,7 +149,7 @@ def run(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     from .dose import BeamSettings
     from .functions import plan_simulator, protocol_loss
     from .goals import load_protocol
-    from .objective import plan_objective, weights_constraints
+    from .objective import canonical_weights, plan_objective, weights_constraints
     from .plan_text import clinician_example
     from .planning import Plan, Planner
     from .report import (
@@ -167,14 +167,16 @@ def run(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     # planner's lock (they share its active-set state), while DVHs and metrics overlap.
     objective = plan_objective(plan_simulator(planner=planner), protocol_loss(engine=run.engine, protocol=protocol))
     examples = [] if args.no_examples else [clinician_example(planner.plan(w)) for w in prompts.CLINICIAN_WEIGHTS]
-    weights = Variable(args.weights, role_description=prompts.WEIGHTS_ROLE)
+    weights = Variable(canonical_weights(args.weights), role_description=prompts.WEIGHTS_ROLE)
     tracks: list[Track] = []  # the loop's, once it exists: the constraints read the values it tried
 
+    start = weights.value
+
     def planned() -> list[str]:
-        return [args.weights, *(tracks[0].tried if tracks else [])]
+        return [start, *(tracks[0].tried if tracks else [])]
 
     optimizer = TGD([weights], engine=run.engine, constraints=weights_constraints(planned), momentum=args.momentum,
-                    in_context_examples=examples)
+                    in_context_examples=examples, canonical=canonical_weights)
 
     def step_artifacts() -> dict[str, Any]:
         """The checkpoint's task state: the folder of this step's plots, drawn for the plan kept after it."""

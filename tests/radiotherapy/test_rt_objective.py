@@ -4,6 +4,7 @@ import pytest
 
 from tg_radiotherapy.goals import Goal, GoalResult
 from tg_radiotherapy.objective import (
+    canonical_weights,
     plan_score,
     proportional,
     same_ratios_check,
@@ -48,9 +49,14 @@ def test_the_weights_constraints_say_what_is_wrong():
     assert text_format.violation(PAPER) is None and text_range.check is None
     doubled = PAPER.replace("100", "200")
     assert same.violation(doubled).startswith("these weights are 2 times 'weight for PTV: 100, weight for bladder: 100")
-    assert "written differently" in same.violation(PAPER.replace("100", "100.0"))
-    assert same.violation(PAPER) is None  # the very same text: the loop refuses it as already tried
+    assert same.violation(PAPER.replace("100", "100.0")) is None  # equal weights: the loop refuses them as tried
     assert same.violation(PAPER.replace("PTV: 100", "PTV: 1000")) is None
     assert same.violation("garbage") is None  # the format check reports it
     planned.append(doubled)  # the check reads the values planned so far each time
     assert "4 times 'weight for PTV: 100" in same_ratios_check(lambda: planned)(PAPER.replace("100", "400"))
+
+
+def test_weights_are_compared_in_one_form():
+    assert canonical_weights("**weight for PTV**: 100.0, weight for bladder: 1e2, weight for rectum: 100, "
+                             "weight for femoral heads: 100, weight for body: 100\nDone.") == PAPER
+    assert canonical_weights("no weights here") == "no weights here"

@@ -41,6 +41,8 @@ def optimizer_answer(messages, params):
         return SCRIPT["answers"].pop(0)
     if mode == "same":
         return current
+    if mode == "reformatted":  # the same weights in other words: still the same value
+        return "**" + current.replace(": 100", ": 100.0").replace(", ", ",\n") + "**"
     if mode == "scaled":
         return ", ".join(f"weight for {name}: {float(v) * 2:g}"
                          for name, v in re.findall(f"weight for ([a-zA-Z ]+): {NUMBER}", current))
@@ -138,6 +140,7 @@ def test_the_judge_reads_goal_status_from_the_program_and_the_optimizer_gets_exa
     system, report = judge_messages[0]["content"], judge_messages[1]["content"]
     assert "rectum D25 <= 58% of prescription" in system and "take it as fact" in system
     assert "never call a met goal missed" in system and "by roughly what factor" in system
+    assert "multiplying every weight by the same factor gives the same plan" in system
     assert "unitless factors, not doses" in system and "raising the PTV weight against all the others" in system
     assert "checked by the program: 7 of 14 met. Missed: PTV D98 (by 2.2 Gy), PTV Dmax (by 50.0 Gy)," in report
     assert "| PTV Dmax | 127.2 Gy | <= 77.2 Gy (110% of prescription) | MISSED by 50.0 Gy |" in report
@@ -163,6 +166,7 @@ def test_a_worse_candidate_never_replaces_a_better_one(tmp_path, capsys, script)
 
 @pytest.mark.parametrize("mode,rejected", [
     ("same", "identical to a value already tried"),
+    ("reformatted", "identical to a value already tried"),
     ("scaled", "these weights are 2 times 'weight for PTV: 100, weight for bladder: 100"),
 ])
 def test_a_model_proposing_the_same_plan_stalls_and_the_run_stops_early(tmp_path, capsys, caplog, script, mode,
