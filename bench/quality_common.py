@@ -45,6 +45,9 @@ SERVE_READY_TIMEOUT_S = 900.0
 ARM_TIMEOUT_S = 4 * 3600.0
 # The bench's own calls (judges, answers) wait as long as the model takes on a busy machine.
 SIDE_CALL_TIMEOUT_S = 3600.0
+# ... and stop at this many tokens: llama.cpp otherwise generates until the context is full
+# when a degenerate text (textgrad once grew one to 1,800 words) makes the model repeat itself.
+BENCH_MAX_TOKENS = 1024
 # tg-core subprocesses start here: ``python -m`` puts the current folder first on sys.path,
 # which would import the tg_core of a checkout the caller stands in instead of the one under test.
 NEUTRAL_CWD = tempfile.gettempdir()
@@ -211,7 +214,8 @@ class Context:
         from tg_core.engines.openai_engine import OpenAIEngine
 
         return OpenAIEngine(self.model, base_url=self.server.base_url(account), api_key="not-needed",
-                            timeout_s=SIDE_CALL_TIMEOUT_S, default_params={"temperature": 0})
+                            timeout_s=SIDE_CALL_TIMEOUT_S,
+                            default_params={"temperature": 0, "max_tokens": BENCH_MAX_TOKENS})
 
 
 class Domain:
