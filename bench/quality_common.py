@@ -335,10 +335,15 @@ def run_tg_core(tg_core: TgCore, task: str, args: list[str], model: str, base_ur
         raise RuntimeError(f"tg run {task} failed ({done.returncode}):\n{done.stderr[-3000:]}")
 
 
-def read_checkpoints(run_dir: Path, variable: str) -> list[str]:
-    """The value of ``variable`` after each completed step of a tg run."""
-    found = sorted((run_dir / "checkpoints").glob("step-*.json"))
-    return [json.loads(p.read_text())["variables"][variable] for p in found]
+def read_checkpoints(run_dir: Path, variable: str | None = None) -> list[str]:
+    """The value of ``variable`` (default: the run's only one) after each completed step of a tg run."""
+    values = []
+    for path in sorted((run_dir / "checkpoints").glob("step-*.json")):
+        variables = json.loads(path.read_text())["variables"]
+        if variable is None and len(variables) != 1:
+            raise ValueError(f"{path}: {len(variables)} variables ({', '.join(variables)}); name the one to read")
+        values.append(variables[variable] if variable is not None else next(iter(variables.values())))
+    return values
 
 
 # ---------------------------------------------------------------- the record
