@@ -556,6 +556,9 @@ def table_row(domain: Domain, summary: dict[str, Any]) -> list[str]:
         text = domain.cell(entry["metrics"])
         if entry.get("vs_start") == "worse":
             text += " WORSE than start"
+        failed = len(entry["seeds"]) - entry["seeds_complete"]
+        if failed:
+            text += f" ({failed} of {len(entry['seeds'])} seeds failed)"
         cells.append(text)
 
     def per_arm(key: str, fmt: str) -> str:
