@@ -75,8 +75,8 @@ class CodeDomain(Domain):
         return get_problem(case["id"])
 
     def tests(self, case: dict[str, Any], code: str, which: str) -> Any:
-        from tg_code.code_tests import CodeTests
         from tg_code.extract import extract_code
+        from tg_code.functions import CodeTests
 
         problem = self.problem(case)
         return CodeTests(problem, which, self.sandbox)(extract_code(code, problem.entry_point))

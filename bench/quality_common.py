@@ -45,6 +45,9 @@ SERVE_READY_TIMEOUT_S = 900.0
 ARM_TIMEOUT_S = 4 * 3600.0
 # The bench's own calls (judges, answers) wait as long as the model takes on a busy machine.
 SIDE_CALL_TIMEOUT_S = 3600.0
+# ... and stop at this many tokens: llama.cpp otherwise generates until the context is full
+# when a degenerate text (textgrad once grew one to 1,800 words) makes the model repeat itself.
+BENCH_MAX_TOKENS = 1024
 # tg-core subprocesses start here: ``python -m`` puts the current folder first on sys.path,
 # which would import the tg_core of a checkout the caller stands in instead of the one under test.
 NEUTRAL_CWD = tempfile.gettempdir()
@@ -211,7 +214,8 @@ class Context:
         from tg_core.engines.openai_engine import OpenAIEngine
 
         return OpenAIEngine(self.model, base_url=self.server.base_url(account), api_key="not-needed",
-                            timeout_s=SIDE_CALL_TIMEOUT_S, default_params={"temperature": 0})
+                            timeout_s=SIDE_CALL_TIMEOUT_S,
+                            default_params={"temperature": 0, "max_tokens": BENCH_MAX_TOKENS})
 
 
 class Domain:
@@ -331,10 +335,15 @@ def run_tg_core(tg_core: TgCore, task: str, args: list[str], model: str, base_ur
         raise RuntimeError(f"tg run {task} failed ({done.returncode}):\n{done.stderr[-3000:]}")
 
 
-def read_checkpoints(run_dir: Path, variable: str) -> list[str]:
-    """The value of ``variable`` after each completed step of a tg run."""
-    found = sorted((run_dir / "checkpoints").glob("step-*.json"))
-    return [json.loads(p.read_text())["variables"][variable] for p in found]
+def read_checkpoints(run_dir: Path, variable: str | None = None) -> list[str]:
+    """The value of ``variable`` (default: the run's only one) after each completed step of a tg run."""
+    values = []
+    for path in sorted((run_dir / "checkpoints").glob("step-*.json")):
+        variables = json.loads(path.read_text())["variables"]
+        if variable is None and len(variables) != 1:
+            raise ValueError(f"{path}: {len(variables)} variables ({', '.join(variables)}); name the one to read")
+        values.append(variables[variable] if variable is not None else next(iter(variables.values())))
+    return values
 
 
 # ---------------------------------------------------------------- the record
@@ -547,6 +556,9 @@ def table_row(domain: Domain, summary: dict[str, Any]) -> list[str]:
         text = domain.cell(entry["metrics"])
         if entry.get("vs_start") == "worse":
             text += " WORSE than start"
+        failed = len(entry["seeds"]) - entry["seeds_complete"]
+        if failed:
+            text += f" ({failed} of {len(entry['seeds'])} seeds failed)"
         cells.append(text)
 
     def per_arm(key: str, fmt: str) -> str:

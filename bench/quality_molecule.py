@@ -53,9 +53,6 @@ class MoleculeDomain(Domain):
         "TextLoss with the goals (TEXTGRAD_LOSS, written for the bench) -> backward -> TGD with a SMILES-only constraint."
     )
 
-    def __init__(self) -> None:
-        self._evaluators: dict[tuple[str, int], Any] = {}
-
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("molecule domain")
         group.add_argument("--molecule-target", default="DRD2", help="DOCKSTRING target (default DRD2)")
@@ -81,15 +78,13 @@ class MoleculeDomain(Domain):
         return [{"id": name, "smiles": smiles, "target": options.molecule_target,
                  "exhaustiveness": options.molecule_exhaustiveness} for name, smiles in STARTS if name in chosen]
 
-    def dock(self, case: dict[str, Any], smiles: str) -> Any:
-        from tg_molecule.objective import MoleculeEvaluator
-        from tg_molecule.settings import DockingSettings
+    @staticmethod
+    def dock(case: dict[str, Any], smiles: str) -> Any:
+        """tg_molecule's evaluation (checks, QED, SA, Vina), through its docking cache."""
+        from tg_molecule.scoring import evaluate
 
-        key = (case["target"], case["exhaustiveness"])
-        if key not in self._evaluators:
-            settings = DockingSettings(exhaustiveness=case["exhaustiveness"], seed=DOCKING_SEED, cpu=os.cpu_count() or 1)
-            self._evaluators[key] = MoleculeEvaluator(case["target"], settings)
-        return self._evaluators[key](smiles)
+        return evaluate(smiles, case["target"], exhaustiveness=case["exhaustiveness"], seed=DOCKING_SEED,
+                        cpu=os.cpu_count() or 1)
 
     def start(self, ctx: Context, case: dict[str, Any], engine: Any) -> dict[str, Any]:
         return {"value": case["smiles"]}
@@ -101,7 +96,7 @@ class MoleculeDomain(Domain):
                 str(case["exhaustiveness"]), "--seed", str(DOCKING_SEED), "--steps", str(ctx.steps)]
 
     def tg_core_outcome(self, run_dir: Path, case: dict[str, Any]) -> dict[str, Any]:
-        trajectory = [case["smiles"], *read_checkpoints(run_dir, "smiles_0")]
+        trajectory = [case["smiles"], *read_checkpoints(run_dir)]
         proposals = []
         table = run_dir / "molecules.csv"
         if table.is_file():  # every molecule the run docked, rejected proposals included

@@ -119,11 +119,14 @@ class BenchServer:
                 pass
 
             def _send(self, status: int, payload: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (its timeout); counted anyway
+                    log.info("bench proxy: the client left before its answer for %s", self.path)
 
             def _error(self, status: int, message: str) -> None:
                 self._send(status, json.dumps({"error": {"message": message}}).encode())

@@ -101,6 +101,8 @@ def test_summary_leaves_out_a_seed_with_a_failed_case_and_says_so():
     summary = summarize_runs(TEXT, runs)
     assert summary["tg-core"]["seeds_complete"] == 0 and summary["tg-core"]["metrics"] is None
     assert table_row(TEXT, summary)[5] == "failed"
+    runs.append(run("tg-core", 1, 9, 1.0))
+    assert table_row(TEXT, summarize_runs(TEXT, runs))[5] == "9.0 / 100% (1 of 2 seeds failed)"
     assert compare((1.0, 2.0), (1.0, 2.0)) == "same"
 
 
