@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -42,3 +43,18 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def pinned_venv_python(venv: Path, package: str, version: str) -> Path:
+    """The interpreter of ``venv`` holding ``package==version``, created on first use.
+
+    Peers we compare against (textgrad, gepa) never enter the project's own
+    environment: their imports and dependencies would leak into our tests.
+    """
+    python = venv / "bin" / "python"
+    stamp = venv / f".{package}-{version}"
+    if not stamp.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"{package}=={version}"], check=True)
+        stamp.touch()
+    return python

@@ -8,9 +8,10 @@ reflection model.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
+
+from _common import pinned_venv_python
 
 GEPA_VERSION = "0.1.4"
 VENV = Path(__file__).resolve().parent / ".venv-gepa"
@@ -18,13 +19,7 @@ VENV = Path(__file__).resolve().parent / ".venv-gepa"
 
 def gepa_python() -> Path:
     """The interpreter of the gepa venv, created on first use."""
-    python = VENV / "bin" / "python"
-    stamp = VENV / f".gepa-{GEPA_VERSION}"
-    if not stamp.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"gepa=={GEPA_VERSION}"], check=True)
-        stamp.touch()
-    return python
+    return pinned_venv_python(VENV, "gepa", GEPA_VERSION)
 
 
 if __name__ == "__main__":

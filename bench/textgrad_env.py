@@ -6,9 +6,10 @@ create folders and set logging, and its dependencies would leak into our tests.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
+
+from _common import pinned_venv_python
 
 TEXTGRAD_VERSION = "0.1.8"
 VENV = Path(__file__).resolve().parent / ".venv-textgrad"
@@ -16,13 +17,7 @@ VENV = Path(__file__).resolve().parent / ".venv-textgrad"
 
 def textgrad_python() -> Path:
     """The interpreter of the textgrad venv, created on first use."""
-    python = VENV / "bin" / "python"
-    stamp = VENV / f".textgrad-{TEXTGRAD_VERSION}"
-    if not stamp.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"textgrad=={TEXTGRAD_VERSION}"], check=True)
-        stamp.touch()
-    return python
+    return pinned_venv_python(VENV, "textgrad", TEXTGRAD_VERSION)
 
 
 if __name__ == "__main__":
