@@ -165,6 +165,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         n_threads=args.threads,
         n_ctx=args.ctx,
         n_slots=args.slots,
+        max_tokens=args.max_tokens,
         api_key=os.environ.get("TG_SERVE_API_KEY"),
         on_ready=lambda server: _err(
             f"serving {server.model} at {server.base_url} (OpenAI-compatible; Ctrl-C stops)"
@@ -177,6 +178,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser(tasks: dict[str, Any]) -> argparse.ArgumentParser:
+    from .engines.defaults import LOCAL_MAX_TOKENS
     from .engines.defaults import LOCAL_N_CTX as DEFAULT_N_CTX
 
     parser = argparse.ArgumentParser(prog="tg", description="tg-core: optimize text with textual gradients")
@@ -208,6 +210,8 @@ def build_parser(tasks: dict[str, Any]) -> argparse.ArgumentParser:
     serve.add_argument("--slots", type=int, default=None,
                        help="parallel slots, each its own prefix cache (default: $TG_LOCAL_SLOTS or 4)")
     serve.add_argument("--ctx", type=int, default=DEFAULT_N_CTX, help=f"context length in tokens (default {DEFAULT_N_CTX})")
+    serve.add_argument("--max-tokens", type=int, default=LOCAL_MAX_TOKENS,
+                       help=f"answer length for requests that set no max_tokens (default {LOCAL_MAX_TOKENS})")
     return parser
 
 

@@ -110,7 +110,7 @@ def test_tg_serve_announces_its_address_and_answers_openai_clients():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([TG, "serve", "--model", "light", "--port", str(port)],
+    proc = subprocess.Popen([TG, "serve", "--model", "light", "--port", str(port), "--max-tokens", "12"],
                             stderr=subprocess.PIPE, text=True)
     try:
         line = ""
@@ -123,6 +123,16 @@ def test_tg_serve_announces_its_address_and_answers_openai_clients():
         reply = client.chat.completions.create(
             model="local", messages=[{"role": "user", "content": "Say OK."}], max_tokens=5)
         assert reply.choices[0].message.content
+        # A client that sets no max_tokens stops at the server's --max-tokens, not at n_ctx.
+        story = client.chat.completions.create(
+            model="local", messages=[{"role": "user", "content": "Tell a very long story about a cat."}])
+        assert story.usage.completion_tokens == 12 and story.choices[0].finish_reason == "length"
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "999999"])
+def test_tg_serve_refuses_a_bad_max_tokens_before_loading_the_model(value, capsys):
+    assert main(["serve", "--model", "light", "--port", "0", "--max-tokens", value]) != 0
+    assert "max_tokens must be an integer from 1 to n_ctx" in capsys.readouterr().err

@@ -94,7 +94,8 @@ def import_xllamacpp() -> Any:
 
 
 def server_params(
-    xllamacpp: Any, path: Path, alias: str, threads: int, slots: int, n_ctx: int, hostname: str, port: int
+    xllamacpp: Any, path: Path, alias: str, threads: int, slots: int, n_ctx: int, hostname: str, port: int,
+    max_tokens: int = defaults.LOCAL_MAX_TOKENS,
 ) -> Any:
     """llama.cpp's settings; the benchmark builds its direct side from the same function."""
     params = xllamacpp.CommonParams()
@@ -110,6 +111,9 @@ def server_params(
     params.cache_prompt = True
     params.cache_idle_slots = True
     params.cache_ram_mib = defaults.LOCAL_CACHE_RAM_MIB
+    # A request that does not say max_tokens (most OpenAI clients, textgrad, gepa) would
+    # otherwise generate until the context is full: minutes of looping text on a CPU.
+    params.n_predict = max_tokens
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
     params.verbosity = 0  # llama.cpp writes to stderr itself; keep it to errors
@@ -170,6 +174,7 @@ def start(
     port: int,
     api_key: str | None = None,
     ui: bool = False,
+    max_tokens: int = defaults.LOCAL_MAX_TOKENS,
 ) -> Loaded:
     """Load the model; listen on ``host:port``, or on a private Unix socket when ``host`` is None.
 
@@ -180,6 +185,8 @@ def start(
     slots = choose_slots(n_slots)
     if isinstance(n_ctx, bool) or not isinstance(n_ctx, int) or n_ctx < defaults.LOCAL_MIN_N_CTX:
         raise EngineConfigError(f"n_ctx must be an integer >= {defaults.LOCAL_MIN_N_CTX}, got {n_ctx!r}")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 0 < max_tokens <= n_ctx:
+        raise EngineConfigError(f"max_tokens must be an integer from 1 to n_ctx ({n_ctx}), got {max_tokens!r}")
     path = model_files.locate(spec)
     digest = model_files.model_digest(spec)
     xllamacpp = import_xllamacpp()
@@ -192,7 +199,7 @@ def start(
         else:  # no usable Unix socket: an ephemeral loopback port is the next best
             shutil.rmtree(folder, ignore_errors=True)
             folder, host = None, "127.0.0.1"
-    params = server_params(xllamacpp, path, spec.label, threads, slots, n_ctx, host, port)
+    params = server_params(xllamacpp, path, spec.label, threads, slots, n_ctx, host, port, max_tokens)
     params.ui = ui
     if api_key:
         params.api_keys = [api_key]

@@ -53,19 +53,21 @@ def start_server(
     n_ctx: int = defaults.LOCAL_N_CTX,
     api_key: str | None = None,
     n_slots: int | None = None,
+    max_tokens: int = defaults.LOCAL_MAX_TOKENS,
 ) -> LocalServer:
     """Serve the model over HTTP from background threads and return at once.
 
     Port 0 picks a free port (read it from ``base_url``). The server speaks
     /v1/chat/completions (streaming too) and /v1/models; requests may set
     ``grammar``. Without ``api_key`` anyone who can reach the address can use
-    it, hence the loopback default.
+    it, hence the loopback default. ``max_tokens`` is the answer length for
+    requests that do not set their own (a request may ask for more).
     """
     if host not in _LOOPBACK and not api_key:
         log.warning("serving on %s without an API key: anyone who can reach it can use the model", host)
     loaded = llama.start(
         model_files.model_spec(model), n_threads=n_threads, n_slots=n_slots, n_ctx=n_ctx,
-        host=host, port=port, api_key=api_key, ui=True,
+        host=host, port=port, api_key=api_key, ui=True, max_tokens=max_tokens,
     )
     return LocalServer(loaded)
 
@@ -79,13 +81,14 @@ def serve(
     api_key: str | None = None,
     on_ready: Callable[[LocalServer], None] | None = None,
     n_slots: int | None = None,
+    max_tokens: int = defaults.LOCAL_MAX_TOKENS,
 ) -> None:
     """Serve the model until interrupted (Ctrl-C); what ``tg serve`` runs.
 
     ``on_ready`` receives the running server once the model is loaded, so a
     command line can tell the user the address without this module printing.
     """
-    server = start_server(model, host, port, n_threads, n_ctx, api_key, n_slots)
+    server = start_server(model, host, port, n_threads, n_ctx, api_key, n_slots, max_tokens)
     # llama.cpp's HTTP front end installs its own SIGINT handler when it starts, which
     # swallows Ctrl-C; take both signals back so they stop the server from here.
     signal.signal(signal.SIGINT, signal.default_int_handler)
