@@ -69,11 +69,11 @@ def served_models(base_url: str, timeout_s: float = 5.0) -> list[str]:
 
 
 @contextlib.contextmanager
-def tg_serve(model: str, threads: int, ctx: int, log_path: Path) -> Iterator[str]:
+def tg_serve(model: str, threads: int, ctx: int, log_path: Path, slots: int | None = None) -> Iterator[str]:
     """Start ``tg serve`` (this venv's tg-core) on a free port; yield its base URL; stop it."""
     port = free_port()
     command = [sys.executable, "-m", "tg_core.cli", "serve", "--model", model, "--port", str(port),
-               "--threads", str(threads), "--ctx", str(ctx)]
+               "--threads", str(threads), "--ctx", str(ctx), *(["--slots", str(slots)] if slots else [])]
     base_url = f"http://127.0.0.1:{port}/v1"
     with open(log_path, "w") as log_file:
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)

@@ -33,7 +33,7 @@ log = logging.getLogger("bench.quality")
 
 SEED_STRIDE = 10_007
 UPSTREAM_TIMEOUT_S = 3600.0
-COUNTERS = ("calls", "prompt_tokens", "completion_tokens", "failed_calls")
+COUNTERS = ("calls", "prompt_tokens", "cached_prompt_tokens", "completion_tokens", "failed_calls")
 
 Evaluator = Callable[[str, str, dict[str, Any]], dict[str, Any]]
 
@@ -92,6 +92,7 @@ class BenchServer:
                 return
             counters["calls"] += 1
             counters["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
+            counters["cached_prompt_tokens"] += cached_prompt_tokens(reply)
             counters["completion_tokens"] += int(usage.get("completion_tokens") or 0)
 
     def seeded(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -177,6 +178,21 @@ class BenchServer:
                 self._send(200, json.dumps(result, default=str).encode())
 
         return Handler
+
+
+def cached_prompt_tokens(reply: dict[str, Any]) -> int:
+    """Prompt tokens the server reused from a prefix cache rather than evaluated.
+
+    llama.cpp says how many it evaluated (``timings.prompt_n``); OpenAI says
+    how many were cached (``usage.prompt_tokens_details.cached_tokens``).
+    """
+    usage = reply.get("usage") or {}
+    total = int(usage.get("prompt_tokens") or 0)
+    evaluated = (reply.get("timings") or {}).get("prompt_n")
+    if isinstance(evaluated, int):
+        return max(0, total - evaluated)
+    details = usage.get("prompt_tokens_details") or {}
+    return min(total, int(details.get("cached_tokens") or 0))
 
 
 def _check_account(account: str) -> None:

@@ -14,7 +14,7 @@ import pytest
 import quality
 from quality_code import DOMAIN as CODE
 from quality_common import Context, TgCore, compare, summarize_runs, table_row
-from quality_server import SEED_STRIDE, BenchServer
+from quality_server import SEED_STRIDE, BenchServer, cached_prompt_tokens
 from quality_text import DOMAIN as TEXT
 from scripted_server import MODEL, ScriptedServer
 
@@ -46,6 +46,25 @@ def test_proxy_counts_calls_and_tokens_per_account_and_folds_in_the_seed():
             assert json.loads(response.read())["data"][0]["id"] == MODEL
 
 
+def test_proxy_counts_the_prompt_tokens_the_server_served_from_its_cache():
+    with ScriptedServer() as upstream, BenchServer(upstream.base_url) as proxy:
+        client = openai.OpenAI(base_url=proxy.base_url("a"), api_key="x", max_retries=0)
+        ask = {"model": MODEL, "messages": [{"role": "user", "content": "a long shared prefix " * 20}]}
+        client.chat.completions.create(**ask)
+        upstream.cached_tokens = 30
+        client.chat.completions.create(**ask)
+        usage = proxy.usage("a")
+        assert usage["calls"] == 2 and usage["cached_prompt_tokens"] == 30 < usage["prompt_tokens"]
+
+
+def test_cached_tokens_are_read_from_llama_cpp_timings_before_openai_details():
+    llama = {"usage": {"prompt_tokens": 900, "prompt_tokens_details": {"cached_tokens": 0}},
+             "timings": {"prompt_n": 12, "cache_n": 888}}
+    assert cached_prompt_tokens(llama) == 888
+    assert cached_prompt_tokens({"usage": {"prompt_tokens": 50, "prompt_tokens_details": {"cached_tokens": 80}}}) == 50
+    assert cached_prompt_tokens({"usage": {"prompt_tokens": 50}}) == 0
+
+
 def test_proxy_counts_a_failed_call_apart_and_refuses_streaming():
     with ScriptedServer() as upstream, BenchServer(upstream.base_url) as proxy:
         upstream.behaviours.append("500")
@@ -53,7 +72,8 @@ def test_proxy_counts_a_failed_call_apart_and_refuses_streaming():
         assert status == 500
         status, body = post(proxy.base_url("a") + "/chat/completions", {"model": MODEL, "messages": [], "stream": True})
         assert status == 400 and "streaming" in body["error"]["message"]
-        assert proxy.usage("a") == {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "failed_calls": 1}
+        assert proxy.usage("a") == {"calls": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0,
+                                    "completion_tokens": 0, "failed_calls": 1}
         assert len(upstream.requests) == 1  # the streaming request never reached the model
 
 
