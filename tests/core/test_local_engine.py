@@ -466,6 +466,24 @@ def test_kv_need_is_never_below_the_tokens_a_request_takes(light, text):
 
 
 @pytest.mark.slow
+def test_concurrent_calls_sharing_a_long_prefix_take_turns_so_each_later_one_reuses_it(light):
+    prefix = "You check customs declarations for a test of concurrent prefix reuse. " + " ".join(
+        f"Clause {i}: parcel {i} may hold at most {20 + i} items." for i in range(50)
+    )
+    messages = [{"role": "system", "content": prefix}, {"role": "user", "content": "Name one parcel."}]
+    assert len(prefix) > defaults.SHARED_PREFIX_CHARS
+
+    async def candidates():
+        return await asyncio.gather(*(light.acomplete(messages, max_tokens=4, seed=s, temperature=0.7)
+                                      for s in (1, 2, 3)))
+
+    answers = asyncio.run(candidates())
+    evaluated = sorted(a.evaluated_prompt_tokens for a in answers)
+    # One call evaluates the prompt; the others, run after it in its slot, only the last token or so.
+    assert evaluated[-1] > 500 and evaluated[1] < 30
+
+
+@pytest.mark.slow
 def test_concurrent_calls_that_outgrow_the_shared_context_take_turns_and_the_run_records_the_load(
     light_path, tmp_path
 ):

@@ -48,6 +48,11 @@ SLOTS_ENV = "TG_LOCAL_SLOTS"
 # first; a later prompt sharing at least a quarter of one is restored from here.
 # About 38,000 tokens of the default model (28 KB each), 87,000 of the light one.
 LOCAL_CACHE_RAM_MIB = 1024
+# Calls whose prompts open with this many identical characters (about 500 tokens) take
+# turns: llama.cpp reuses a prefix only in the slot that holds it, so k candidates asked
+# at once evaluated one 1,444-token prompt four times (68 s); one after another, the
+# prompt is evaluated once and each later call only generates (bench/local_steps.py).
+SHARED_PREFIX_CHARS = 2000
 # Key/value cells a request may need beyond its text: chat template tokens.
 TEMPLATE_TOKENS = 64
 MESSAGE_TOKENS = 8
