@@ -1,24 +1,24 @@
 """One optimization step of the molecule and radiotherapy tasks on the embedded model: before and after prefix reuse.
 
-Three sides, each on a freshly started ``tg serve`` (so no side inherits
-another's prompt cache), in the same command and with the same thread count:
+Three sides in the same command, each ``tg run TASK --steps 1 --engine local
+--no-cache`` in its own process (so each loads the model afresh and starts
+with empty prefix caches), all with the same thread count:
 
 - **before**: an older checkout (``--before-checkout``, a git worktree of a
   commit from before the prompt layout changed: ``git worktree add --detach
-  /tmp/tg-4304530 4304530``) against a server with one slot, as that
-  commit's engine ran the model;
+  /tmp/tg-4304530 4304530``), whose engine ran the model with one slot;
 - **after, k=1**: this checkout with its default slots and ``--candidates 1``,
   the same number of proposals per step as before;
 - **after**: this checkout with every default (``k`` candidates per step).
 
-Every side runs ``tg run TASK --steps 1 --no-cache`` against the model
-through the quality benchmark's counting proxy, which reads from each
-answer how many prompt tokens llama.cpp evaluated and how many it served
-from a cached prefix. The table gives the wall time of the run, the calls,
-prompt tokens sent and evaluated, and evaluated / sent (the issue asks for
-at most one third), and the wall-time ratio of before to each after side.
-The older commit's tasks are older too (the radiotherapy phantom and goals
-changed since): the JSON names the commit each side ran.
+Counts come from each run's events.jsonl: calls, prompt tokens sent, prompt
+tokens served from a cached prefix (recorded since the accounting landed;
+the older commit did not record them, so its column is empty) and
+evaluated / sent, which the issue asks to be at most one third. The table
+also gives the wall time of the run (model load included on every side)
+and the wall-time ratio of before to each after side. The older commit's
+tasks are older too (the radiotherapy phantom and goals changed since): the
+JSON names the commit each side ran.
 
     .venv/bin/python bench/local_steps.py --before-checkout /tmp/tg-4304530 [--tasks molecule,radiotherapy]
 """
@@ -26,6 +26,9 @@ changed since): the JSON names the commit each side ran.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,36 +37,55 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save, table  # noqa: E402
-from quality_common import BenchServer, TgCore, model_record, run_tg_core, served_models, tg_serve  # noqa: E402
+from quality_common import ARM_TIMEOUT_S, NEUTRAL_CWD, TgCore, model_record  # noqa: E402
 
 TASKS = {
     "molecule": ["--target", "DRD2", "--smiles", "CC(=O)Oc1ccccc1C(=O)O", "--exhaustiveness", "4", "--seed", "0"],
     "radiotherapy": [],
 }
 SIDES = (
-    # name, tg-core under test, server slots, extra options of tg run
+    # name, tg-core under test, slots, extra options of tg run
     ("before", "before", 1, []),
     ("after, k=1", "after", None, ["--candidates", "1"]),
     ("after", "after", None, []),
 )
 
 
+def call_counts(events: Path) -> dict[str, Any]:
+    """Calls and tokens of a run, from its llm_call events; cached tokens ``None`` when not recorded."""
+    calls = [json.loads(line) for line in events.read_text().splitlines() if '"llm_call"' in line]
+    calls = [c for c in calls if c.get("kind") == "llm_call"]
+    recorded = all("cached_prompt_tokens" in c for c in calls)
+    sent = sum(c["prompt_tokens"] for c in calls)
+    cached = sum(c["cached_prompt_tokens"] for c in calls) if recorded else None
+    evaluated = sent - cached if cached is not None else None
+    return {"calls": len(calls), "prompt_tokens": sent, "cached_prompt_tokens": cached,
+            "evaluated_prompt_tokens": evaluated,
+            "evaluated_fraction": round(evaluated / sent, 3) if evaluated is not None and sent else None,
+            "completion_tokens": sum(c["completion_tokens"] for c in calls),
+            "model_seconds": round(sum(c.get("latency_s") or 0 for c in calls), 1)}
+
+
 def run_side(task: str, tg_core: TgCore, slots: int | None, extra: list[str], options: argparse.Namespace,
              folder: Path) -> dict[str, Any]:
-    """One ``tg run TASK --steps 1`` on a fresh server; what the proxy counted and how long it took."""
+    """One ``tg run TASK --steps 1`` on the embedded model; its counts and how long it took."""
     folder.mkdir(parents=True)
-    with tg_serve(options.model, options.threads, options.ctx, folder / "tg-serve.log", slots=slots) as upstream:
-        model = served_models(upstream)[0]
-        with BenchServer(upstream) as proxy:
-            began = time.perf_counter()
-            run_tg_core(tg_core, task, [*TASKS[task], *extra, "--steps", "1"], model, proxy.base_url("side"),
-                        folder / "run")
-            wall = time.perf_counter() - began
-            usage = proxy.usage("side")
-    evaluated = usage["prompt_tokens"] - usage["cached_prompt_tokens"]
-    return {"wall_s": round(wall, 1), **usage, "evaluated_prompt_tokens": evaluated,
-            "evaluated_fraction": round(evaluated / usage["prompt_tokens"], 3) if usage["prompt_tokens"] else None,
-            "server_slots": slots or "default", "options": extra, "tg_core": tg_core.describe()}
+    run_dir = folder / "run"
+    command = [tg_core.python, "-m", "tg_core.cli", "run", task, *TASKS[task], *extra, "--steps", "1",
+               "--engine", f"local:{options.model}" if options.model != "default" else "local",
+               "--no-cache", "--run-dir", str(run_dir)]
+    env = {**os.environ, **tg_core.env, "TG_LOCAL_THREADS": str(options.threads)}
+    env.pop("TG_LOCAL_SLOTS", None)
+    if slots:
+        env["TG_LOCAL_SLOTS"] = str(slots)
+    began = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=ARM_TIMEOUT_S, cwd=NEUTRAL_CWD)
+    wall = time.perf_counter() - began
+    (folder / "stderr.txt").write_text(done.stderr)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return {"wall_s": round(wall, 1), **call_counts(run_dir / "events.jsonl"), "slots": slots or "default",
+            "options": extra, "command": " ".join(command[1:]), "tg_core": tg_core.describe()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="checkout of tg-core from before the prompt layout changed (a git worktree)")
     parser.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated, of {', '.join(TASKS)}")
     parser.add_argument("--model", default="default", help="default, light or a GGUF path (default: default)")
-    parser.add_argument("--threads", type=int, default=2, help="tg serve threads, the same on every side (default 2)")
-    parser.add_argument("--ctx", type=int, default=16384, help="tg serve context length (default 16384)")
+    parser.add_argument("--threads", type=int, default=2, help="model threads, the same on every side (default 2)")
     options = parser.parse_args(argv)
     tasks = [t.strip() for t in options.tasks.split(",") if t.strip()]
     if not tasks or any(t not in TASKS for t in tasks):
@@ -97,11 +118,12 @@ def main(argv: list[str] | None = None) -> int:
             before = sides["before"]["wall_s"]
             for name, side in sides.items():
                 side["speedup_vs_before"] = round(before / side["wall_s"], 2)
-                rows.append([task, name, side["wall_s"], side["calls"], side["prompt_tokens"],
-                             side["evaluated_prompt_tokens"], side["evaluated_fraction"], side["completion_tokens"],
-                             side["speedup_vs_before"]])
+                rows.append([task, name, side["wall_s"], side["model_seconds"], side["calls"], side["prompt_tokens"],
+                             "-" if side["evaluated_prompt_tokens"] is None else side["evaluated_prompt_tokens"],
+                             "-" if side["evaluated_fraction"] is None else side["evaluated_fraction"],
+                             side["completion_tokens"], side["speedup_vs_before"]])
             save("local_steps", record)
-    print(table(["task", "side", "wall s", "calls", "prompt tok", "evaluated", "eval/sent", "completion tok",
+    print(table(["task", "side", "wall s", "model s", "calls", "prompt tok", "evaluated", "eval/sent", "completion tok",
                  "speedup"], rows))
     return 0
 
