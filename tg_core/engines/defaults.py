@@ -27,7 +27,10 @@ FUNCTION_ENGINE_WORKERS = 64
 # ---------------------------------------------------------------- OpenAI-compatible servers
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-OPENAI_TIMEOUT_S = 120.0
+# The openai SDK's own default. A CPU server (tg serve, llama.cpp) answering a few
+# concurrent calls with 2,000-token prompts takes minutes; at 120 s every call of a
+# molecule step timed out, and each retry queued the same work on the server again.
+OPENAI_TIMEOUT_S = 600.0
 
 # ---------------------------------------------------------------- the embedded model
 
