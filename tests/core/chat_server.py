@@ -6,7 +6,8 @@ answers "ok". Faults: "429", "500", "400" (error statuses), "timeout" and
 "null_content" (content null), "no_choices" (choices []), "truncated" (the
 JSON cut in half) and "html" (a web page, as a proxy or a wrong base_url
 gives). ``cached_tokens`` set to a number reports that many prompt tokens as
-served from the provider's cache, as OpenAI does. It records every request
+served from the provider's cache, as OpenAI does; ``llama_timings`` adds
+llama.cpp's ``timings`` to every answer, as ``tg serve`` does. It records every request
 body, header and path, and the most requests in flight.
 """
 
@@ -30,6 +31,7 @@ class ChatServer:
         self.max_in_flight = 0
         self.retry_after = "1"
         self.cached_tokens: int | None = None
+        self.llama_timings = False
         self.reply = lambda body: "echo: " + body["messages"][-1]["content"][:50]
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -115,6 +117,8 @@ class ChatServer:
                     ],
                     "usage": usage,
                 }
+                if server.llama_timings:
+                    payload["timings"] = {"prompt_n": usage["prompt_tokens"], "cache_n": 0}
                 if behaviour == "truncated":
                     data = json.dumps(payload).encode()
                     return self._send(200, data[: len(data) // 2])

@@ -280,3 +280,48 @@ def test_one_engine_serves_many_event_loops(server):
     for i in range(5):  # each sync wrapper call (run_sync) runs on a fresh loop
         assert asyncio.run(engine.agenerate([{"role": "user", "content": f"q{i}"}])) == f"echo: q{i}"
     assert len(engine._async_clients) <= 1  # finished loops took their clients with them
+
+
+def _shared_prefix_calls(tail: str) -> list[dict]:
+    rules = " ".join(f"Rule {i}: crate {i} weighs under {100 + i} kg." for i in range(60))
+    return [{"role": "system", "content": rules}, {"role": "user", "content": tail}]
+
+
+@pytest.mark.parametrize("llama", [False, True])
+def test_calls_sharing_a_long_prefix_take_turns_only_on_a_llama_cpp_server(llama):
+    """llama.cpp caches a prefix per slot: there, k candidates sent at once would each evaluate it."""
+    with ChatServer(latency_s=0.15) as server:
+        server.llama_timings = llama
+        engine = _engine(server)
+        engine.generate(MESSAGES)  # the first answer tells what kind of server it is
+        assert engine.prefix_per_slot is llama
+
+        async def candidates_and_others():
+            shared = [engine.agenerate(_shared_prefix_calls("Name one crate."), seed=s) for s in range(3)]
+            short = [engine.agenerate([{"role": "user", "content": f"q{i}"}]) for i in range(3)]
+            await asyncio.gather(*shared, *short)
+
+        asyncio.run(candidates_and_others())
+        shared_in_flight = server.max_in_flight
+        server.max_in_flight = 0
+
+        async def candidates():
+            await asyncio.gather(*(engine.agenerate(_shared_prefix_calls("Name one crate."), seed=s) for s in range(3)))
+
+        asyncio.run(candidates())
+        if llama:  # the three shared ones one after another, beside the short ones
+            assert server.max_in_flight == 1 and shared_in_flight <= 4
+        else:
+            assert server.max_in_flight == 3
+
+
+def test_threads_sharing_a_long_prefix_take_turns_on_a_llama_cpp_server():
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ChatServer(latency_s=0.15) as server:
+        server.llama_timings = True
+        engine = _engine(server)
+        engine.generate(MESSAGES)
+        with ThreadPoolExecutor(3) as pool:
+            list(pool.map(lambda s: engine.generate(_shared_prefix_calls("Name one."), seed=s), range(3)))
+        assert server.max_in_flight == 1

@@ -26,6 +26,7 @@ from ..errors import EngineCallError
 from . import defaults, llama, model_files
 from .base import Completion, Messages, ModelEngine, content_text, estimate_tokens, messages_text
 from .grammar import tags_grammar
+from .prefix_turns import PrefixTurns
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class LocalEngine(ModelEngine):
         self._kv = threading.Condition()
         self._in_flight = 0
         self._kv_reserved = 0
-        self._prefixes_in_flight: set[str] = set()
+        self._turns = PrefixTurns()
 
     @property
     def endpoint(self) -> str:
@@ -223,36 +224,10 @@ class LocalEngine(ModelEngine):
                 self._kv_reserved -= need
                 self._kv.notify_all()
 
-    @contextlib.contextmanager
-    def _prefix_turn(self, body: dict[str, Any]) -> Iterator[None]:
-        """Wait while a call whose prompt opens the same way is in flight.
-
-        Only the slot that evaluated a prefix holds it, so concurrent calls
-        sharing a long prefix (the k candidates of one step, the backward calls
-        of one node) would each evaluate it again in a slot of their own; one
-        after another, each later call finds it in the slot the last one left.
-        Prompts shorter than ``SHARED_PREFIX_CHARS`` are cheap and never wait.
-        """
-        text = "\n".join(content_text(m["content"]) for m in body["messages"])
-        if len(text) < defaults.SHARED_PREFIX_CHARS:
-            yield
-            return
-        key = text[: defaults.SHARED_PREFIX_CHARS]
-        with self._kv:
-            while key in self._prefixes_in_flight:
-                self._kv.wait()
-            self._prefixes_in_flight.add(key)
-        try:
-            yield
-        finally:
-            with self._kv:
-                self._prefixes_in_flight.discard(key)
-                self._kv.notify_all()
-
     def _send(self, messages: Messages, params: dict[str, Any]) -> Completion:
         body = self.request(messages, params)
         server = self._server()
-        with self._prefix_turn(body), self._room(self.kv_need(body)):
+        with self._turns.turn(messages), self._room(self.kv_need(body)):
             try:
                 # llama.cpp queues requests beyond its slots; the call releases the GIL.
                 result = server.handle_chat_completions(body)

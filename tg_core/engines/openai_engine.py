@@ -8,6 +8,7 @@ retry layer owns that decision for every engine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import threading
@@ -19,6 +20,7 @@ import openai
 from ..errors import EngineCallError, EngineConfigError
 from . import defaults
 from .base import Completion, Messages, ModelEngine, estimate_tokens, messages_text
+from .prefix_turns import PrefixTurns
 from .prices import Price
 
 OWN_PARAMS = {"output_tags"}
@@ -131,6 +133,10 @@ class OpenAIEngine(ModelEngine):
         self._client: openai.OpenAI | None = None
         self._async_clients: weakref.WeakKeyDictionary[Any, openai.AsyncOpenAI] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
+        self._turns = PrefixTurns()
+        # Set by the first answer with llama.cpp's ``timings``: that server caches a prefix
+        # per slot, so calls sharing one take turns (prefix_turns); others run at once.
+        self.prefix_per_slot = False
 
     def __repr__(self) -> str:  # never show the key
         return f"OpenAIEngine(model={self.model!r}, base_url={self.base_url!r})"
@@ -142,6 +148,7 @@ class OpenAIEngine(ModelEngine):
     def _completion(self, http: Any, messages: Messages) -> Completion:
         """Our Completion from a 2xx answer; an answer with no text is an error, never ""."""
         data = read_reply(http)
+        self.prefix_per_slot = self.prefix_per_slot or isinstance(data.get("timings"), dict)
         url = str(http.request.url)
         choices = data.get("choices")
         choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else None
@@ -179,8 +186,10 @@ class OpenAIEngine(ModelEngine):
                 self._client = openai.OpenAI(
                     base_url=self.base_url, api_key=self._api_key, max_retries=0, timeout=self.timeout_s
                 )
+        turn = self._turns.turn(messages) if self.prefix_per_slot else contextlib.nullcontext()
         try:
-            raw = self._client.chat.completions.with_raw_response.create(**self._request(messages, params))
+            with turn:
+                raw = self._client.chat.completions.with_raw_response.create(**self._request(messages, params))
         except openai.OpenAIError as exc:
             raise translate_error(exc, self.base_url) from exc
         return self._completion(raw.http_response, messages)
@@ -195,8 +204,10 @@ class OpenAIEngine(ModelEngine):
                 base_url=self.base_url, api_key=self._api_key, max_retries=0, timeout=self.timeout_s
             )
             self._async_clients[loop] = client
+        turn = self._turns.aturn(messages) if self.prefix_per_slot else contextlib.nullcontext()
         try:
-            raw = await client.chat.completions.with_raw_response.create(**self._request(messages, params))
+            async with turn:
+                raw = await client.chat.completions.with_raw_response.create(**self._request(messages, params))
         except openai.OpenAIError as exc:
             raise translate_error(exc, self.base_url) from exc
         return self._completion(raw.http_response, messages)
