@@ -98,10 +98,13 @@ def test_radiotherapy_domain(tmp_path):
 
 
 def test_molecule_domain(tmp_path):
-    data = run_bench(tmp_path, scripted(["Oc1ccc(Cl)cc1", "not a molecule"]), "--domain", "molecule",
+    # The textgrad arm proposes a thiol (a Brenk alert): valid and new, but never the best.
+    data = run_bench(tmp_path, scripted(["Sc1ccccc1O", "Oc1ccc(Cl)cc1", "not a molecule"]), "--domain", "molecule",
                      "--molecule-starts", "phenol", "--molecule-exhaustiveness", "1", "--steps", "1")
     runs = check_arms(data)
     textgrad = runs["textgrad"]["cases"][0]["metrics"]
     assert textgrad["proposals"] >= 1 and textgrad["valid"] >= 1 and textgrad["new"] >= 1
-    assert textgrad["best_smiles"] == "Oc1ccc(Cl)cc1"
+    assert textgrad["alerted"] == 1 and textgrad["best_smiles"] == "Oc1ccccc1"  # the start, not the thiol
+    bests = {arm: run["cases"][0]["metrics"]["best_smiles"] for arm, run in runs.items()}
+    assert "Oc1ccc(Cl)cc1" in bests.values() and "Sc1ccccc1O" not in bests.values()
     assert runs["start"]["metrics"]["proposals"] == 0
