@@ -11,6 +11,7 @@ import json
 
 import pytest
 import quality
+import quality_remeasure
 from replies import scripted
 from scripted_server import ScriptedServer
 
@@ -108,3 +109,17 @@ def test_molecule_domain(tmp_path):
     bests = {arm: run["cases"][0]["metrics"]["best_smiles"] for arm, run in runs.items()}
     assert "Oc1ccc(Cl)cc1" in bests.values() and "Sc1ccccc1O" not in bests.values()
     assert runs["start"]["metrics"]["proposals"] == 0
+    # Measuring the saved outcomes again (the docking cache answers) gives the same metrics.
+    saved = tmp_path / "result.json"
+    assert quality_remeasure.main([str(saved)]) == 0
+    again = json.loads(saved.read_text())
+    assert [r["metrics"] for r in again["runs"]] == [r["metrics"] for r in data["runs"]]
+    assert again["summary"] == data["summary"] and again["remeasured"]["commit"]
+
+
+def test_remeasure_refuses_a_result_of_another_domain(tmp_path, capsys):
+    other = tmp_path / "quality-text.json"
+    other.write_text(json.dumps({"domain": "text", "runs": []}))
+    with pytest.raises(SystemExit):
+        quality_remeasure.main([str(other)])
+    assert "only the molecule domain is remeasured" in capsys.readouterr().err
