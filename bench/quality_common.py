@@ -479,7 +479,7 @@ class Runner:
             measure_account = f"measure-{account}"
             self._routes[measure_account] = (ctx, case)
             result["metrics"] = self.domain.measure(ctx, case, outcome, ctx.engine(measure_account))
-            result["evaluations"] = len(outcome.pop("evaluated"))  # the values are in the metrics where needed
+            result["evaluations"] = len(outcome["evaluated"])  # kept in the outcome: bench/quality_remeasure.py reads them
             result["measurement_usage"] = self.server.usage(measure_account)
             result.update(outcome=outcome, error=error)
         return result

@@ -6,8 +6,10 @@ the model's sampling, not the scores). Every molecule an arm proposed is
 docked again by the bench with the same settings (tg_molecule's docking
 cache makes a repeat cheap and identical) and the metrics are computed from
 those: how many proposals were valid and new, and the best one's Vina, QED
-and SA (best = lowest Vina among the valid new molecules; an arm that found
-none is left with its start). The final molecule's numbers are kept too.
+and SA (best = lowest Vina among the valid new molecules free of PAINS and
+Brenk alerts, for every arm alike: tg-core refuses alerted molecules, the
+other arms may propose them, and a chemist would discard them; an arm that
+found none is left with its start). The final molecule's numbers are kept too.
 """
 
 from __future__ import annotations
@@ -40,6 +42,15 @@ def smiles_of(outcome: dict[str, Any]) -> list[str]:
     found = [e.get("value") or (e.get("candidate") or {}).get("smiles") for e in outcome.get("evaluated", [])]
     found += outcome.get("proposals", []) + outcome.get("trajectory", [])
     return [s for s in dict.fromkeys(f for f in found if isinstance(f, str) and f.strip())]
+
+
+def alerts(smiles: str) -> list[str]:
+    """The PAINS and Brenk alerts of a molecule (tg_molecule's filters, the ones its runs enforce)."""
+    from rdkit import Chem
+
+    from tg_molecule.filters import structural_alerts
+
+    return structural_alerts(Chem.MolFromSmiles(smiles))
 
 
 class MoleculeDomain(Domain):
@@ -144,9 +155,10 @@ class MoleculeDomain(Domain):
         results = [self.dock(case, s) for s in tried]
         valid = [r for r in results if r.ok and r.qed is not None]
         new = {r.smiles: r for r in valid if r.smiles != start.smiles}
-        best = min(new.values(), key=lambda r: r.vina, default=start)
+        clean = [r for r in new.values() if not alerts(r.smiles)]
+        best = min(clean, key=lambda r: r.vina, default=start)
         final = self.dock(case, outcome["value"])
-        return {"proposals": len(tried), "valid": len(valid), "new": len(new),
+        return {"proposals": len(tried), "valid": len(valid), "new": len(new), "alerted": len(new) - len(clean),
                 "best_smiles": best.smiles, "best_vina": best.vina, "best_qed": best.qed, "best_sa": best.sa,
                 "final_smiles": final.smiles or outcome["value"], "final_vina": final.vina, "final_qed": final.qed,
                 "final_sa": final.sa, "final_error": final.error}

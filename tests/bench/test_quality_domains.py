@@ -11,6 +11,7 @@ import json
 
 import pytest
 import quality
+import quality_remeasure
 from replies import scripted
 from scripted_server import ScriptedServer
 
@@ -98,10 +99,27 @@ def test_radiotherapy_domain(tmp_path):
 
 
 def test_molecule_domain(tmp_path):
-    data = run_bench(tmp_path, scripted(["Oc1ccc(Cl)cc1", "not a molecule"]), "--domain", "molecule",
+    # The textgrad arm proposes a thiol (a Brenk alert): valid and new, but never the best.
+    data = run_bench(tmp_path, scripted(["Sc1ccccc1O", "Oc1ccc(Cl)cc1", "not a molecule"]), "--domain", "molecule",
                      "--molecule-starts", "phenol", "--molecule-exhaustiveness", "1", "--steps", "1")
     runs = check_arms(data)
     textgrad = runs["textgrad"]["cases"][0]["metrics"]
     assert textgrad["proposals"] >= 1 and textgrad["valid"] >= 1 and textgrad["new"] >= 1
-    assert textgrad["best_smiles"] == "Oc1ccc(Cl)cc1"
+    assert textgrad["alerted"] == 1 and textgrad["best_smiles"] == "Oc1ccccc1"  # the start, not the thiol
+    bests = {arm: run["cases"][0]["metrics"]["best_smiles"] for arm, run in runs.items()}
+    assert "Oc1ccc(Cl)cc1" in bests.values() and "Sc1ccccc1O" not in bests.values()
     assert runs["start"]["metrics"]["proposals"] == 0
+    # Measuring the saved outcomes again (the docking cache answers) gives the same metrics.
+    saved = tmp_path / "result.json"
+    assert quality_remeasure.main([str(saved)]) == 0
+    again = json.loads(saved.read_text())
+    assert [r["metrics"] for r in again["runs"]] == [r["metrics"] for r in data["runs"]]
+    assert again["summary"] == data["summary"] and again["remeasured"]["commit"]
+
+
+def test_remeasure_refuses_a_result_of_another_domain(tmp_path, capsys):
+    other = tmp_path / "quality-text.json"
+    other.write_text(json.dumps({"domain": "text", "runs": []}))
+    with pytest.raises(SystemExit):
+        quality_remeasure.main([str(other)])
+    assert "only the molecule domain is remeasured" in capsys.readouterr().err
