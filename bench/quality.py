@@ -125,7 +125,8 @@ def saved_table(baseline: bool = False, latest: Path | None = None) -> str:
     paths = {name: RESULTS / f"quality-{name}{'-baseline' if baseline else ''}.json" for name in DOMAINS}
     if latest is not None:
         paths[json.loads(latest.read_text())["domain"]] = latest
-    rows = [table_row(load_domain(name), json.loads(path.read_text())["summary"])
+    # Summaries are recomputed from the runs, so a table always follows today's comparison rules.
+    rows = [table_row(load_domain(name), summarize_runs(load_domain(name), json.loads(path.read_text())["runs"]))
             for name, path in paths.items() if path.is_file()]
     return table(TABLE_HEADERS, rows) if rows else "(no quality results saved yet)"
 

@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -535,7 +536,12 @@ def summarize_runs(domain: Domain, runs: list[dict[str, Any]]) -> dict[str, Any]
 
 
 def compare(key: tuple[float, ...], start: tuple[float, ...]) -> str:
-    return "better" if key > start else "worse" if key < start else "same"
+    """Lexicographic, with values equal to nine digits counted as equal: the same plan solved
+    twice differs in the 14th digit, and must not be shown as worse than the start."""
+    for mine, theirs in zip(key, start, strict=True):
+        if not math.isclose(mine, theirs, rel_tol=1e-9, abs_tol=1e-12):
+            return "better" if mine > theirs else "worse"
+    return "same"
 
 
 # ---------------------------------------------------------------- the table

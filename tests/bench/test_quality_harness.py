@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import subprocess
 import tarfile
 import urllib.error
@@ -124,6 +126,8 @@ def test_summary_leaves_out_a_seed_with_a_failed_case_and_says_so():
     runs.append(run("tg-core", 1, 9, 1.0))
     assert table_row(TEXT, summarize_runs(TEXT, runs))[5] == "9.0 / 100% (1 of 2 seeds failed)"
     assert compare((1.0, 2.0), (1.0, 2.0)) == "same"
+    assert compare((6.0, -34.54924383658377), (6.0, -34.54924383658367)) == "same"  # the same plan, solved again
+    assert compare((6.0, -3.0), (6.0, -34.5)) == "better" and compare((5.0, 0.0), (6.0, -34.5)) == "worse"
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -170,3 +174,19 @@ def test_an_older_checkout_runs_with_its_own_code_and_plugins(tmp_path):
     assert code_args[-2:] == ["--iterations", "3"]
     text_args = TEXT.tg_core_args(ctx, TEXT.cases(quality.build_parser().parse_args([]))[0], {"value": "t"}, tmp_path)
     assert "--max-words" not in text_args and "at most 30 words" in text_args
+
+
+def _readme_quality_commands() -> list[list[str]]:
+    readme = (ROOT / "README.md").read_text()
+    return [shlex.split(line.split("  #")[0])[2:] for block in re.findall(r"```sh\n(.*?)```", readme, flags=re.S)
+            for line in block.splitlines() if "bench/quality.py" in line]
+
+
+def test_the_readme_quality_commands_parse_and_pass_the_checks():
+    commands = _readme_quality_commands()
+    assert commands, "the README shows how to reproduce the quality table"
+    for argv in commands:
+        parser = quality.build_parser()
+        options = parser.parse_args(argv)
+        if not options.table:
+            quality.check(parser, options, quality.load_domain(options.domain))
