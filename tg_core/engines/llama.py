@@ -185,8 +185,6 @@ def start(
     slots = choose_slots(n_slots)
     if isinstance(n_ctx, bool) or not isinstance(n_ctx, int) or n_ctx < defaults.LOCAL_MIN_N_CTX:
         raise EngineConfigError(f"n_ctx must be an integer >= {defaults.LOCAL_MIN_N_CTX}, got {n_ctx!r}")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 0 < max_tokens <= n_ctx:
-        raise EngineConfigError(f"max_tokens must be an integer from 1 to n_ctx ({n_ctx}), got {max_tokens!r}")
     path = model_files.locate(spec)
     digest = model_files.model_digest(spec)
     xllamacpp = import_xllamacpp()
@@ -199,7 +197,7 @@ def start(
         else:  # no usable Unix socket: an ephemeral loopback port is the next best
             shutil.rmtree(folder, ignore_errors=True)
             folder, host = None, "127.0.0.1"
-    params = server_params(xllamacpp, path, spec.label, threads, slots, n_ctx, host, port, max_tokens)
+    params = server_params(xllamacpp, path, spec.label, threads, slots, n_ctx, host, port, min(max_tokens, n_ctx))
     params.ui = ui
     if api_key:
         params.api_keys = [api_key]

@@ -13,6 +13,7 @@ import signal
 import time
 from collections.abc import Callable
 
+from ..errors import EngineConfigError
 from . import defaults, llama, model_files
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ def start_server(
     it, hence the loopback default. ``max_tokens`` is the answer length for
     requests that do not set their own (a request may ask for more).
     """
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 0 < max_tokens <= n_ctx:
+        raise EngineConfigError(f"max_tokens must be an integer from 1 to n_ctx ({n_ctx}), got {max_tokens!r}")
     if host not in _LOOPBACK and not api_key:
         log.warning("serving on %s without an API key: anyone who can reach it can use the model", host)
     loaded = llama.start(
