@@ -26,9 +26,6 @@ JSON names the commit each side ran.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +34,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save, table  # noqa: E402
-from quality_common import ARM_TIMEOUT_S, NEUTRAL_CWD, TgCore, model_record  # noqa: E402
+from quality_common import TgCore, model_record, run_tg_core  # noqa: E402
+
+from tg_core.engines import defaults  # noqa: E402
+from tg_core.runs import read_events  # noqa: E402
 
 TASKS = {
     "molecule": ["--target", "DRD2", "--smiles", "CC(=O)Oc1ccccc1C(=O)O", "--exhaustiveness", "4", "--seed", "0"],
@@ -46,15 +46,14 @@ TASKS = {
 SIDES = (
     # name, tg-core under test, slots, extra options of tg run
     ("before", "before", 1, []),
-    ("after, k=1", "after", None, ["--candidates", "1"]),
-    ("after", "after", None, []),
+    ("after, k=1", "after", defaults.LOCAL_SLOTS, ["--candidates", "1"]),
+    ("after", "after", defaults.LOCAL_SLOTS, []),
 )
 
 
-def call_counts(events: Path) -> dict[str, Any]:
+def call_counts(run_dir: Path) -> dict[str, Any]:
     """Calls and tokens of a run, from its llm_call events; cached tokens ``None`` when not recorded."""
-    calls = [json.loads(line) for line in events.read_text().splitlines() if '"llm_call"' in line]
-    calls = [c for c in calls if c.get("kind") == "llm_call"]
+    calls = read_events(run_dir, "llm_call")
     recorded = all("cached_prompt_tokens" in c for c in calls)
     sent = sum(c["prompt_tokens"] for c in calls)
     cached = sum(c["cached_prompt_tokens"] for c in calls) if recorded else None
@@ -66,26 +65,18 @@ def call_counts(events: Path) -> dict[str, Any]:
             "model_seconds": round(sum(c.get("latency_s") or 0 for c in calls), 1)}
 
 
-def run_side(task: str, tg_core: TgCore, slots: int | None, extra: list[str], options: argparse.Namespace,
+def run_side(task: str, tg_core: TgCore, slots: int, extra: list[str], options: argparse.Namespace,
              folder: Path) -> dict[str, Any]:
     """One ``tg run TASK --steps 1`` on the embedded model; its counts and how long it took."""
-    folder.mkdir(parents=True)
     run_dir = folder / "run"
-    command = [tg_core.python, "-m", "tg_core.cli", "run", task, *TASKS[task], *extra, "--steps", "1",
-               "--engine", f"local:{options.model}" if options.model != "default" else "local",
-               "--no-cache", "--run-dir", str(run_dir)]
-    env = {**os.environ, **tg_core.env, "TG_LOCAL_THREADS": str(options.threads)}
-    env.pop("TG_LOCAL_SLOTS", None)
-    if slots:
-        env["TG_LOCAL_SLOTS"] = str(slots)
+    folder.mkdir(parents=True)
+    engine = f"local:{options.model}" if options.model != "default" else "local"
+    env = {"TG_LOCAL_THREADS": str(options.threads), "TG_LOCAL_SLOTS": str(slots)}
     began = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=ARM_TIMEOUT_S, cwd=NEUTRAL_CWD)
+    command = run_tg_core(tg_core, task, [*TASKS[task], *extra, "--steps", "1"], engine, run_dir, env)
     wall = time.perf_counter() - began
-    (folder / "stderr.txt").write_text(done.stderr)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return {"wall_s": round(wall, 1), **call_counts(run_dir / "events.jsonl"), "slots": slots or "default",
-            "options": extra, "command": " ".join(command[1:]), "tg_core": tg_core.describe()}
+    return {"wall_s": round(wall, 1), **call_counts(run_dir), "slots": slots, "options": extra,
+            "command": " ".join(command[1:]), "tg_core": tg_core.describe()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -321,19 +321,20 @@ def run_side(python: Path, script: str, spec: dict[str, Any], workdir: Path) -> 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run_tg_core(tg_core: TgCore, task: str, args: list[str], model: str, base_url: str,
-                run_dir: Path) -> None:
-    """``tg run TASK ARGS --engine openai:MODEL --no-cache`` against ``base_url``, as a user runs it."""
-    command = [tg_core.python, "-m", "tg_core.cli", "run", task, *args, "--engine", f"openai:{model}",
+def run_tg_core(tg_core: TgCore, task: str, args: list[str], engine: str, run_dir: Path,
+                env: dict[str, str] | None = None) -> list[str]:
+    """``tg run TASK ARGS --engine ENGINE --no-cache``, as a user runs it, with ``env`` set; the command run."""
+    command = [tg_core.python, "-m", "tg_core.cli", "run", task, *args, "--engine", engine,
                "--no-cache", "--run-dir", str(run_dir)]
-    env = {**os.environ, **tg_core.env, "OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "not-needed"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=ARM_TIMEOUT_S,
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **tg_core.env, **(env or {})},
+                          timeout=ARM_TIMEOUT_S,
                           cwd=run_dir.parent)  # not the caller's folder: python -m puts it before PYTHONPATH
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "bench-command.txt").write_text(" ".join(command) + "\n")
     (run_dir / "bench-stderr.txt").write_text(done.stderr)
     if done.returncode != 0:
         raise RuntimeError(f"tg run {task} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return command
 
 
 def read_checkpoints(run_dir: Path, variable: str | None = None) -> list[str]:
@@ -503,7 +504,8 @@ class Runner:
         if run_dir.exists():
             shutil.rmtree(run_dir)
         run_tg_core(self.tg_core, self.domain.task, self.domain.tg_core_args(ctx, case, start, folder),
-                    self.model, self.server.base_url(account), run_dir)
+                    f"openai:{self.model}", run_dir,
+                    {"OPENAI_BASE_URL": self.server.base_url(account), "OPENAI_API_KEY": "not-needed"})
         return self.domain.tg_core_outcome(run_dir, case)
 
     def _gepa_budget(self, ctx: Context, index: int) -> int:

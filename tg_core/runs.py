@@ -50,6 +50,22 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def read_events(folder: Path, kind: str | None = None) -> list[dict[str, Any]]:
+    """The records of a run folder's events.jsonl (of ``kind`` only, if given), without opening the run."""
+    path = Path(folder) / "events.jsonl"
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # the line being written when the process died
+            continue
+        if kind is None or record.get("kind") == kind:
+            records.append(record)
+    return records
+
+
 class Run:
     """One optimization run on disk. Use ``Run.create`` or ``Run.resume``."""
 
@@ -164,18 +180,7 @@ class Run:
                 self._calls_bar.update(1)
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
-        path = self.path / "events.jsonl"
-        if not path.exists():
-            return []
-        records = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:  # the line being written when the process died
-                continue
-            if kind is None or record.get("kind") == kind:
-                records.append(record)
-        return records
+        return read_events(self.path, kind)
 
     # -------------------------------------------------------------- checkpoints
 

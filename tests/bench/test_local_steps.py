@@ -8,14 +8,14 @@ import local_steps
 import pytest
 
 
-def _events(path, calls):
-    path.write_text("".join(json.dumps({"kind": "llm_call", **c}) + "\n" for c in calls)
+def _events(folder, calls):
+    (folder / "events.jsonl").write_text("".join(json.dumps({"kind": "llm_call", **c}) + "\n" for c in calls)
                     + json.dumps({"kind": "step", "step": 1}) + "\n")
-    return path
+    return folder
 
 
 def test_counts_sent_cached_and_evaluated_prompt_tokens(tmp_path):
-    events = _events(tmp_path / "events.jsonl", [
+    events = _events(tmp_path, [
         {"prompt_tokens": 1000, "cached_prompt_tokens": 0, "completion_tokens": 50, "latency_s": 12.5},
         {"prompt_tokens": 1000, "cached_prompt_tokens": 990, "completion_tokens": 30, "latency_s": 1.5},
     ])
@@ -26,7 +26,7 @@ def test_counts_sent_cached_and_evaluated_prompt_tokens(tmp_path):
 
 
 def test_an_older_run_without_cached_counts_leaves_them_unknown(tmp_path):
-    events = _events(tmp_path / "events.jsonl", [{"prompt_tokens": 700, "completion_tokens": 9, "latency_s": 3.0}])
+    events = _events(tmp_path, [{"prompt_tokens": 700, "completion_tokens": 9, "latency_s": 3.0}])
     counts = local_steps.call_counts(events)
     assert counts["prompt_tokens"] == 700
     assert counts["cached_prompt_tokens"] is None and counts["evaluated_fraction"] is None
