@@ -40,11 +40,17 @@ class Constraint:
 
     ``check(value)`` returns why the value breaks the rule, or ``None``. A text
     constraint (no check) is only shown; a checked one is enforced: a value that
-    fails is asked again with the reason and never accepted.
+    fails is asked again with the reason and never accepted. ``repair(value)``,
+    where given, is a projection onto what the rule allows (the leading
+    sentences that fit a length limit) or ``None`` when there is none: a small
+    model told "at most 30 words" still writes 60 most of the time, so the
+    optimizer projects a failing answer, as projected gradient descent does,
+    before paying for a re-ask.
     """
 
     description: str
     check: Callable[[str], str | None] | None = None
+    repair: Callable[[str], str | None] | None = None
 
     def violation(self, value: str) -> str | None:
         return self.check(value) if self.check is not None else None
@@ -67,7 +73,7 @@ def as_constraint(item: str | Constraint | Callable[[str], str | None]) -> Const
 class Rejection:
     """A proposed value the optimizer did not accept, and why (for counts in the report)."""
 
-    kind: str  # malformed | cut | repeating | constraint | tried
+    kind: str  # malformed | cut | repeating | constraint | repaired | tried
     reason: str
     value: str | None = None
 
@@ -222,6 +228,20 @@ class TGD:
         """Why ``value`` breaks checked constraints (every one it breaks), or ``None``."""
         reasons = [reason for c in self.constraints if (reason := c.violation(value))]
         return "; ".join(reasons) or None
+
+    def projected(self, value: str) -> str | None:
+        """``value`` moved by the broken constraints' repairs until every check passes, or ``None``."""
+        for _ in range(len(self.constraints) + 1):
+            broken = [c for c in self.constraints if c.violation(value)]
+            if not broken:
+                return value
+            if any(c.repair is None for c in broken):
+                return None
+            for c in broken:
+                value = c.repair(value) or ""
+                if not value.strip():
+                    return None
+        return None
 
     def remember(self, variable: Variable) -> None:
         """Record the current value and its feedback as a past iteration (momentum, memory)."""
@@ -402,11 +422,14 @@ class TGD:
         reason = self.violation(value)
         if reason:
             return Rejection("constraint", prompts.PROBLEM_CONSTRAINT.format(reason=reason), value), value
+        return self._untried(value, taken), value
+
+    def _untried(self, value: str, taken: dict[str, str] | None) -> Rejection | None:
         if taken is not None and normalized(value) in taken:
             # the originals (a model copies what it is shown), the most recent few
             tried = "\n".join(prompts.TRIED_ITEM.format(value=v) for v in list(taken.values())[-TRIED_SHOWN:])
-            return Rejection("tried", prompts.PROBLEM_TRIED.format(tried=tried), value), value
-        return None, value
+            return Rejection("tried", prompts.PROBLEM_TRIED.format(tried=tried), value)
+        return None
 
     async def _ask_valid(
         self, variable: Variable, engine: Engine, messages: list[dict[str, Any]], seed: int, k: int,
@@ -420,6 +443,10 @@ class TGD:
                 engine, messages, role=role, output_tags=(prompts.IMPROVED_START, prompts.IMPROVED_END), **params
             )
             rejection, value = self._problem(completion.text, completion.finish_reason, params["max_tokens"], taken)
+            if rejection is not None and rejection.kind == "constraint" and (fixed := self.projected(value)):
+                rejections.append(Rejection("repaired", prompts.PROBLEM_REPAIRED.format(
+                    reason=self.violation(value), repaired=fixed), value))
+                rejection, value = self._untried(fixed, taken), fixed
             if rejection is None:
                 if taken is not None:
                     taken[normalized(value)] = value

@@ -25,10 +25,12 @@ def fmt_score(score: list[float] | None, names: Any = ("score",)) -> str:
 
 
 def _counts(track: Track) -> dict[str, int]:
-    counts = {"proposed": 0, "invalid": 0, "unchanged": 0, "accepted": 0, "stalled_steps": 0}
+    counts = {"proposed": 0, "invalid": 0, "repaired": 0, "unchanged": 0, "accepted": 0, "stalled_steps": 0}
     for record in track.history:
         candidates, rejections = record.get("candidates", []), record.get("rejections", [])
-        counts["proposed"] += len(candidates) + len(rejections)
+        repaired = sum(r["kind"] == "repaired" for r in rejections)  # each also became a candidate
+        counts["proposed"] += len(candidates) + len(rejections) - repaired
+        counts["repaired"] += repaired
         counts["invalid"] += sum(r["kind"] in INVALID_KINDS for r in rejections)
         counts["invalid"] += sum(c["score"] is None for c in candidates) if track.objective.score else 0
         counts["unchanged"] += sum(r["kind"] == "tried" for r in rejections)

@@ -235,6 +235,8 @@ PROBLEM_TRIED = (
     "addresses the feedback"
 )
 TRIED_ITEM = "<TRIED> {value} </TRIED>"
+# Logged, not sent: why an answer was cut to what its constraints allow.
+PROBLEM_REPAIRED = "{reason}; projected by the constraints' repair to: {repaired}"
 
 # ---------------------------------------------------------------- tg run text
 

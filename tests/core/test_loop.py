@@ -149,7 +149,8 @@ def test_resume_in_the_middle_continues_with_the_best_and_the_tried_values(tmp_p
 def test_text_task_reports_score_per_step_and_enforces_its_length(tmp_path):
     from tg_core.cli import main
 
-    answers = iter(["Drink water daily because your body needs it to work well. Really.",
+    answers = iter(["Drink water every day of the week because your whole body, from your brain and muscles to "
+                    "your skin and kidneys, needs plenty of it to work well and stay healthy for many years.",
                     "Drink a glass of water with each meal to stay hydrated."])
 
     def reply(messages, **params):
@@ -176,6 +177,51 @@ def test_text_task_reports_score_per_step_and_enforces_its_length(tmp_path):
     report = (tmp_path / "run" / "report.md").read_text()
     assert "improved from checks met=1, judge score=3 to checks met=2, judge score=8" in report
     assert (tmp_path / "run" / "score.svg").read_text().startswith("<svg")
+
+
+def test_an_over_long_text_is_projected_to_its_leading_sentences_and_scored(tmp_path):
+    from tg_core.cli import main
+
+    log = []
+
+    def reply(messages, **params):
+        if messages[0]["content"] == prompts.OPTIMIZER_SYSTEM:
+            log.append(messages)
+            return (f"{prompts.IMPROVED_START} Drink a glass of water with each meal. It keeps you hydrated. "
+                    f"Your kidneys will thank you. {prompts.IMPROVED_END}")
+        return "Clear habit and reason.\nSCORE: 8" if "each meal" in messages[-1]["content"] else "Vague.\nSCORE: 3"
+
+    import sys
+    import types
+
+    module = types.ModuleType("loop_repair_engine")
+    module.reply = reply
+    sys.modules["loop_repair_engine"] = module
+    try:
+        code = main(["run", "text", "--steps", "1", "--max-words", "30", "--max-sentences", "2",
+                     "--engine", "python:loop_repair_engine:reply", "--run-dir", str(tmp_path / "run")])
+    finally:
+        del sys.modules["loop_repair_engine"]
+    assert code == 0 and len(log) == 1  # projected, not re-asked
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["final"] == "Drink a glass of water with each meal. It keeps you hydrated."
+    assert summary["best_score"] == [2.0, 8.0]
+    assert summary["counts"]["repaired"] == 1 and summary["counts"]["invalid"] == 0
+    assert summary["counts"]["proposed"] == 1
+    assert "1 repaired" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_projection_needs_a_repair_for_every_broken_constraint():
+    from tg_core.constraints import leading_sentences, max_sentences, max_words
+
+    v = tg.Variable("x", role_description="r")
+    two = "One two three. Four five six seven. Eight."
+    assert TGD([v], constraints=[max_sentences(2)]).projected(two) == "One two three. Four five six seven."
+    assert TGD([v], constraints=[max_sentences(2), max_words(5)]).projected(two) == "One two three."
+    assert TGD([v], constraints=[max_words(2)]).projected(two) is None  # not even the first sentence fits
+    no_repair = TGD([v], constraints=[max_words(5), lambda value: "never" if "One" in value else None])
+    assert no_repair.projected(two) is None
+    assert leading_sentences("A b? C d! E", lambda t: True) == "A b? C d! E"
 
 
 @pytest.mark.parametrize("option", ["--max-words", "--max-sentences", "--candidates", "--patience"])
