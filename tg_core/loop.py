@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from .aio import run_sync
 from .config import resolve_engine
 from .optimizer import TGD, Proposals
+from .progress import fmt_score
 from .variable import Variable
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from .runs import Run
 
 log = logging.getLogger(__name__)
+
+SCORED_SHOWN = 6  # measured values shown to the optimizer: the best few, so the prompt stays bounded
 
 Score = tuple[float, ...]
 
@@ -69,6 +72,8 @@ class Objective:
     then judged). ``done(evaluation)`` says the value needs no more work (every
     goal met). ``metrics(report)`` gives numbers to record for each evaluated
     value. ``score_names`` label the score's components in reports.
+    ``describe(evaluation)`` says in a line how a value did (default: its
+    score); the optimizer sees that line next to every value measured so far.
     """
 
     forward: Callable[[Variable], Any] | None
@@ -78,6 +83,12 @@ class Objective:
     done: Callable[[Evaluation], bool] | None = None
     metrics: Callable[[Variable], dict[str, Any]] | None = None
     score_names: Sequence[str] = ("score",)
+    describe: Callable[[Evaluation], str] | None = None
+
+    def outcome(self, evaluation: Evaluation) -> str:
+        if self.describe is not None:
+            return self.describe(evaluation)
+        return fmt_score(list(evaluation.score) if evaluation.score else None, self.score_names)
 
 
 @dataclass
@@ -296,6 +307,8 @@ class Optimization:
         best = await self._best_of(track)
         record: dict[str, Any] = {"step": step, "track": track.name, "value": best.value,
                                   "score": list(best.score) if best.score else None, "metrics": best.metrics}
+        if best.score is not None:
+            record["outcome"] = track.objective.outcome(best)
         if track.objective.done is not None and track.objective.done(best):
             track.done = True
             record.update(done=True, candidates=[], rejections=[], accepted=False, stalled=False,
@@ -313,7 +326,8 @@ class Optimization:
         # seed 0 is greedy and reproducible; another seed samples, so runs differ by seed
         explore = self.seed != 0 or (bool(track.history) and not track.history[-1].get("accepted"))
         proposals: Proposals = await self.optimizer.apropose(
-            parameter, self.candidates, avoid=avoid, seed=self.seed + step * self.candidates, explore=explore
+            parameter, self.candidates, avoid=avoid, seed=self.seed + step * self.candidates, explore=explore,
+            scored=self._scored(track, record),
         )
         if not self.optimizer.history[id(parameter)] or self.optimizer.history[id(parameter)][-1].value != best.value:
             self.optimizer.remember(parameter)
@@ -322,7 +336,8 @@ class Optimization:
         chosen = self._choose(track, best, list(evaluations))
         record["candidates"] = [
             {"value": e.value, "score": list(e.score) if e.score else None, "metrics": e.metrics,
-             "accepted": e is chosen} for e in evaluations
+             "accepted": e is chosen, **({"outcome": track.objective.outcome(e)} if e.score is not None else {})}
+            for e in evaluations
         ]
         record["rejections"] = [{"kind": r.kind, "reason": r.reason, "value": r.value} for r in proposals.rejections]
         record["stalled"] = not proposals.values
@@ -336,6 +351,21 @@ class Optimization:
         record.update(best_value=track.best_value, best_score=list(track.best_score) if track.best_score else None)
         track.history.append(record)
         self._log("loop_step", **record)
+
+    @staticmethod
+    def _scored(track: Track, current: dict[str, Any]) -> list[tuple[str, str]]:
+        """The best values measured so far, worst first, each with its outcome line (none without a score)."""
+        if track.objective.score is None:
+            return []
+        measured: dict[str, tuple[list[float], str]] = {}
+        for record in [*track.history, current]:
+            for item in [record, *record.get("candidates", [])]:
+                if item.get("score") is not None and "outcome" in item:
+                    measured.setdefault(item["value"], (item["score"], item["outcome"]))
+        if len(measured) < 2:  # only the value itself: nothing to compare it with
+            return []
+        ranked = sorted(measured.items(), key=lambda kv: kv[1][0])[-SCORED_SHOWN:]
+        return [(value, outcome) for value, (_score, outcome) in ranked]
 
     @staticmethod
     def _choose(track: Track, best: Evaluation, evaluations: list[Evaluation]) -> Evaluation | None:

@@ -281,7 +281,8 @@ class TGD:
             )
 
     async def apropose(
-        self, variable: Variable, k: int = 1, avoid: Iterable[str] = (), seed: int = 0, explore: bool = False
+        self, variable: Variable, k: int = 1, avoid: Iterable[str] = (), seed: int = 0, explore: bool = False,
+        scored: Sequence[tuple[str, str]] = (),
     ) -> Proposals:
         """Up to ``k`` new values for ``variable``, each valid and different from ``avoid``.
 
@@ -292,7 +293,9 @@ class TGD:
         the first answer on (the loop sets it after a step that changed nothing,
         since the same prompt would otherwise give the same answers). Fewer
         than k values (even none) come back when the retries run out: the
-        caller records a stall.
+        caller records a stall. ``scored`` are values already measured with a
+        line saying how each did, worst first: shown to the model (OPRO's
+        solution-score pairs).
         """
         if not isinstance(k, int) or k < 1:
             raise ValueError(f"TGD.apropose: k must be a positive integer, got {k!r}")
@@ -301,7 +304,7 @@ class TGD:
         proposals = Proposals()
         with calls_limited_to(self.max_concurrency):
             try:
-                messages = await self.messages_for(variable, engine)
+                messages = await self.messages_for(variable, engine, scored)
             except UnusableAnswerError as exc:
                 proposals.rejections.append(Rejection("malformed", str(exc)))
                 return proposals
@@ -312,7 +315,9 @@ class TGD:
         proposals.values = [a for a in answers if a is not None]
         return proposals
 
-    async def messages_for(self, variable: Variable, engine: Engine) -> list[dict[str, Any]]:
+    async def messages_for(
+        self, variable: Variable, engine: Engine, scored: Sequence[tuple[str, str]] = ()
+    ) -> list[dict[str, Any]]:
         """The messages sent to ``engine`` to update ``variable``, feedback bounded to the budget."""
         budget = self.feedback_budget or default_budget(
             engine, variable.value, self._params(variable, 0, 1, 0, False)["max_tokens"]
@@ -321,9 +326,11 @@ class TGD:
             feedback = await bounded_feedback(variable, engine, budget)
         except ValueError as exc:
             raise UnusableAnswerError(str(exc)) from None
-        return for_engine(engine, self.prompt_for(variable, feedback), "TGD")
+        return for_engine(engine, self.prompt_for(variable, feedback, scored), "TGD")
 
-    def prompt_for(self, variable: Variable, feedback: str | None = None) -> list[dict[str, Any]]:
+    def prompt_for(
+        self, variable: Variable, feedback: str | None = None, scored: Sequence[tuple[str, str]] = ()
+    ) -> list[dict[str, Any]]:
         """The messages sent to update ``variable``: public so users can inspect them.
 
         ``feedback`` is the feedback section as shown (condensed when over the
@@ -331,6 +338,8 @@ class TGD:
         ``tg_core.prompts``): constraints and examples, fixed for a run, open
         the message; past iterations follow; the value, its feedback and the
         request come last, then any images the feedback's contexts refer to.
+        ``scored`` (value, outcome) pairs, as ``apropose`` takes them, come
+        before the value.
         """
         parts = []
         if self.constraints:
@@ -366,6 +375,9 @@ class TGD:
                     )
                 )
             )
+        if scored:
+            parts.append(prompts.OPTIMIZER_SCORED.format(
+                items="\n".join(prompts.SCORED_ITEM.format(value=v, outcome=o) for v, o in scored)))
         if feedback is None:
             feedback = render(variable.gradients)
         parts.append(

@@ -203,6 +203,15 @@ OPTIMIZER_CONSTRAINTS = (
     "<CONSTRAINTS>\n{constraints}\n</CONSTRAINTS>"
 )
 
+# The values the loop has measured (OPRO's solution-score pairs): a small model
+# sees what moved the score and can interpolate between near misses.
+OPTIMIZER_SCORED = (
+    "Values of this variable already evaluated, with what the program measured, worst first "
+    "and best last. Learn from them: combine what made the best ones good, and do not "
+    "propose any of them again:\n{items}"
+)
+SCORED_ITEM = "<EVALUATED> {value} </EVALUATED> measured: {outcome}"
+
 OPTIMIZER_EXAMPLES = (
     "Here are examples of variables like this one, for reference:\n"
     "<EXAMPLES>\n{examples}\n</EXAMPLES>"

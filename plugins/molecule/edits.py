@@ -13,7 +13,7 @@ checks whatever it sends.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,13 +201,14 @@ class EditMenuTGD(TGD):
         self._avoid: dict[int, set[str]] = {}
 
     async def apropose(self, variable: Variable, k: int = 1, avoid: Iterable[str] = (), seed: int = 0,
-                       explore: bool = False) -> Proposals:
+                       explore: bool = False, scored: Sequence[tuple[str, str]] = ()) -> Proposals:
         avoid = list(avoid)
         self._avoid[id(variable)] = {canonical_smiles(v) for v in avoid}
-        return await super().apropose(variable, k, avoid=avoid, seed=seed, explore=explore)
+        return await super().apropose(variable, k, avoid=avoid, seed=seed, explore=explore, scored=scored)
 
-    def prompt_for(self, variable: Variable, feedback: str | None = None) -> list[dict[str, Any]]:
-        messages = super().prompt_for(variable, feedback)
+    def prompt_for(self, variable: Variable, feedback: str | None = None,
+                   scored: Sequence[tuple[str, str]] = ()) -> list[dict[str, Any]]:
+        messages = super().prompt_for(variable, feedback, scored)
         edits = self.menu(variable.value, self._avoid.get(id(variable), set())) if self.menu is not None else []
         if edits and isinstance(messages[-1]["content"], str):
             from . import prompts

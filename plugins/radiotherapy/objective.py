@@ -28,6 +28,7 @@ from tg_core.loop import Evaluation, Objective
 from tg_core.optimizer import Constraint
 
 from . import prompts
+from .plan_text import missed_goals
 from .planning import Plan
 from .report import plan_numbers
 from .weights import WeightsError, format_weights, parse_weights
@@ -48,6 +49,14 @@ def all_goals_met(evaluation: Evaluation) -> bool:
     return isinstance(plan, Plan) and plan.all_goals_met
 
 
+def plan_outcome(evaluation: Evaluation) -> str:
+    """Goals met and the ones missed, by how much: what tells two near-miss weight sets apart."""
+    plan = evaluation.report.data
+    if not isinstance(plan, Plan):
+        return prompts.OUTCOME_NO_PLAN
+    return prompts.OUTCOME.format(met=plan.goals_met, total=len(plan.goals), missed=missed_goals(plan.goals))
+
+
 def plan_objective(simulator: Callable[..., Any], judge: Callable[..., Any]) -> Objective:
     """The loop's objective: the simulator plans, the judge explains, the program scores and stops."""
     return Objective(
@@ -57,6 +66,7 @@ def plan_objective(simulator: Callable[..., Any], judge: Callable[..., Any]) -> 
         done=all_goals_met,
         metrics=lambda report: plan_numbers(report.data) if isinstance(report.data, Plan) else {},
         score_names=SCORE_NAMES,
+        describe=plan_outcome,
     )
 
 

@@ -62,6 +62,10 @@ MISSED_LIST = "Missed: {items}."
 MISSED_ITEM = "{goal} (by {gap:.1f}{unit})"
 MISSED_NONE = "Every goal is met."
 
+# How a weight set did, in the optimizer's list of weight sets already planned.
+OUTCOME = "{met} of {total} goals met. {missed}"
+OUTCOME_NO_PLAN = "no plan (the weights could not be read)"
+
 GOAL_LINE = "- [{status}] {goal}: {value:.1f}{unit}"
 GOAL_MET = "met"
 GOAL_MISSED = "MISSED"

@@ -77,6 +77,19 @@ def test_the_kept_value_never_gets_worse():
     assert sorted(track.tried) == ["2", "3", "4", "5"]
 
 
+def test_the_optimizer_sees_the_values_measured_so_far_with_their_scores_best_last():
+    log = []
+    _variable, loop = _loop(_scripted(["5", "3", "9", "7"], log), steps=2, candidates=2)
+    loop.run_all()
+    first, second = (messages[1]["content"] for messages, _ in log[::2])
+    assert "<EVALUATED>" not in first  # only the start is measured: nothing to compare with
+    listed = [line for line in second.splitlines() if line.startswith("<EVALUATED>")]
+    assert listed == ["<EVALUATED> 1 </EVALUATED> measured: score=1",
+                      "<EVALUATED> 3 </EVALUATED> measured: score=3",
+                      "<EVALUATED> 5 </EVALUATED> measured: score=5"]
+    assert second.index("<EVALUATED>") < second.index("<VARIABLE>")
+
+
 def test_an_invalid_candidate_is_never_kept_and_the_next_step_starts_from_the_best():
     variable, loop = _loop(_scripted(["not a number", "7"]), steps=2)
     loop.run_all()

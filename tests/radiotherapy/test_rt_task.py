@@ -151,6 +151,17 @@ def test_the_judge_reads_goal_status_from_the_program_and_the_optimizer_gets_exa
     assert rt_prompts.SAME_RATIOS_CONSTRAINT in prompt and rt_prompts.CONSTRAINTS[0] in prompt
 
 
+def test_the_optimizer_sees_every_weight_set_planned_with_the_goals_it_missed(tmp_path, script):
+    assert tg_run(tmp_path, "--candidates", "2", steps=2)[0] == 0
+    _, _, (second, _), _ = optimizer_calls(script)
+    listed = [line for line in second[1]["content"].splitlines() if line.startswith("<EVALUATED>")]
+    assert len(listed) == 3  # the start and step 1's two candidates
+    (start,) = [line for line in listed if line.startswith(f"<EVALUATED> {PAPER} </EVALUATED>")]
+    assert "</EVALUATED> measured: 7 of 14 goals met. Missed: PTV D98 (by 2.2 Gy), PTV Dmax (by 50.0 Gy)," in start
+    goals = [int(line.split("measured: ")[1].split(" of ")[0]) for line in listed]
+    assert goals == sorted(goals)
+
+
 def test_a_worse_candidate_never_replaces_a_better_one(tmp_path, capsys, script):
     script["mode"] = "worse-later"  # after step 1 every candidate raises an organ weight fiftyfold
     code, folder, summary, report = tg_run(tmp_path, "--candidates", "2", steps=3)
