@@ -151,7 +151,7 @@ def test_bad_thread_count_from_environment_is_named(monkeypatch, tmp_path):
 
 @pytest.fixture
 def no_local_env(monkeypatch):
-    for name in ("TG_LOCAL_THREADS", "TG_LOCAL_SLOTS"):
+    for name in ("TG_LOCAL_THREADS", "TG_LOCAL_SLOTS", "TG_LOCAL_PROMPT_CACHE"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -193,6 +193,17 @@ def test_slots_from_argument_environment_or_default(monkeypatch, no_local_env):
     assert llama.choose_slots(1) == 1
     with pytest.raises(EngineConfigError, match="n_slots must be a positive integer, got 0"):
         llama.choose_slots(0)
+
+
+def test_prefix_reuse_from_argument_environment_or_default(monkeypatch, no_local_env):
+    assert llama.choose_prompt_cache() is True
+    assert LocalEngine("light").request(HELLO, {})["cache_prompt"] is True
+    monkeypatch.setenv("TG_LOCAL_PROMPT_CACHE", "off")
+    assert llama.choose_prompt_cache() is False and llama.choose_prompt_cache(True) is True
+    assert LocalEngine("light").request(HELLO, {})["cache_prompt"] is False
+    monkeypatch.setenv("TG_LOCAL_PROMPT_CACHE", "sometimes")
+    with pytest.raises(EngineConfigError, match="TG_LOCAL_PROMPT_CACHE must be 1/on/true or 0/off/false, got 'sometimes'"):
+        LocalEngine("light")
 
 
 def test_kv_need_bounds_the_prompt_by_its_bytes_and_counts_the_answer():
@@ -455,6 +466,21 @@ def test_second_call_sharing_a_prefix_reports_cached_prompt_tokens(light):
     assert usage.prompt_tokens - before.prompt_tokens == first.prompt_tokens + second.prompt_tokens
     assert (usage.cached_prompt_tokens - before.cached_prompt_tokens
             == first.cached_prompt_tokens + second.cached_prompt_tokens)
+
+
+@pytest.mark.slow
+def test_with_prefix_reuse_off_a_shared_prefix_is_evaluated_again(light_path):
+    engine = LocalEngine(light_path, n_threads=1, max_tokens=8, prompt_cache=False)
+    prefix = "You check parcel labels for a test of prefix reuse turned off. " + " ".join(
+        f"Rule {i}: parcel {i} must be under {50 + i} cm." for i in range(40)
+    )
+    try:
+        answers = [engine.complete([{"role": "system", "content": prefix},
+                                    {"role": "user", "content": f"Parcel {i} is 60 cm. Is it fine?"}]) for i in (1, 2)]
+    finally:
+        engine.close()
+    assert answers[1].prompt_tokens > 400 and answers[1].cached_prompt_tokens < 30
+    assert answers[1].evaluated_prompt_tokens > answers[1].prompt_tokens - 30
 
 
 @pytest.mark.slow

@@ -47,6 +47,9 @@ TAGGED_MIN_MAX_TOKENS = 2048
 # each other's prefixes. Chosen by measurement (bench/local_slots.py).
 LOCAL_SLOTS = 4
 SLOTS_ENV = "TG_LOCAL_SLOTS"
+# Prefix reuse on (the default) or off: off evaluates every prompt whole, the
+# baseline bench/local_steps.py measures reuse against on the same work.
+PROMPT_CACHE_ENV = "TG_LOCAL_PROMPT_CACHE"
 # Host memory where llama.cpp keeps prompts moved out of slots, oldest dropped
 # first; a later prompt sharing at least a quarter of one is restored from here.
 # About 38,000 tokens of the default model (28 KB each), 87,000 of the light one.

@@ -82,6 +82,20 @@ def choose_slots(n_slots: int | None = None) -> int:
     return defaults.LOCAL_SLOTS
 
 
+def choose_prompt_cache(prompt_cache: bool | None = None) -> bool:
+    """``prompt_cache``, else ``$TG_LOCAL_PROMPT_CACHE`` (1/on/true or 0/off/false), else on."""
+    if prompt_cache is not None:
+        return bool(prompt_cache)
+    raw = os.environ.get(defaults.PROMPT_CACHE_ENV, "").strip().lower()
+    if not raw:
+        return True
+    if raw in ("1", "on", "true", "yes"):
+        return True
+    if raw in ("0", "off", "false", "no"):
+        return False
+    raise EngineConfigError(f"{defaults.PROMPT_CACHE_ENV} must be 1/on/true or 0/off/false, got {raw!r}")
+
+
 def import_xllamacpp() -> Any:
     try:
         import xllamacpp

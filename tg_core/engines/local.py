@@ -79,7 +79,9 @@ class LocalEngine(ModelEngine):
     token for the default model: 460 MB at 16384; 12 KB for the light one),
     plus at most ``defaults.LOCAL_CACHE_RAM_MIB`` of prompts kept in host
     memory. One prompt may use all ``n_ctx`` tokens; calls that might not
-    fit together take turns.
+    fit together take turns. ``prompt_cache=False`` (or
+    ``$TG_LOCAL_PROMPT_CACHE=0``) evaluates every prompt whole, with no
+    prefix turns: the baseline that prefix reuse is measured against.
     """
 
     def __init__(
@@ -91,8 +93,10 @@ class LocalEngine(ModelEngine):
         temperature: float = 0.0,
         max_tokens: int = defaults.LOCAL_MAX_TOKENS,
         n_slots: int | None = None,
+        prompt_cache: bool | None = None,
     ) -> None:
         self.spec = model_files.model_spec(model)
+        self.prompt_cache = llama.choose_prompt_cache(prompt_cache)
         super().__init__(f"local:{self.spec.label}")
         self.n_threads = n_threads
         self.n_ctx = n_ctx
@@ -141,6 +145,8 @@ class LocalEngine(ModelEngine):
                     self.spec, n_threads=self.n_threads, n_slots=self.n_slots, n_ctx=self.n_ctx,
                     host=None, port=0,
                 )
+                if not self.prompt_cache:
+                    log.info("local engine: prefix reuse off; every prompt is evaluated whole")
             return self.loaded.server
 
     def request(self, messages: Messages, params: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +159,7 @@ class LocalEngine(ModelEngine):
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "seed": self.seed,
-            "cache_prompt": True,
+            "cache_prompt": self.prompt_cache,
         }
         tags = params.get("output_tags")
         if tags:
@@ -227,7 +233,8 @@ class LocalEngine(ModelEngine):
     def _send(self, messages: Messages, params: dict[str, Any]) -> Completion:
         body = self.request(messages, params)
         server = self._server()
-        with self._turns.turn(messages), self._room(self.kv_need(body)):
+        turn = self._turns.turn(messages) if self.prompt_cache else contextlib.nullcontext()
+        with turn, self._room(self.kv_need(body)):
             try:
                 # llama.cpp queues requests beyond its slots; the call releases the GIL.
                 result = server.handle_chat_completions(body)
