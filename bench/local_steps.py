@@ -1,12 +1,18 @@
 """One optimization step of the molecule and radiotherapy tasks on the embedded model: before and after prefix reuse.
 
-Three sides in the same command, each ``tg run TASK --steps 1 --engine local
---no-cache`` in its own process (so each loads the model afresh and starts
-with empty prefix caches), all with the same thread count:
+Up to four sides in the same command, each ``tg run TASK --steps 1 --engine
+local --no-cache`` in its own process (so each loads the model afresh and
+starts with empty prefix caches), all with the same thread count:
 
 - **before**: an older checkout (``--before-checkout``, a git worktree of a
   commit from before the prompt layout changed: ``git worktree add --detach
-  /tmp/tg-4304530 4304530``), whose engine ran the model with one slot;
+  /tmp/tg-4304530 4304530``), whose engine ran the model with one slot. Its
+  tasks did less work per step (a shorter report, one candidate), so this
+  side compares releases, not prefix reuse alone;
+- **no reuse**: this checkout, one slot, prefix reuse off
+  (``TG_LOCAL_PROMPT_CACHE=0``): the same prompts as "after", each evaluated
+  whole. The speedup of "after" over it is what prefix reuse and the
+  shared-first layout buy on the same work;
 - **after, k=1**: this checkout with its default slots and ``--candidates 1``,
   the same number of proposals per step as before;
 - **after**: this checkout with every default (``k`` candidates per step).
@@ -21,6 +27,7 @@ tasks are older too (the radiotherapy phantom and goals changed since): the
 JSON names the commit each side ran.
 
     .venv/bin/python bench/local_steps.py --before-checkout /tmp/tg-4304530 [--tasks molecule,radiotherapy]
+    .venv/bin/python bench/local_steps.py --sides "no reuse,after"
 """
 
 from __future__ import annotations
@@ -44,11 +51,13 @@ TASKS = {
     "radiotherapy": [],
 }
 SIDES = (
-    # name, tg-core under test, slots, extra options of tg run
-    ("before", "before", 1, []),
-    ("after, k=1", "after", defaults.LOCAL_SLOTS, ["--candidates", "1"]),
-    ("after", "after", defaults.LOCAL_SLOTS, []),
+    # name, tg-core under test, slots, extra options of tg run, extra environment
+    ("before", "before", 1, [], {}),
+    ("no reuse", "after", 1, [], {defaults.PROMPT_CACHE_ENV: "0"}),
+    ("after, k=1", "after", defaults.LOCAL_SLOTS, ["--candidates", "1"], {}),
+    ("after", "after", defaults.LOCAL_SLOTS, [], {}),
 )
+BASELINES = ("before", "no reuse")  # each present one gets a speedup column
 
 
 def call_counts(run_dir: Path) -> dict[str, Any]:
@@ -66,23 +75,27 @@ def call_counts(run_dir: Path) -> dict[str, Any]:
 
 
 def run_side(task: str, tg_core: TgCore, slots: int, extra: list[str], options: argparse.Namespace,
-             folder: Path) -> dict[str, Any]:
+             folder: Path, extra_env: dict[str, str]) -> dict[str, Any]:
     """One ``tg run TASK --steps 1`` on the embedded model; its counts and how long it took."""
     run_dir = folder / "run"
     folder.mkdir(parents=True)
     engine = f"local:{options.model}" if options.model != "default" else "local"
-    env = {"TG_LOCAL_THREADS": str(options.threads), "TG_LOCAL_SLOTS": str(slots)}
+    env = {"TG_LOCAL_THREADS": str(options.threads), "TG_LOCAL_SLOTS": str(slots), **extra_env}
     began = time.perf_counter()
     command = run_tg_core(tg_core, task, [*TASKS[task], *extra, "--steps", "1"], engine, run_dir, env)
     wall = time.perf_counter() - began
     return {"wall_s": round(wall, 1), **call_counts(run_dir), "slots": slots, "options": extra,
-            "command": " ".join(command[1:]), "tg_core": tg_core.describe()}
+            "environment": env, "command": " ".join(command[1:]), "tg_core": tg_core.describe()}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--before-checkout", type=Path, required=True,
-                        help="checkout of tg-core from before the prompt layout changed (a git worktree)")
+    parser.add_argument("--before-checkout", type=Path,
+                        help="checkout of tg-core from before the prompt layout changed (a git worktree); "
+                             "needed by the 'before' side")
+    parser.add_argument("--sides", default=None,
+                        help=f"comma-separated, of {', '.join(s[0] for s in SIDES)} (default: all, "
+                             "'before' only with --before-checkout)")
     parser.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated, of {', '.join(TASKS)}")
     parser.add_argument("--model", default="default", help="default, light or a GGUF path (default: default)")
     parser.add_argument("--threads", type=int, default=2, help="model threads, the same on every side (default 2)")
@@ -92,30 +105,45 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--tasks takes some of {', '.join(TASKS)}, got {options.tasks!r}")
     if options.threads < 1:
         parser.error(f"--threads must be at least 1, got {options.threads}")
+    names = [s[0] for s in SIDES]
+    if options.sides is None:
+        chosen = [n for n in names if n != "before" or options.before_checkout is not None]
+    else:
+        chosen = [n.strip() for n in options.sides.split(",") if n.strip()]
+        if not chosen or any(n not in names for n in chosen):
+            parser.error(f"--sides takes some of {', '.join(names)}, got {options.sides!r}")
+    if "before" in chosen and options.before_checkout is None:
+        parser.error("--sides 'before' needs --before-checkout")
     try:
-        under_test = {"before": TgCore.from_options(None, options.before_checkout),
-                      "after": TgCore.from_options(None, None)}
+        under_test = {"after": TgCore.from_options(None, None)}
+        if "before" in chosen:
+            under_test["before"] = TgCore.from_options(None, options.before_checkout)
     except ValueError as exc:
         parser.error(str(exc))
     record: dict[str, Any] = {"model": model_record(options.model), "threads": options.threads, "results": {}}
+    baselines = [b for b in BASELINES if b in chosen]
     rows = []
     with tempfile.TemporaryDirectory(prefix="local-steps-") as tmp:
         for task in tasks:
             sides = record["results"].setdefault(task, {})
-            for name, which, slots, extra in SIDES:
-                folder = Path(tmp) / task / name.replace(", ", "-").replace("=", "")
-                sides[name] = run_side(task, under_test[which], slots, extra, options, folder)
+            for name, which, slots, extra, extra_env in SIDES:
+                if name not in chosen:
+                    continue
+                folder = Path(tmp) / task / name.replace(", ", "-").replace("=", "").replace(" ", "-")
+                sides[name] = run_side(task, under_test[which], slots, extra, options, folder, extra_env)
                 save("local_steps", record)  # a long run is never lost
-            before = sides["before"]["wall_s"]
             for name, side in sides.items():
-                side["speedup_vs_before"] = round(before / side["wall_s"], 2)
+                for baseline in baselines:
+                    side[f"speedup_vs_{baseline.replace(' ', '_')}"] = round(
+                        sides[baseline]["wall_s"] / side["wall_s"], 2)
                 rows.append([task, name, side["wall_s"], side["model_seconds"], side["calls"], side["prompt_tokens"],
                              "-" if side["evaluated_prompt_tokens"] is None else side["evaluated_prompt_tokens"],
                              "-" if side["evaluated_fraction"] is None else side["evaluated_fraction"],
-                             side["completion_tokens"], side["speedup_vs_before"]])
+                             side["completion_tokens"],
+                             *(side[f"speedup_vs_{b.replace(' ', '_')}"] for b in baselines)])
             save("local_steps", record)
     print(table(["task", "side", "wall s", "model s", "calls", "prompt tok", "evaluated", "eval/sent", "completion tok",
-                 "speedup"], rows))
+                 *(f"x vs {b}" for b in baselines)], rows))
     return 0
 
 
