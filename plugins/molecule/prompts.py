@@ -54,6 +54,9 @@ THRESHOLD_AT_LEAST = "at least {value:g}"
 GOALS_TABLE_HEADER = "| goal | value | threshold | status |\n|---|---|---|---|"
 GOALS_TABLE_ROW = "| {name} | {value} | {threshold} | {status} |"
 GOALS_MET = "Goals met (computed by the program): {met} of {total}."
+# One line per molecule in the optimizer's list of molecules already docked.
+OUTCOME = "{met} of {total} goals met: {goals}"
+OUTCOME_GOAL = "{name} {value} ({status})"
 
 LOSS_INSTRUCTION = (
     "You are an expert medicinal chemist judging a candidate drug molecule designed to bind "

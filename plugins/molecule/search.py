@@ -53,6 +53,15 @@ def every_goal_met(evaluation: Evaluation) -> bool:
     return candidate_of(evaluation.report).goals_met
 
 
+def candidate_outcome(evaluation: Evaluation) -> str:
+    """Each goal's value and whether it is met: what tells two molecules apart at a glance."""
+    candidate = candidate_of(evaluation.report)
+    goals = "; ".join(prompts.OUTCOME_GOAL.format(name=g.name, value=g.value_text(), status=g.status_text())
+                      for g in candidate.goals)
+    met = sum(g.met for g in candidate.goals)
+    return prompts.OUTCOME.format(met=met, total=len(candidate.goals), goals=goals)
+
+
 def molecule_objective(goals: GoalSet, settings: DockingSettings, start: str, starts: Sequence[str],
                        engine: Engine | None, executor: cf.Executor | None = None) -> Objective:
     """The docking simulator forward (similarity to ``start``), the goals judge, the goal set's score."""
@@ -70,6 +79,7 @@ def molecule_objective(goals: GoalSet, settings: DockingSettings, start: str, st
         done=every_goal_met,
         metrics=metrics,
         score_names=SCORE_NAMES,
+        describe=candidate_outcome,
     )
 
 

@@ -104,6 +104,10 @@ def test_an_invalid_smiles_is_asked_again_with_rdkits_reason_costs_no_docking_an
     assert (tmp_path / "run" / "score.svg").read_text().startswith("<svg")
     menu = [c["messages"][1]["content"] for c in _events(tmp_path, "llm_call") if _optimizer_call(c["messages"])]
     assert all("checked by the program" in m for m in menu)  # every optimizer call had the menu of edits
+    step2 = [m for m in menu if f"<VARIABLE> {BIPHENYLOL} </VARIABLE>" in m]
+    listed = [line for line in step2[0].splitlines() if line.startswith("<EVALUATED>")]
+    assert listed[-1].startswith(f"<EVALUATED> {BIPHENYLOL} </EVALUATED> measured: ")  # the best comes last
+    assert f"<EVALUATED> {PHENOL} </EVALUATED>" in step2[0] and "Vina score on DRD2 (kcal/mol) -" in listed[-1]
 
 
 @pytest.mark.slow
