@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     under_test.add_argument("--baseline", action="store_true",
                             help="write quality-DOMAIN-baseline.json (the measurement before the optimizer changes)")
     parser.add_argument("--output", type=Path, help="result file (default bench/results/quality-DOMAIN[-baseline].json)")
+    parser.add_argument("--keep-arms", action="store_true",
+                        help="keep the result file's runs of the arms not run now (same steps, same seeds), each "
+                             "marked with the date, command and tg-core it ran with")
     parser.add_argument("--workdir", type=Path, help="keep every run folder here (default: a temporary folder)")
     for name in DOMAINS:
         load_domain(name).add_arguments(parser)
@@ -108,8 +111,23 @@ def check(parser: argparse.ArgumentParser, options: argparse.Namespace, domain: 
         parser.error(f"--threads must be at least 1, got {options.threads}")
     try:
         domain.check(options)
+        options.kept_runs = kept_runs(result_path(options), options) if options.keep_arms else []
     except ValueError as exc:
         parser.error(str(exc))
+
+
+def kept_runs(path: Path, options: argparse.Namespace) -> list[dict[str, Any]]:
+    """The saved runs of arms not run now, for ``--keep-arms``: rerun one arm, keep the others' results."""
+    if not path.is_file():
+        raise ValueError(f"--keep-arms: {path} does not exist; there are no runs to keep")
+    saved = json.loads(path.read_text())
+    if saved.get("domain") != options.domain:
+        raise ValueError(f"--keep-arms: {path} holds the {saved.get('domain')!r} domain, not {options.domain!r}")
+    if saved["settings"]["steps"] != options.steps:
+        raise ValueError(f"--keep-arms: {path} ran {saved['settings']['steps']} steps, this run {options.steps}")
+    origin = {key: saved.get(key) for key in ("date", "command", "tg_core")}
+    return [{**run, "kept_from": run.get("kept_from", origin)} for run in saved["runs"]
+            if run["arm"] not in options.arms and run["seed"] in options.seeds]
 
 
 def result_path(options: argparse.Namespace) -> Path:
@@ -170,6 +188,8 @@ def run(options: argparse.Namespace, domain: Domain) -> Path:
 def _measure(options: argparse.Namespace, domain: Domain, upstream: str, model_id: str, model: dict[str, Any],
              tg_core: TgCore, pythons: dict[str, Path], workdir: Path, began: float) -> Path:
     record = Record(result_path(options), header(domain, options, model, tg_core.describe(), versions()))
+    record.data["runs"].extend(options.kept_runs)
+    record.data["summary"] = summarize_runs(domain, record.data["runs"])
     record.save()
     with BenchServer(upstream) as server:
         Runner(domain, server, model_id, options, workdir, tg_core, record, pythons).run()

@@ -56,6 +56,10 @@ def test_text_domain(tmp_path):
         assert run["metrics"]["judge_score"] == 7.0
     assert data["summary"]["tg-core"]["vs_start"] == "same"  # same judge score, limits met by both
     assert data["tg_core"]["checkout"] and data["model"]["served_as"] == "scripted-model"
+    again = run_bench(tmp_path, reply, "--domain", "text", "--steps", "2", "--arms", "tg-core", "--keep-arms")
+    assert [r["arm"] for r in again["runs"]] == ["start", "textgrad", "gepa", "tg-core"]
+    assert all(r["kept_from"]["date"] == data["date"] for r in again["runs"][:3])
+    assert "kept_from" not in again["runs"][3] and set(again["summary"]) == set(data["summary"])
 
 
 def test_code_domain(tmp_path):

@@ -150,6 +150,33 @@ def test_bad_options_are_refused_with_the_option_named(args, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("saved", "message"), [
+    (None, "does not exist; there are no runs to keep"),
+    ({"domain": "code", "settings": {"steps": 3}, "runs": []}, "holds the 'code' domain, not 'text'"),
+    ({"domain": "text", "settings": {"steps": 5}, "runs": []}, "ran 5 steps, this run 3"),
+])
+def test_keep_arms_refuses_a_result_file_it_cannot_extend(saved, message, tmp_path, capsys):
+    output = tmp_path / "quality-text.json"
+    if saved is not None:
+        output.write_text(json.dumps(saved))
+    with pytest.raises(SystemExit):
+        quality.main(["--domain", "text", "--steps", "3", "--arms", "tg-core", "--keep-arms", "--output", str(output)])
+    assert message in capsys.readouterr().err
+
+
+def test_keep_arms_keeps_the_other_arms_of_the_seeds_run_now(tmp_path):
+    output = tmp_path / "quality-text.json"
+    runs = [{"arm": arm, "seed": seed} for seed in (0, 1) for arm in ("start", "textgrad", "tg-core")]
+    output.write_text(json.dumps({"domain": "text", "date": "then", "command": "c", "tg_core": {"commit": "abc"},
+                                  "settings": {"steps": 3}, "runs": runs}))
+    parser = quality.build_parser()
+    options = parser.parse_args(["--domain", "text", "--steps", "3", "--seeds", "1", "--arms", "tg-core",
+                                 "--keep-arms", "--output", str(output)])
+    quality.check(parser, options, quality.load_domain("text"))
+    assert [(r["arm"], r["seed"]) for r in options.kept_runs] == [("start", 1), ("textgrad", 1)]
+    assert options.kept_runs[0]["kept_from"] == {"date": "then", "command": "c", "tg_core": {"commit": "abc"}}
+
+
 def test_the_tg_core_under_test_must_exist(tmp_path):
     with pytest.raises(ValueError, match="not a tg-core checkout"):
         TgCore.from_options(None, tmp_path)
