@@ -9,6 +9,7 @@ a candidate is kept only if it scores at least as well as the best so far.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import re
 from dataclasses import dataclass
@@ -34,6 +35,13 @@ DEFAULT_GOAL = (
     "reason in plain words, and stay under 30 words. List what is missing or wrong; be brief."
 )
 _SCORE = re.compile(r"SCORE:\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
+# One greedy judgement of a small model is noisy: in the quality benchmark the
+# embedded model gave "Drink water. It is good." 3 of 10 on a fresh server and
+# 10 of 10 (so the run stopped as done) after other calls had filled its cache.
+# The mean of the greedy judgement and two sampled ones is the score.
+JUDGE_SAMPLES = 3
+JUDGE_SAMPLE_TEMPERATURE = 0.7
+JUDGE_SAMPLE_MAX_TOKENS = 384
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--constraint", action="append", default=[],
                         help="a constraint in words, shown to the optimizer (repeatable; not checked)")
     parser.add_argument("--momentum", type=int, default=2, help="past values shown to the optimizer (default 2)")
+    parser.add_argument("--judge-samples", type=int, default=JUDGE_SAMPLES,
+                        help=f"judgements averaged into each score: the greedy one and sampled ones "
+                             f"(default {JUDGE_SAMPLES})")
     parser.add_argument("--seed", type=int, default=0, help="0: greedy, reproducible proposals (default); another seed samples them, so runs differ")
     add_loop_arguments(parser)
 
@@ -60,6 +71,8 @@ def validate(args: argparse.Namespace) -> None:
             raise ValueError(f"--{option.replace('_', '-')} must be at least 1, got {value}")
     if args.momentum < 0:
         raise ValueError(f"--momentum must be >= 0, got {args.momentum}")
+    if args.judge_samples < 1:
+        raise ValueError(f"--judge-samples must be at least 1, got {args.judge_samples}")
     check_loop_arguments(args)
 
 
@@ -100,7 +113,8 @@ def judge_score(judgement: str) -> float | None:
     return min(10.0, float(found[-1])) if found else None
 
 
-def text_objective(limits: dict[str, int], goal: str, engine: Any) -> Objective:
+def text_objective(limits: dict[str, int], goal: str, engine: Any, samples: int = JUDGE_SAMPLES) -> Objective:
+    """Checks counted by the program, then the judge's score: the mean of ``samples`` judgements."""
     simulator = SimulatorFunction(
         functools.partial(check_text, limits=limits), purpose=prompts.TEXT_PURPOSE, name="text.checks",
         output_role="checked text", examples=[("One short sentence.",)],
@@ -111,14 +125,18 @@ def text_objective(limits: dict[str, int], goal: str, engine: Any) -> Objective:
         if not isinstance(report.data, CheckedText) or judgement is None:
             return None
         met = float(sum(c["met"] for c in report.data.checks.values()))
+        judged = [{"role": "system", "content": instruction}, {"role": "user", "content": report.value}]
+        chosen = resolve_engine(engine, "tg run text")
         found = judge_score(judgement.value)
         if found is None:  # small models often forget the line: ask for it alone, same conversation
-            messages = [{"role": "system", "content": instruction}, {"role": "user", "content": report.value},
-                        {"role": "assistant", "content": judgement.value},
+            followup = [*judged, {"role": "assistant", "content": judgement.value},
                         {"role": "user", "content": prompts.TEXT_SCORE_FOLLOWUP}]
-            found = judge_score(await ask(resolve_engine(engine, "tg run text"), messages,
-                                          role="judge:score", max_tokens=16))
-        return (met, found if found is not None else 0.0)
+            found = judge_score(await ask(chosen, followup, role="judge:score", max_tokens=16))
+        sampled = await asyncio.gather(*(
+            ask(chosen, judged, role="judge:sample", seed=i, temperature=JUDGE_SAMPLE_TEMPERATURE,
+                max_tokens=JUDGE_SAMPLE_MAX_TOKENS) for i in range(1, samples)))
+        scores = [x for x in (found, *map(judge_score, sampled)) if x is not None]
+        return (met, round(sum(scores) / len(scores), 2) if scores else 0.0)
 
     return Objective(
         forward=simulator,
@@ -138,7 +156,8 @@ def run_text(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     variable = Variable(args.text, role_description=args.role)
     optimizer = TGD([variable], engine=run.engine, constraints=[*constraints, *args.constraint],
                     momentum=args.momentum)
-    loop = Optimization({"text": variable}, text_objective(limits, args.goal, run.engine), optimizer,
+    loop = Optimization({"text": variable}, text_objective(limits, args.goal, run.engine, args.judge_samples),
+                        optimizer,
                         steps=args.steps, candidates=args.candidates, patience=args.patience, run=run,
                         seed=args.seed)
     loop.run_all()

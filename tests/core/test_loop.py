@@ -237,7 +237,7 @@ def test_projection_needs_a_repair_for_every_broken_constraint():
     assert leading_sentences("A b? C d! E", lambda t: True) == "A b? C d! E"
 
 
-@pytest.mark.parametrize("option", ["--max-words", "--max-sentences", "--candidates", "--patience"])
+@pytest.mark.parametrize("option", ["--max-words", "--max-sentences", "--candidates", "--patience", "--judge-samples"])
 def test_bad_text_options_are_named_before_a_run_folder_exists(tmp_path, capsys, option):
     from tg_core.cli import main
 
@@ -287,9 +287,28 @@ def test_a_judge_that_forgets_its_score_line_is_asked_for_it_alone(tmp_path):
     variable = tg.Variable("Drink water with meals.", role_description="tip")
     loop = Optimization({"t": variable}, objective, TGD([variable], engine=engine), steps=1, engine=engine)
     evaluation = tg.run_sync(loop.evaluate(loop.tracks[0], variable.value))
-    assert evaluation.score == (1.0, 7.0)
-    followup, params = seen[-1]
+    assert evaluation.score == (1.0, 7.0)  # the sampled judgements gave no score line either: left out
+    ((followup, params),) = [(m, p) for m, p in seen if m[-1]["content"] == prompts.TEXT_SCORE_FOLLOWUP]
     assert followup[2] == {"role": "assistant", "content": "Fine tip."} and params["max_tokens"] == 16
+
+
+def test_the_text_score_is_the_mean_of_the_greedy_judgement_and_sampled_ones():
+    from tg_core.builtin import text_objective
+
+    seen = []
+
+    def reply(messages, **params):
+        seen.append(params)
+        return "Perfect.\nSCORE: 10" if not params.get("temperature") else "Vague: no reason.\nSCORE: 4"
+
+    engine = tg.FunctionEngine(reply)
+    objective = text_objective({"words": 30}, "Judge the tip.", engine, samples=3)
+    variable = tg.Variable("Drink water. It is good.", role_description="tip")
+    loop = Optimization({"t": variable}, objective, TGD([variable], engine=engine), steps=1, engine=engine)
+    evaluation = tg.run_sync(loop.evaluate(loop.tracks[0], variable.value))
+    assert evaluation.score == (1.0, 6.0) and not objective.done(evaluation)  # one greedy 10 is not "done"
+    sampled = [p for p in seen if p.get("temperature")]
+    assert len(sampled) == 2 and len({p["seed"] for p in sampled}) == 2
 
 
 def test_a_start_that_is_already_done_is_reported_as_such():
