@@ -256,19 +256,37 @@ def test_tgd_refuses_textgrad_options_and_unknown_ones_where_they_are_given():
 
 
 
+def _demo_argv() -> list[str]:
+    """``make demo``'s tg command line, from the Makefile (so the README's first command stays tested)."""
+    import shlex
+    from pathlib import Path
+
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    recipe = makefile.split("\ndemo:", 1)[1].splitlines()[1]
+    argv = shlex.split(recipe.strip())
+    assert argv[0].endswith("/bin/tg"), recipe
+    return argv[1:]
+
+
 @pytest.mark.slow
-def test_two_steps_of_the_shared_loop_with_the_light_model(real_cache, tmp_path, monkeypatch):
+def test_make_demos_command_runs_two_steps_of_the_shared_loop_with_the_light_model(real_cache, tmp_path, monkeypatch):
     from tg_core.cli import main
     from tg_core.constraints import count_sentences, count_words
 
     monkeypatch.setenv("TG_CACHE_DIR", real_cache)
-    code = main(["run", "text", "--engine", "local:light", "--steps", "2", "--max-words", "30",
-                 "--max-sentences", "1", "--no-cache", "--run-dir", str(tmp_path / "run")])
+    argv = _demo_argv()
+    assert argv[:2] == ["run", "text"] and "--max-words" in argv and "--max-sentences" in argv
+    options = dict(zip(argv[2::2], argv[3::2], strict=True))
+    options.update({"--engine": "local:light", "--steps": "2"})  # the light model, one step fewer
+    del options["--runs-dir"]
+    code = main(["run", "text", *[x for item in options.items() for x in item], "--no-cache",
+                 "--run-dir", str(tmp_path / "run")])
     assert code == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert 1 <= len(summary["score_per_step"]) <= 2 and summary["usage"]["calls"] >= 4
     if summary["changed"]:  # whatever the small model wrote, a kept value meets the checked limits
-        assert count_words(summary["final"]) <= 30 and count_sentences(summary["final"]) <= 1
+        assert count_words(summary["final"]) <= int(options["--max-words"])
+        assert count_sentences(summary["final"]) <= int(options["--max-sentences"])
     report = (tmp_path / "run" / "report.md").read_text()
     assert ("improved from" in report) or ("no improvement over the start" in report) or ("changed without" in report)
 
