@@ -74,6 +74,11 @@ class Objective:
     value. ``score_names`` label the score's components in reports.
     ``describe(evaluation)`` says in a line how a value did (default: its
     score); the optimizer sees that line next to every value measured so far.
+    ``neighbours(best, proposal)`` gives values the program derives from a
+    proposal, evaluated with it: for numeric variables, a line search along
+    the direction the textual gradient chose (the model picks which numbers
+    move and which way; the simulator, cheap next to a model call, picks how
+    far). They are recorded as derived candidates.
     """
 
     forward: Callable[[Variable], Any] | None
@@ -84,6 +89,7 @@ class Objective:
     metrics: Callable[[Variable], dict[str, Any]] | None = None
     score_names: Sequence[str] = ("score",)
     describe: Callable[[Evaluation], str] | None = None
+    neighbours: Callable[[str, str], Sequence[str]] | None = None
 
     def outcome(self, evaluation: Evaluation) -> str:
         if self.describe is not None:
@@ -331,13 +337,15 @@ class Optimization:
         )
         if not self.optimizer.history[id(parameter)] or self.optimizer.history[id(parameter)][-1].value != best.value:
             self.optimizer.remember(parameter)
-        evaluations = await asyncio.gather(*(self.evaluate(track, v) for v in proposals.values))
-        track.tried.extend(proposals.values)
+        derived = self._derived(track, best.value, proposals.values, avoid)
+        evaluations = await asyncio.gather(*(self.evaluate(track, v) for v in [*proposals.values, *derived]))
+        track.tried.extend([*proposals.values, *derived])
         chosen = self._choose(track, best, list(evaluations))
         record["candidates"] = [
             {"value": e.value, "score": list(e.score) if e.score else None, "metrics": e.metrics,
-             "accepted": e is chosen, **({"outcome": track.objective.outcome(e)} if e.score is not None else {})}
-            for e in evaluations
+             "accepted": e is chosen, **({"outcome": track.objective.outcome(e)} if e.score is not None else {}),
+             **({"derived": True} if i >= len(proposals.values) else {})}
+            for i, e in enumerate(evaluations)
         ]
         record["rejections"] = [{"kind": r.kind, "reason": r.reason, "value": r.value} for r in proposals.rejections]
         record["stalled"] = not proposals.values
@@ -351,6 +359,20 @@ class Optimization:
         record.update(best_value=track.best_value, best_score=list(track.best_score) if track.best_score else None)
         track.history.append(record)
         self._log("loop_step", **record)
+
+    @staticmethod
+    def _derived(track: Track, best: str, proposals: Sequence[str], avoid: Sequence[str]) -> list[str]:
+        """The objective's neighbours of each proposal, new values only, in order."""
+        if track.objective.neighbours is None:
+            return []
+        seen = {*avoid, *proposals}
+        derived = []
+        for proposal in proposals:
+            for value in track.objective.neighbours(best, proposal):
+                if value not in seen:
+                    seen.add(value)
+                    derived.append(value)
+        return derived
 
     @staticmethod
     def _scored(track: Track, current: dict[str, Any]) -> list[tuple[str, str]]:

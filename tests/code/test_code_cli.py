@@ -91,7 +91,7 @@ def test_a_run_improves_stops_when_the_visible_tests_pass_and_reports_progress(t
     assert summary["start_score"] == [1.0, 3.0] and summary["best_score"] == [3.0, 3.0] and summary["best_step"] == 2
     assert [r["best_score"] for r in summary["score_per_step"]] == [[2.0, 3.0], [3.0, 3.0], [3.0, 3.0]]
     assert [round(r["visible"], 2) for r in summary["pass_rates"]] == [0.33, 0.67, 1.0]
-    assert summary["counts"] == {"proposed": 2, "invalid": 0, "repaired": 0, "unchanged": 0, "accepted": 2, "stalled_steps": 0}
+    assert summary["counts"] == {"proposed": 2, "invalid": 0, "repaired": 0, "derived": 0, "unchanged": 0, "accepted": 2, "stalled_steps": 0}
     assert summary["visible_passed"] and summary["hidden_passed"] and summary["isolation"]
     assert summary["start_hidden_pass_rate"] < 0.5 and summary["hidden"]["best"]["all_passed"]
     assert "improved from visible passed=1" in capsys.readouterr().out  # the verdict line

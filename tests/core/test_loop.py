@@ -90,6 +90,19 @@ def test_the_optimizer_sees_the_values_measured_so_far_with_their_scores_best_la
     assert second.index("<EVALUATED>") < second.index("<VARIABLE>")
 
 
+def test_neighbours_the_objective_derives_are_evaluated_recorded_and_can_be_kept():
+    engine = _scripted(["3"])
+    variable = tg.Variable("1", role_description="a number")
+    objective = _objective(engine)
+    objective.neighbours = lambda best, proposal: [str(float(proposal) * 2), proposal, best]  # 6, and two known
+    loop = Optimization({"x": variable}, objective, TGD([variable], engine=engine), steps=1, engine=engine)
+    loop.run_all()
+    (record,) = loop.tracks[0].history
+    assert [(c["value"], c.get("derived", False), c["accepted"]) for c in record["candidates"]] == [
+        ("3", False, False), ("6.0", True, True)]
+    assert variable.value == "6.0" and "6.0" in loop.tracks[0].tried
+
+
 def test_an_invalid_candidate_is_never_kept_and_the_next_step_starts_from_the_best():
     variable, loop = _loop(_scripted(["not a number", "7"]), steps=2)
     loop.run_all()
