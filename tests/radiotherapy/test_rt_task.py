@@ -8,6 +8,7 @@ import pytest
 from tg_core import prompts as core_prompts
 from tg_core.cli import main
 from tg_radiotherapy import prompts as rt_prompts
+from tg_radiotherapy.weights import parse_weights
 
 ENGINE = "python:test_rt_task:reply"
 SCRIPT = {"mode": "climb", "seen": [], "answers": []}
@@ -80,7 +81,9 @@ def run_folder(tmp_path):
 
 
 def tg_run(tmp_path, *options, steps=6):
-    code = main(["run", "radiotherapy", "--grid-mm", "8", "--steps", str(steps), *options, "--engine", ENGINE,
+    """A run of the scripted model's own proposals (no line search, so each step's candidates are the script's)."""
+    code = main(["run", "radiotherapy", "--grid-mm", "8", "--steps", str(steps), "--no-line-search", *options,
+                 "--engine", ENGINE,
                  "--run-dir", str(tmp_path / "run")])
     folder = tmp_path / "run"
     summary = json.loads((folder / "summary.json").read_text())
@@ -105,7 +108,7 @@ def test_the_run_keeps_the_best_candidate_and_stops_when_every_goal_is_met(tmp_p
     assert summary["final_weights"].startswith("weight for PTV: 10000, weight for bladder: 100, weight for rectum: 100")
     assert summary["best_step"] == 2 and summary["improved"] is True
     assert [s["best_score"][0] for s in summary["score_per_step"]] == [11.0, 14.0, 14.0]
-    assert summary["counts"] == {"proposed": 4, "invalid": 0, "repaired": 0, "unchanged": 0, "accepted": 2, "stalled_steps": 0}
+    assert summary["counts"] == {"proposed": 4, "invalid": 0, "repaired": 0, "derived": 0, "unchanged": 0, "accepted": 2, "stalled_steps": 0}
     steps = history(folder)
     for record in steps[:2]:
         kept, other = sorted(record["candidates"], key=lambda c: not c["accepted"])
@@ -160,6 +163,37 @@ def test_the_optimizer_sees_every_weight_set_planned_with_the_goals_it_missed(tm
     assert "</EVALUATED> measured: 7 of 14 goals met. Missed: PTV D98 (by 2.2 Gy), PTV Dmax (by 50.0 Gy)," in start
     goals = [int(line.split("measured: ")[1].split(" of ")[0]) for line in listed]
     assert goals == sorted(goals)
+
+
+def test_line_search_plans_weights_along_each_proposals_direction_and_can_keep_one(tmp_path, capsys, script):
+    script.update(mode="queue", answers=[times(PAPER, "PTV", 10)])
+    code = main(["run", "radiotherapy", "--grid-mm", "8", "--steps", "1", "--candidates", "1", "--no-examples",
+                 "--engine", ENGINE, "--run-dir", str(tmp_path / "run")])
+    assert code == 0, capsys.readouterr().err
+    (step,) = history(tmp_path / "run")
+    proposed = [c for c in step["candidates"] if not c.get("derived")]
+    derived = [c for c in step["candidates"] if c.get("derived")]
+    assert [c["value"] for c in proposed] == [times(PAPER, "PTV", 10)]  # the script's proposal
+    ratios = sorted(round(parse_weights(c["value"])["PTV"] / parse_weights(c["value"])["bladder"], 1)
+                    for c in derived)
+    assert ratios == [3.2, 5.6, 17.8, 31.6, 100.0]  # x10 taken 0.5, 0.75, 1.25, 1.5 and 2 of the way (log space)
+    assert all(c["score"] is not None for c in derived)
+    kept = max(step["candidates"], key=lambda c: c["score"])
+    assert kept["accepted"] and step["best_score"] == kept["score"]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["counts"]["derived"] == 5 and summary["counts"]["proposed"] == 1
+    assert "(derived)" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_line_search_derives_nothing_it_cannot_take_a_logarithm_of():
+    from tg_radiotherapy.objective import line_search
+
+    assert line_search(PAPER, PAPER.replace("PTV: 100,", "PTV: 0,")) == []  # a weight switched off
+    assert line_search(PAPER, PAPER.replace("100", "300")) == []  # the same ratios: the same plan
+    assert line_search(PAPER, "lots of weight") == []
+    assert line_search(PAPER, PAPER.replace("PTV: 100,", "PTV: 1000,"), steps=(2.0,)) == [  # PTV x100 against
+        "weight for PTV: 1000, weight for bladder: 10, weight for rectum: 10, "          # the organs, rescaled
+        "weight for femoral heads: 10, weight for body: 10"]
 
 
 def test_a_worse_candidate_never_replaces_a_better_one(tmp_path, capsys, script):
@@ -236,7 +270,7 @@ def test_a_copied_example_is_kept_only_when_it_scores_best(tmp_path, capsys, scr
 def test_an_interrupted_run_resumes_in_the_middle_with_the_best_and_the_tried_values(tmp_path, capsys, script):
     folder = tmp_path / "run"
     argv = ["run", "radiotherapy", "--grid-mm", "8", "--steps", "4", "--candidates", "2", "--no-examples",
-            "--engine", ENGINE, "--run-dir", str(folder)]
+            "--no-line-search", "--engine", ENGINE, "--run-dir", str(folder)]
     script["interrupt_at"] = 7  # 5 calls per step (judge, 2 feedback, 2 candidates): interrupted in step 2
     assert main(argv) == 130
     assert "--resume" in capsys.readouterr().err
