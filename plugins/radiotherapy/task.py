@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--momentum", type=int, default=3, help="past weights and feedback shown to the optimizer (default 3)")
     parser.add_argument("--no-examples", action="store_true", help="do not show clinician-style example plans to the optimizer")
     parser.add_argument("--no-line-search", action="store_true",
-                        help="plan only the model's proposals, not also the weights along each one's direction")
+                        help="plan only the model's proposals, without a line search along each one's direction")
     parser.add_argument(
         "--dicom", metavar="DIR",
         help="plan a patient: a folder with a CT series and an RTSTRUCT (instead of the phantom; --grid-mm is then "
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     from .dose import BeamSettings
     from .functions import plan_simulator, protocol_loss
     from .goals import load_protocol
-    from .objective import LINE_STEPS, canonical_weights, plan_objective, weights_constraints
+    from .objective import canonical_weights, plan_objective, weights_constraints
     from .plan_text import clinician_example
     from .planning import Plan, Planner
     from .report import (
@@ -168,7 +168,7 @@ def run(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     # Candidates are planned concurrently on threads; the solves themselves take turns on the
     # planner's lock (they share its active-set state), while DVHs and metrics overlap.
     objective = plan_objective(plan_simulator(planner=planner), protocol_loss(engine=run.engine, protocol=protocol),
-                               line_steps=() if args.no_line_search else LINE_STEPS)
+                               plan=None if args.no_line_search else planner.plan)
     examples = [] if args.no_examples else [clinician_example(planner.plan(w)) for w in prompts.CLINICIAN_WEIGHTS]
     weights = Variable(canonical_weights(args.weights), role_description=prompts.WEIGHTS_ROLE)
     tracks: list[Track] = []  # the loop's, once it exists: the constraints read the values it tried

@@ -165,35 +165,36 @@ def test_the_optimizer_sees_every_weight_set_planned_with_the_goals_it_missed(tm
     assert goals == sorted(goals)
 
 
-def test_line_search_plans_weights_along_each_proposals_direction_and_can_keep_one(tmp_path, capsys, script):
+def test_a_line_search_along_the_proposal_adds_its_best_point_as_a_derived_candidate(tmp_path, capsys, script):
     script.update(mode="queue", answers=[times(PAPER, "PTV", 10)])
     code = main(["run", "radiotherapy", "--grid-mm", "8", "--steps", "1", "--candidates", "1", "--no-examples",
                  "--engine", ENGINE, "--run-dir", str(tmp_path / "run")])
     assert code == 0, capsys.readouterr().err
     (step,) = history(tmp_path / "run")
-    proposed = [c for c in step["candidates"] if not c.get("derived")]
-    derived = [c for c in step["candidates"] if c.get("derived")]
-    assert [c["value"] for c in proposed] == [times(PAPER, "PTV", 10)]  # the script's proposal
-    ratios = sorted(round(parse_weights(c["value"])["PTV"] / parse_weights(c["value"])["bladder"], 1)
-                    for c in derived)
-    assert ratios == [3.2, 5.6, 17.8, 31.6, 100.0]  # x10 taken 0.5, 0.75, 1.25, 1.5 and 2 of the way (log space)
-    assert all(c["score"] is not None for c in derived)
-    kept = max(step["candidates"], key=lambda c: c["score"])
-    assert kept["accepted"] and step["best_score"] == kept["score"]
+    (proposed,) = [c for c in step["candidates"] if not c.get("derived")]
+    (derived,) = [c for c in step["candidates"] if c.get("derived")]
+    assert proposed["value"] == times(PAPER, "PTV", 10)  # the script's proposal
+    weights = parse_weights(derived["value"])
+    assert len({weights[s] for s in ("bladder", "rectum", "femoral heads", "body")}) == 1  # on the line: organs equal
+    assert weights["PTV"] / weights["bladder"] != 10 and derived["score"] > proposed["score"]
+    assert derived["accepted"] and step["best_score"] == derived["score"]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["counts"]["derived"] == 5 and summary["counts"]["proposed"] == 1
-    assert "(derived)" in (tmp_path / "run" / "report.md").read_text()
+    assert summary["counts"]["derived"] == 1 and summary["counts"]["proposed"] == 1
+    assert "(derived) (kept)" in (tmp_path / "run" / "report.md").read_text()
 
 
-def test_line_search_derives_nothing_it_cannot_take_a_logarithm_of():
-    from tg_radiotherapy.objective import line_search
+def test_a_line_search_plans_nothing_it_cannot_take_a_logarithm_of():
+    from tg_radiotherapy.objective import line_point, line_search
 
-    assert line_search(PAPER, PAPER.replace("PTV: 100,", "PTV: 0,")) == []  # a weight switched off
-    assert line_search(PAPER, PAPER.replace("100", "300")) == []  # the same ratios: the same plan
-    assert line_search(PAPER, "lots of weight") == []
-    assert line_search(PAPER, PAPER.replace("PTV: 100,", "PTV: 1000,"), steps=(2.0,)) == [  # PTV x100 against
-        "weight for PTV: 1000, weight for bladder: 10, weight for rectum: 10, "          # the organs, rescaled
-        "weight for femoral heads: 10, weight for body: 10"]
+    def plan(weights):
+        raise AssertionError(f"planned {weights}")
+
+    assert line_search(plan, PAPER, PAPER.replace("PTV: 100,", "PTV: 0,")) == []  # a weight switched off
+    assert line_search(plan, PAPER, PAPER.replace("100", "300")) == []  # the same ratios: the same plan
+    assert line_search(plan, PAPER, "lots of weight") == []
+    start, end = parse_weights(PAPER), parse_weights(PAPER.replace("PTV: 100,", "PTV: 1000,"))
+    assert line_point(start, end, 2.0) == ("weight for PTV: 1000, weight for bladder: 10, weight for rectum: 10, "
+                                           "weight for femoral heads: 10, weight for body: 10")  # PTV x100, rescaled
 
 
 def test_a_worse_candidate_never_replaces_a_better_one(tmp_path, capsys, script):
