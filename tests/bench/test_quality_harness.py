@@ -177,6 +177,31 @@ def test_keep_arms_keeps_the_other_arms_of_the_seeds_run_now(tmp_path):
     assert options.kept_runs[0]["kept_from"] == {"date": "then", "command": "c", "tg_core": {"commit": "abc"}}
 
 
+@pytest.mark.slow
+def test_sigterm_stops_the_bench_and_the_tg_serve_it_started(real_cache, tmp_path):
+    import os
+    import signal
+    import socket
+    import sys
+    import time
+
+    work = tmp_path / "work"
+    bench = subprocess.Popen([sys.executable, str(ROOT / "bench" / "quality.py"), "--domain", "text", "--model", "light",
+                              "--arms", "start", "--seeds", "0", "--output", str(tmp_path / "q.json"),
+                              "--workdir", str(work)], env={**os.environ, "TG_CACHE_DIR": real_cache},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = work / "tg-serve.log"
+    deadline = time.monotonic() + 120
+    while not (log.is_file() and "serving" in log.read_text()):
+        assert bench.poll() is None and time.monotonic() < deadline, "tg serve never came up"
+        time.sleep(0.5)
+    port = int(re.search(r"http://127\.0\.0\.1:(\d+)/v1", log.read_text()).group(1))
+    bench.send_signal(signal.SIGTERM)
+    assert bench.wait(timeout=60) == 128 + signal.SIGTERM
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
+        pass  # nothing listens any more: the server went with the bench
+
+
 def test_the_tg_core_under_test_must_exist(tmp_path):
     with pytest.raises(ValueError, match="not a tg-core checkout"):
         TgCore.from_options(None, tmp_path)
