@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 from .aio import run_sync
 from .config import resolve_engine
 from .optimizer import TGD, Proposals
-from .progress import fmt_score
 from .variable import Variable
 
 if TYPE_CHECKING:
@@ -154,6 +153,14 @@ async def _acall(fn: Callable[..., Any], *args: Any) -> Any:
 
 async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
+
+
+def fmt_score(score: Sequence[float] | None, names: Any = ("score",)) -> str:
+    """A score as its named components: ``goals met=13, -shortfall=-0.0099``."""
+    if score is None:
+        return "none"
+    names = list(names)
+    return ", ".join(f"{names[i] if i < len(names) else i}={x:.4g}" for i, x in enumerate(score))
 
 
 def better(candidate: Score | None, incumbent: Score | None) -> bool:

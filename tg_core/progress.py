@@ -8,20 +8,11 @@ from __future__ import annotations
 
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .loop import Optimization, Track
+from .loop import Optimization, Track, fmt_score
 
 INVALID_KINDS = {"malformed", "cut", "repeating", "constraint"}
-
-
-def fmt_score(score: list[float] | None, names: Any = ("score",)) -> str:
-    if score is None:
-        return "none"
-    names = list(names)
-    parts = [f"{names[i] if i < len(names) else i}={x:.4g}" for i, x in enumerate(score)]
-    return ", ".join(parts)
 
 
 def _counts(track: Track) -> dict[str, int]:
