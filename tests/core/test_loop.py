@@ -172,9 +172,24 @@ def test_resume_in_the_middle_continues_with_the_best_and_the_tried_values(tmp_p
     assert saved["variables"] == {"x": "6"}
 
 
-def test_text_task_reports_score_per_step_and_enforces_its_length(tmp_path):
+def _run_text(tmp_path, reply, *options):
+    """``tg run text --steps 1 OPTIONS`` through the CLI, its model the function ``reply`` (a python: engine)."""
+    import sys
+    import types
+
     from tg_core.cli import main
 
+    module = types.ModuleType("loop_text_engine")
+    module.reply = reply
+    sys.modules["loop_text_engine"] = module
+    try:
+        return main(["run", "text", "--steps", "1", *options, "--engine", "python:loop_text_engine:reply",
+                     "--run-dir", str(tmp_path / "run")])
+    finally:
+        del sys.modules["loop_text_engine"]
+
+
+def test_text_task_reports_score_per_step_and_enforces_its_length(tmp_path):
     answers = iter(["Drink water every day of the week because your whole body, from your brain and muscles to "
                     "your skin and kidneys, needs plenty of it to work well and stay healthy for many years.",
                     "Drink a glass of water with each meal to stay hydrated."])
@@ -184,17 +199,7 @@ def test_text_task_reports_score_per_step_and_enforces_its_length(tmp_path):
             return f"{prompts.IMPROVED_START} {next(answers)} {prompts.IMPROVED_END}"
         return "Clear habit and reason.\nSCORE: 8" if "each meal" in messages[-1]["content"] else "Vague.\nSCORE: 3"
 
-    import sys
-    import types
-
-    module = types.ModuleType("loop_test_engine")
-    module.reply = reply
-    sys.modules["loop_test_engine"] = module
-    try:
-        code = main(["run", "text", "--steps", "1", "--max-words", "30", "--max-sentences", "1",
-                     "--engine", "python:loop_test_engine:reply", "--run-dir", str(tmp_path / "run")])
-    finally:
-        del sys.modules["loop_test_engine"]
+    code = _run_text(tmp_path, reply, "--max-words", "30", "--max-sentences", "1")
     assert code == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["final"] == "Drink a glass of water with each meal to stay hydrated."
@@ -206,8 +211,6 @@ def test_text_task_reports_score_per_step_and_enforces_its_length(tmp_path):
 
 
 def test_an_over_long_text_is_projected_to_its_leading_sentences_and_scored(tmp_path):
-    from tg_core.cli import main
-
     log = []
 
     def reply(messages, **params):
@@ -217,17 +220,7 @@ def test_an_over_long_text_is_projected_to_its_leading_sentences_and_scored(tmp_
                     f"Your kidneys will thank you. {prompts.IMPROVED_END}")
         return "Clear habit and reason.\nSCORE: 8" if "each meal" in messages[-1]["content"] else "Vague.\nSCORE: 3"
 
-    import sys
-    import types
-
-    module = types.ModuleType("loop_repair_engine")
-    module.reply = reply
-    sys.modules["loop_repair_engine"] = module
-    try:
-        code = main(["run", "text", "--steps", "1", "--max-words", "30", "--max-sentences", "2",
-                     "--engine", "python:loop_repair_engine:reply", "--run-dir", str(tmp_path / "run")])
-    finally:
-        del sys.modules["loop_repair_engine"]
+    code = _run_text(tmp_path, reply, "--max-words", "30", "--max-sentences", "2")
     assert code == 0 and len(log) == 1  # projected, not re-asked
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["final"] == "Drink a glass of water with each meal. It keeps you hydrated."
