@@ -82,10 +82,14 @@ def code_tests(problem: Problem | str = DEFAULT_PROBLEM, which: str = "visible",
 class CodeReview(FormattedLLMCall):
     """TextGrad's code-refinement loss, judging a test report: LLM(instruction, problem, code, test results).
 
-    It takes the report alone, as every loss does (the code is the report's
-    input, so the feedback reaches the code both directly and through the
-    report); the problem and the instruction are fixed for a run and come
-    first in the prompt, so a prefix cache reuses them.
+    It takes the report alone, as every loss does, and reads the code from
+    it. The report enters the prompt as a constant, as in TextGrad's code
+    refinement: the review has read the test results already, and a second
+    path back through them cost three more calls a step (loss to report,
+    report to code, and a condense of the two feedbacks) that, with the
+    embedded model, restated the review at about 70 s each. The problem and
+    the instruction are fixed for a run and come first in the prompt, so a
+    prefix cache reuses them.
     """
 
     def __init__(self, problem: Problem, engine: Engine | None = None,
@@ -106,8 +110,9 @@ class CodeReview(FormattedLLMCall):
         if not isinstance(report, Variable) or len(report.predecessors) != 1:
             raise TypeError("CodeReview: give it the test report Variable made by code_tests (its input is the "
                             f"code), got {type(report).__name__}")
+        results = Variable(report.value, role_description=report.role_description, requires_grad=False)
         inputs = {"instruction": self.instruction, "problem": self.problem, "code": report.predecessors[0],
-                  "test_results": report}
+                  "test_results": results}
         return await super().aforward(inputs, response_role_description)
 
 

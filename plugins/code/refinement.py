@@ -4,10 +4,14 @@ Each step starts from the best code so far: its visible tests run (a
 ``SimulatorFunction`` whose report states every test's status as the
 program computed it), the code-refinement loss reads the problem, the code
 and that report and says why the failing tests fail, and its criticism flows
-back to the code (directly and through the report). TGD then proposes
+back to the code. TGD then proposes
 candidates; each must compile (a syntax error is asked again with the reason
 and never run), each is run on the visible tests, and the one passing the
-most is kept if it is at least as good as the best so far. Hidden tests run
+most is kept if it is at least as good as the best so far. Beside the
+proposals, ``resamples`` fresh solutions a step are drawn from the problem
+statement alone (``SolutionSampler``): the small embedded model rarely
+repairs a wrong algorithm from criticism, and a new draw can replace it.
+Hidden tests run
 only for the report, on the start and the best code: nothing about them
 reaches a model or ranks a candidate.
 """
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
     from .problems import Problem
 
 SCORE_NAMES = ("visible passed", "visible without error")
+RESAMPLE_TEMPERATURE = 0.8  # fresh solutions are sampled; the first solution is greedy
 RAN = ("passed", "failed")  # statuses of a test that ran to its verdict
 
 
@@ -86,7 +91,8 @@ def all_visible_pass(evaluation: Evaluation) -> bool:
 def code_objective(problem: Problem, engine: Engine | None, sandbox: Sandbox,
                    timeout_s: float = DEFAULT_TIMEOUT_S, memory_mb: int = DEFAULT_MEMORY_MB,
                    instruction: str = prompts.CODE_LOSS_INSTRUCTION) -> Objective:
-    """Visible tests forward, the code-refinement loss as judge, ranked by visible tests passed."""
+    """Visible tests forward, the code-refinement loss as judge, ranked by visible tests passed;
+    fresh solutions from the problem statement as its resample."""
     return Objective(
         forward=code_tests(problem, "visible", sandbox, timeout_s, memory_mb),
         judge=code_refinement_loss(engine, problem, instruction),
@@ -94,6 +100,7 @@ def code_objective(problem: Problem, engine: Engine | None, sandbox: Sandbox,
         done=all_visible_pass,
         metrics=visible_metrics,
         score_names=SCORE_NAMES,
+        resample=SolutionSampler(problem, engine),
     )
 
 
@@ -104,14 +111,34 @@ def code_diff(before: str, after: str, step: int) -> str:
     return "\n".join(lines)
 
 
+def _solution_request(problem: Problem) -> Variable:
+    return Variable(prompts.INITIAL_SOLUTION_REQUEST.format(description=problem.description()),
+                    role_description="request for a first solution", requires_grad=False)
+
+
 def initial_solution(problem: Problem, engine: Engine) -> str:
-    """A first solution written by the engine from the problem description."""
+    """A first solution written by the engine from the problem description (greedy)."""
     ask = LLMCall(engine, system_prompt=prompts.INITIAL_SOLUTION_SYSTEM)
-    request = Variable(
-        prompts.INITIAL_SOLUTION_REQUEST.format(description=problem.description()),
-        role_description="request for a first solution", requires_grad=False,
-    )
-    return extract_code(ask(request, response_role_description="first solution").value, problem.entry_point)
+    answer = ask(_solution_request(problem), response_role_description="first solution")
+    return extract_code(answer.value, problem.entry_point)
+
+
+class SolutionSampler:
+    """A fresh solution from the problem statement alone, sampled with a seed: the loop's ``resample``.
+
+    The same request as the first solution, so a prefix cache reuses it; the
+    seed and a temperature make every draw its own.
+    """
+
+    def __init__(self, problem: Problem, engine: Engine | None) -> None:
+        self.problem = problem
+        self.engine = engine
+
+    async def __call__(self, seed: int) -> str:
+        ask = LLMCall(self.engine, system_prompt=prompts.INITIAL_SOLUTION_SYSTEM,
+                      temperature=RESAMPLE_TEMPERATURE, seed=seed)
+        answer = await ask.aforward(_solution_request(self.problem), response_role_description="fresh solution")
+        return extract_code(answer.value, self.problem.entry_point)
 
 
 class CodeRefinement:
@@ -131,6 +158,7 @@ class CodeRefinement:
         *,
         steps: int = 5,
         candidates: int = 1,
+        resamples: int = 0,
         patience: int = 2,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         memory_mb: int = DEFAULT_MEMORY_MB,
@@ -149,7 +177,8 @@ class CodeRefinement:
         self.optimizer = code_optimizer([self.code], entry_point=problem.entry_point, engine=engine,
                                  constraints=[COMPILES, *shown], momentum=momentum)
         self.loop = Optimization({"code": self.code}, self.objective, self.optimizer, steps=steps,
-                                 candidates=candidates, patience=patience, engine=engine, run=run)
+                                 candidates=candidates, resamples=resamples, patience=patience, engine=engine,
+                                 run=run)
 
     @property
     def track(self) -> Track:

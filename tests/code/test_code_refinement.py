@@ -79,9 +79,32 @@ def test_one_step_tests_criticises_and_rewrites_the_code_then_the_loop_is_done()
     optimizer_prompt = script.sent(core.OPTIMIZER_SYSTEM)[0][-1]["content"]
     assert PROBLEM.signature in optimizer_prompt and "Do not add assert statements" in optimizer_prompt
     backward = script.sent(core.BACKWARD_SYSTEM)
-    assert any("runs the code in a sandbox" in m[-1]["content"] for m in backward)  # through the simulator
-    assert len(backward) == 3  # loss -> code, loss -> report, report -> code
+    assert len(backward) == 1  # loss -> code; the report is a constant of the review, as in TextGrad
+    assert "expected: 6" in backward[0][-1]["content"]  # the code's feedback call still sees the test results
     assert len(script.sent(core.OPTIMIZER_SYSTEM)) == 1
+
+
+def test_a_fresh_solution_drawn_from_the_problem_replaces_code_the_optimizer_cannot_fix():
+    """The optimizer only re-sends the buggy code; the step's resample (sampled, seeded) draws the fix."""
+
+    class Draws(Scripted):
+        def __call__(self, messages, **params):
+            if messages[0]["content"] == prompts.INITIAL_SOLUTION_SYSTEM and "seed" in params:
+                self.messages.append(messages)
+                self.draws.append(params)
+                return f"```python\n{FIXED}```"
+            return super().__call__(messages, **params)
+
+    script = Draws(update=_update(BUGGY))
+    script.draws = []
+    with Sandbox() as sandbox:
+        refinement = CodeRefinement(PROBLEM, tg_core.FunctionEngine(script), BUGGY, sandbox=sandbox, steps=1,
+                                    resamples=1)
+        refinement.run()
+    (record,) = refinement.track.history
+    assert [(c.get("resampled", False), c["accepted"]) for c in record["candidates"]] == [(True, True)]
+    assert refinement.code.value == FIXED.rstrip("\n") and record["rejections"][0]["kind"] == "tried"
+    assert script.draws == [{"temperature": 0.8, "seed": 1}]  # step 1, draw 0
 
 
 def test_hidden_tests_never_reach_the_llm():
