@@ -77,7 +77,14 @@ class Objective:
     proposal, evaluated with it: for numeric variables, a line search along
     the direction the textual gradient chose (the model picks which numbers
     move and which way; the simulator, cheap next to a model call, picks how
-    far). They are recorded as derived candidates.
+    far). They are recorded as derived candidates. ``resample(seed)`` draws
+    a value anew from the task's own generator (its zero-shot prompt, sampled
+    with ``seed``), ignoring the feedback; the loop evaluates ``resamples``
+    such draws beside each step's proposals and records them as resampled
+    candidates. A small model that cannot repair a value from criticism can
+    still replace it: for code, drawing more samples beats self-repair at
+    equal budget for small models (Olausson et al., "Is Self-Repair a Silver
+    Bullet for Code Generation?", ICLR 2024).
     """
 
     forward: Callable[[Variable], Any] | None
@@ -89,6 +96,7 @@ class Objective:
     score_names: Sequence[str] = ("score",)
     describe: Callable[[Evaluation], str] | None = None
     neighbours: Callable[[str, str], Sequence[str]] | None = None
+    resample: Callable[[int], Any] | None = None
 
     def outcome(self, evaluation: Evaluation) -> str:
         if self.describe is not None:
@@ -195,6 +203,7 @@ class Optimization:
     from the run's last checkpoint, logs events and checkpoints each step
     (``extra_state()`` adds the task's own state to each checkpoint).
     ``seed`` 0 asks greedily (reproducible); any other seed samples proposals.
+    ``resamples`` values per step come from each objective's ``resample``.
     """
 
     def __init__(
@@ -210,22 +219,28 @@ class Optimization:
         run: Run | None = None,
         seed: int = 0,
         extra_state: Callable[[], dict[str, Any]] | None = None,
+        resamples: int = 0,
     ) -> None:
         if not parameters:
             raise ValueError("Optimization: parameters is empty")
         for name, value in (("steps", steps), ("candidates", candidates), ("patience", patience)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Optimization: {name} must be a positive integer, got {value!r}")
+        if not isinstance(resamples, int) or isinstance(resamples, bool) or resamples < 0:
+            raise ValueError(f"Optimization: resamples must be a non-negative integer, got {resamples!r}")
         known = {id(p) for p in optimizer.parameters}
         self.tracks = []
         for name, variable in parameters.items():
             if id(variable) not in known:
                 raise ValueError(f"Optimization: parameter {name!r} is not among the optimizer's parameters")
             chosen = objective[name] if isinstance(objective, Mapping) else objective
+            if resamples and chosen.resample is None:
+                raise ValueError(f"Optimization: resamples={resamples}, but the objective of {name!r} has no resample")
             self.tracks.append(Track(name, variable, chosen, variable.value))
         self.optimizer = optimizer
         self.steps = steps
         self.candidates = candidates
+        self.resamples = resamples
         self.patience = patience
         self.engine = engine if engine is not None else (run.engine if run is not None else None)
         self.run = run
@@ -329,33 +344,45 @@ class Optimization:
             track.history.append(record)
             self._log("loop_step", **record)
             return
-        feedback = await self._feedback_on(track, best)
-        parameter = track.parameter
-        parameter.zero_grad()
-        parameter.set_value(best.value)
-        parameter.gradients.extend(feedback)
-        record["judgement"] = best.judgement.value if best.judgement is not None else ""
-        avoid = [*track.tried, best.value]
-        # seed 0 is greedy and reproducible; another seed samples, so runs differ by seed
-        explore = self.seed != 0 or (bool(track.history) and not track.history[-1].get("accepted"))
-        proposals: Proposals = await self.optimizer.apropose(
-            parameter, self.candidates, avoid=avoid, seed=self.seed + step * self.candidates, explore=explore,
-            scored=self._scored(track, record),
-        )
-        if not self.optimizer.history[id(parameter)] or self.optimizer.history[id(parameter)][-1].value != best.value:
-            self.optimizer.remember(parameter)
+        # every value a step started from counts as tried, the start included
+        avoid = list(dict.fromkeys([*track.tried, *(r["value"] for r in track.history), best.value]))
+
+        async def propose() -> Proposals:
+            feedback = await self._feedback_on(track, best)
+            parameter = track.parameter
+            parameter.zero_grad()
+            parameter.set_value(best.value)
+            parameter.gradients.extend(feedback)
+            record["judgement"] = best.judgement.value if best.judgement is not None else ""
+            # seed 0 is greedy and reproducible; another seed samples, so runs differ by seed
+            explore = self.seed != 0 or (bool(track.history) and not track.history[-1].get("accepted"))
+            proposed: Proposals = await self.optimizer.apropose(
+                parameter, self.candidates, avoid=avoid, seed=self.seed + step * self.candidates, explore=explore,
+                scored=self._scored(track, record),
+            )
+            history = self.optimizer.history[id(parameter)]
+            if not history or history[-1].value != best.value:
+                self.optimizer.remember(parameter)
+            return proposed
+
+        # the draws ignore the feedback, so they run while it is computed
+        proposals, drawn = await asyncio.gather(propose(), self._resampled(track, step))
         derived = self._derived(track, best.value, proposals.values, avoid)
-        evaluations = await asyncio.gather(*(self.evaluate(track, v) for v in [*proposals.values, *derived]))
-        track.tried.extend([*proposals.values, *derived])
+        seen = {*avoid, *proposals.values, *derived}
+        drawn = [v for i, v in enumerate(drawn) if v not in seen and v not in drawn[:i]]
+        values = [*proposals.values, *derived, *drawn]
+        kinds = [{}] * len(proposals.values) + [{"derived": True}] * len(derived) + [{"resampled": True}] * len(drawn)
+        evaluations = await asyncio.gather(*(self.evaluate(track, v) for v in values))
+        track.tried.extend(values)
         chosen = self._choose(track, best, list(evaluations))
         record["candidates"] = [
             {"value": e.value, "score": list(e.score) if e.score else None, "metrics": e.metrics,
              "accepted": e is chosen, **({"outcome": track.objective.outcome(e)} if e.score is not None else {}),
-             **({"derived": True} if i >= len(proposals.values) else {})}
-            for i, e in enumerate(evaluations)
+             **kind}
+            for e, kind in zip(evaluations, kinds, strict=True)
         ]
         record["rejections"] = [{"kind": r.kind, "reason": r.reason, "value": r.value} for r in proposals.rejections]
-        record["stalled"] = not proposals.values
+        record["stalled"] = not proposals.values and not drawn
         record["accepted"] = chosen is not None
         if chosen is not None:
             track.best, track.best_value, track.best_score, track.best_step = chosen, chosen.value, chosen.score, step
@@ -366,6 +393,14 @@ class Optimization:
         record.update(best_value=track.best_value, best_score=list(track.best_score) if track.best_score else None)
         track.history.append(record)
         self._log("loop_step", **record)
+
+    async def _resampled(self, track: Track, step: int) -> list[str]:
+        """This step's draws from the objective's generator (distinct seeds per run seed, step and draw)."""
+        if not self.resamples:
+            return []
+        seeds = [1_000_003 * self.seed + self.resamples * step + i for i in range(self.resamples)]
+        drawn = await asyncio.gather(*(_acall(track.objective.resample, seed) for seed in seeds))
+        return [v for v in drawn if isinstance(v, str) and v.strip()]
 
     @staticmethod
     def _derived(track: Track, best: str, proposals: Sequence[str], avoid: Sequence[str]) -> list[str]:

@@ -16,15 +16,17 @@ INVALID_KINDS = {"malformed", "cut", "repeating", "constraint"}
 
 
 def _counts(track: Track) -> dict[str, int]:
-    counts = {"proposed": 0, "invalid": 0, "repaired": 0, "derived": 0, "unchanged": 0, "accepted": 0,
-              "stalled_steps": 0}
+    counts = {"proposed": 0, "invalid": 0, "repaired": 0, "derived": 0, "resampled": 0, "unchanged": 0,
+              "accepted": 0, "stalled_steps": 0}
     for record in track.history:
         candidates, rejections = record.get("candidates", []), record.get("rejections", [])
         repaired = sum(r["kind"] == "repaired" for r in rejections)  # each also became a candidate
         derived = sum(bool(c.get("derived")) for c in candidates)  # made by the program, not proposed
-        counts["proposed"] += len(candidates) - derived + len(rejections) - repaired
+        resampled = sum(bool(c.get("resampled")) for c in candidates)  # drawn anew, not proposed
+        counts["proposed"] += len(candidates) - derived - resampled + len(rejections) - repaired
         counts["repaired"] += repaired
         counts["derived"] += derived
+        counts["resampled"] += resampled
         counts["invalid"] += sum(r["kind"] in INVALID_KINDS for r in rejections)
         counts["invalid"] += sum(c["score"] is None for c in candidates) if track.objective.score else 0
         counts["unchanged"] += sum(r["kind"] == "tried" for r in rejections)
@@ -74,6 +76,11 @@ def verdict(track: Track) -> str:
             f"{c['stalled_steps']} stalled step(s)")
 
 
+def _origin(candidate: dict[str, Any]) -> str:
+    """Where a candidate came from, when not from the optimizer."""
+    return " (derived)" if candidate.get("derived") else (" (resampled)" if candidate.get("resampled") else "")
+
+
 def markdown(opt: Optimization) -> str:
     """The progress section of report.md: a verdict and a table per parameter."""
     lines = ["## Progress", ""]
@@ -85,8 +92,8 @@ def markdown(opt: Optimization) -> str:
         lines += ["| step | score at start of step | candidates (score) | rejected answers | accepted | stalled |",
                   "|---:|---|---|---|---|---|"]
         for r in track.history:
-            cands = "; ".join(f"{fmt_score(c['score'], names)}{' (derived)' if c.get('derived') else ''}"
-                              f"{' (kept)' if c['accepted'] else ''}" for c in r.get("candidates", [])) or "-"
+            cands = "; ".join(f"{fmt_score(c['score'], names)}{_origin(c)}{' (kept)' if c['accepted'] else ''}"
+                              for c in r.get("candidates", [])) or "-"
             kinds: dict[str, int] = {}
             for rej in r.get("rejections", []):
                 kinds[rej["kind"]] = kinds.get(rej["kind"], 0) + 1

@@ -25,6 +25,7 @@ SCORE_PLOT_FILE = "score.svg"
 # the judge and three backward calls. Three candidates add two calls (about 40% more per step) for
 # three test-ranked samples instead of one, which a small deterministic model needs to move at all.
 DEFAULT_CANDIDATES = 3
+DEFAULT_RESAMPLES = 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sandbox isolation (default: the strongest available)")
     parser.add_argument("--strict", action="store_true", help="refuse to run without namespace isolation")
     parser.add_argument("--momentum", type=int, default=0, help="past versions shown to the optimizer (default 0)")
+    parser.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES,
+                        help="fresh solutions drawn from the problem statement per step, evaluated beside the "
+                             f"proposals (default {DEFAULT_RESAMPLES}; 0: only the optimizer's proposals)")
     add_loop_arguments(parser, candidates=DEFAULT_CANDIDATES)
 
 
@@ -52,6 +56,8 @@ def validate(args: argparse.Namespace) -> None:
         raise ValueError(f"--memory-mb must be at least {MIN_MEMORY_MB}, got {args.memory_mb}")
     if args.momentum < 0:
         raise ValueError(f"--momentum must be >= 0, got {args.momentum}")
+    if args.resamples < 0:
+        raise ValueError(f"--resamples must be >= 0, got {args.resamples}")
     check_loop_arguments(args)
     if args.code is not None and not args.code.is_file():
         raise ValueError(f"--code {args.code}: no such file")
@@ -90,7 +96,7 @@ def run_code(args: argparse.Namespace, run: Run) -> dict[str, Any]:
         start = starting_code(args, run, problem)
         refinement = CodeRefinement(
             problem, run.engine, start, sandbox, steps=args.steps, candidates=args.candidates,
-            patience=args.patience, timeout_s=args.timeout, memory_mb=args.memory_mb, momentum=args.momentum,
+            resamples=args.resamples, patience=args.patience, timeout_s=args.timeout, memory_mb=args.memory_mb, momentum=args.momentum,
             run=run,
         )
         loop = refinement.run()

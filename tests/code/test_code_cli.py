@@ -91,7 +91,7 @@ def test_a_run_improves_stops_when_the_visible_tests_pass_and_reports_progress(t
     assert summary["start_score"] == [1.0, 3.0] and summary["best_score"] == [3.0, 3.0] and summary["best_step"] == 2
     assert [r["best_score"] for r in summary["score_per_step"]] == [[2.0, 3.0], [3.0, 3.0], [3.0, 3.0]]
     assert [round(r["visible"], 2) for r in summary["pass_rates"]] == [0.33, 0.67, 1.0]
-    assert summary["counts"] == {"proposed": 2, "invalid": 0, "repaired": 0, "derived": 0, "unchanged": 0, "accepted": 2, "stalled_steps": 0}
+    assert summary["counts"] == {"proposed": 2, "invalid": 0, "repaired": 0, "derived": 0, "resampled": 0, "unchanged": 0, "accepted": 2, "stalled_steps": 0}
     assert summary["visible_passed"] and summary["hidden_passed"] and summary["isolation"]
     assert summary["start_hidden_pass_rate"] < 0.5 and summary["hidden"]["best"]["all_passed"]
     assert "improved from visible passed=1" in capsys.readouterr().out  # the verdict line
@@ -199,11 +199,12 @@ def test_an_interrupted_run_resumes_with_its_best_code_and_the_code_it_tried(tmp
         (["--problem", "HumanEval/0", "--timeout", "-1"], "--timeout must be in"),
         (["--problem", "HumanEval/0", "--memory-mb", "8"], "--memory-mb must be at least 64"),
         (["--problem", "HumanEval/0", "--momentum", "-2"], "--momentum must be >= 0"),
+        (["--problem", "HumanEval/0", "--resamples", "-1"], "--resamples must be >= 0"),
         (["--problem", "HumanEval/0", "--code", "missing.py"], "--code missing.py: no such file"),
         (["--problem", "HumanEval/0", "--isolation", "rlimits", "--strict"], "--strict: Sandbox(strict=True)"),
     ],
     ids=["problem", "problem-file", "old-iterations", "steps", "candidates", "patience", "timeout", "memory",
-         "momentum", "code", "strict"],
+         "momentum", "resamples", "code", "strict"],
 )
 def test_bad_options_are_named_before_a_run_folder_exists(tmp_path, capsys, options, message):
     runs = tmp_path / "runs"

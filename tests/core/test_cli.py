@@ -63,7 +63,7 @@ def test_tg_run_text_with_python_engine_writes_a_run_folder(tmp_path, capsys):
     # step 2: backward on the new text, then the script proposes the same text three times: a stall;
     # each of the two values judged also got two sampled judgements (--judge-samples 3)
     assert summary["usage"]["calls"] == 14
-    assert summary["counts"] == {"proposed": 4, "invalid": 0, "repaired": 0, "derived": 0, "unchanged": 3, "accepted": 1, "stalled_steps": 1}
+    assert summary["counts"] == {"proposed": 4, "invalid": 0, "repaired": 0, "derived": 0, "resampled": 0, "unchanged": 3, "accepted": 1, "stalled_steps": 1}
     report = (run_dir / "report.md").read_text()
     assert "## Progress" in report and "**stalled**" in report and "### Step 2" in report
     kinds = [line.split('"kind": "')[1].split('"')[0] for line in (run_dir / "events.jsonl").read_text().splitlines()]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 import tg_core as tg
-from tg_core import prompts
+from tg_core import progress, prompts
 from tg_core.engines.base import Completion
 from tg_core.loop import Objective, Optimization
 from tg_core.optimizer import TGD, Constraint
@@ -101,6 +101,39 @@ def test_neighbours_the_objective_derives_are_evaluated_recorded_and_can_be_kept
     assert [(c["value"], c.get("derived", False), c["accepted"]) for c in record["candidates"]] == [
         ("3", False, False), ("6.0", True, True)]
     assert variable.value == "6.0" and "6.0" in loop.tracks[0].tried
+
+
+def test_resampled_values_are_evaluated_beside_the_proposals_with_distinct_seeds_and_can_be_kept():
+    """A model that only returns its input still moves when the task's own generator draws a better value."""
+    seeds = []
+
+    def draw(seed):
+        seeds.append(seed)
+        return {1: "1", 2: "9"}.get(len(seeds), "9")  # step 1: the start again (dropped); step 2: 9
+
+    engine = _scripted(["1"] * 3 + ["2"])
+    variable = tg.Variable("1", role_description="a number")
+    objective = _objective(engine)
+    objective.resample = draw
+    loop = Optimization({"x": variable}, objective, TGD([variable], engine=engine), steps=2, engine=engine,
+                        resamples=1)
+    loop.run_all()
+    first, second = loop.tracks[0].history
+    assert first["stalled"] and first["candidates"] == []  # three tried answers and a draw equal to the start
+    assert [(c["value"], c.get("resampled", False), c["accepted"]) for c in second["candidates"]] == [
+        ("2", False, False), ("9", True, True)]
+    assert not second["stalled"] and variable.value == "9" and len(set(seeds)) == 2
+    assert progress.track_summary(loop.tracks[0])["counts"]["resampled"] == 1
+    assert "9 (resampled) (kept)" in progress.markdown(loop).replace("score=", "")
+
+
+def test_resamples_need_an_objective_that_can_draw():
+    engine = _scripted([])
+    variable = tg.Variable("1", role_description="a number")
+    with pytest.raises(ValueError, match="resamples=1, but the objective of 'x' has no resample"):
+        Optimization({"x": variable}, _objective(engine), TGD([variable], engine=engine), steps=1, resamples=1)
+    with pytest.raises(ValueError, match="resamples must be a non-negative integer, got -1"):
+        Optimization({"x": variable}, _objective(engine), TGD([variable], engine=engine), steps=1, resamples=-1)
 
 
 def test_an_invalid_candidate_is_never_kept_and_the_next_step_starts_from_the_best():

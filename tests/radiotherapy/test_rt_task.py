@@ -108,7 +108,7 @@ def test_the_run_keeps_the_best_candidate_and_stops_when_every_goal_is_met(tmp_p
     assert summary["final_weights"].startswith("weight for PTV: 10000, weight for bladder: 100, weight for rectum: 100")
     assert summary["best_step"] == 2 and summary["improved"] is True
     assert [s["best_score"][0] for s in summary["score_per_step"]] == [11.0, 14.0, 14.0]
-    assert summary["counts"] == {"proposed": 4, "invalid": 0, "repaired": 0, "derived": 0, "unchanged": 0, "accepted": 2, "stalled_steps": 0}
+    assert summary["counts"] == {"proposed": 4, "invalid": 0, "repaired": 0, "derived": 0, "resampled": 0, "unchanged": 0, "accepted": 2, "stalled_steps": 0}
     steps = history(folder)
     for record in steps[:2]:
         kept, other = sorted(record["candidates"], key=lambda c: not c["accepted"])
