@@ -37,19 +37,13 @@ def test_an_older_run_without_cached_counts_leaves_them_unknown(tmp_path):
     (["--threads", "0"], "--threads must be at least 1"),
     ([], "not a tg-core checkout"),
 ])
-def test_bad_options_are_refused_before_any_run(args, message, tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        local_steps.main(["--before-checkout", str(tmp_path), *args])
-    assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
+def test_bad_options_are_refused_before_any_run(args, message, tmp_path, refused):
+    assert message in refused(local_steps.main, ["--before-checkout", str(tmp_path), *args])
 
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--sides", "after,sideways"], "--sides takes some of before, no reuse, after, k=1, after"),
     (["--sides", "before,after"], "--sides 'before' needs --before-checkout"),
 ])
-def test_bad_sides_are_refused_before_any_run(args, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        local_steps.main(args)
-    assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
+def test_bad_sides_are_refused_before_any_run(args, message, refused):
+    assert message in refused(local_steps.main, args)

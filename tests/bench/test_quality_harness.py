@@ -143,11 +143,8 @@ def test_summary_leaves_out_a_seed_with_a_failed_case_and_says_so():
     (["--domain", "molecule", "--molecule-starts", "caffeine"], "--molecule-starts takes some of phenol, aspirin"),
     (["--seeds", "0"], "give --domain"),
 ])
-def test_bad_options_are_refused_with_the_option_named(args, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        quality.main(args)
-    assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
+def test_bad_options_are_refused_with_the_option_named(args, message, refused):
+    assert message in refused(quality.main, args)
 
 
 @pytest.mark.parametrize(("saved", "message"), [
