@@ -50,6 +50,8 @@ PREDICTION_ROLE = "reasoning and prediction from the language model"
 EVALUATION_ROLE = "evaluation of the response against the correct answer"
 SUM_ROLE = "sum of the evaluations of a minibatch of answers"
 
+VALIDATION_OUTCOME = "validation accuracy {accuracy:.2f} ({correct} of {total} answers correct)"
+
 # ---------------------------------------------------------------- rendering questions
 
 # After openai/simple-evals, as used by the TextGrad paper for MMLU and GPQA.

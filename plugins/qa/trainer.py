@@ -2,9 +2,12 @@
 
 One step: the model answers a minibatch (all examples at once), each answer
 is scored by the evaluator, the losses are summed with ``tg.sum``, feedback
-flows back to the system prompt, and TGD rewrites it. The new prompt is then
-scored on the validation split and kept only if validation accuracy did not
-drop; otherwise the step is reverted. Test accuracy of every kept prompt is
+flows back to the system prompt, and TGD proposes a new one: never a prompt
+already kept or tried (an unchanged answer is asked again with another seed),
+and with every prompt validated so far shown next to its validation accuracy
+(OPRO's solution-score pairs). The new prompt is then scored on the
+validation split and kept only if validation accuracy did not drop;
+otherwise the step is reverted. Test accuracy of every kept prompt is
 measured in the background while training goes on, since nothing waits for it.
 
 The state (prompt versions with their accuracies, step records, optimizer
@@ -22,7 +25,8 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import tg_core as tg
-from tg_core import TGD, BlackboxLLM, OptimizerError, Variable, calls_limited_to, run_sync
+from tg_core import TGD, BlackboxLLM, Variable, calls_limited_to, run_sync
+from tg_core.loop import SCORED_SHOWN
 
 from . import prompts
 from .examples import Example, Splits
@@ -194,19 +198,22 @@ class PromptTrainer:
         feedback = self.prompt.get_gradient_text()
         before = self.prompt.value
         note = ""
-        try:
-            await self.optimizer.astep()
-        except OptimizerError as exc:  # engine failures propagate and stop the step
-            note = f"optimizer gave no usable prompt: {exc}"
-            log.warning("step %d: %s", step, note)
+        explore = bool(self.history) and not self.history[-1].accepted  # the same request would give the same
+        proposals = await self.optimizer.apropose(self.prompt, 1, avoid=self.tried(), seed=step, explore=explore,
+                                                  scored=self.scored())
+        history = self.optimizer.history[id(self.prompt)]
+        if not history or history[-1].value != before:
+            self.optimizer.remember(self.prompt)
         self.optimizer.zero_grad()
-        candidate = self.prompt.value
+        candidate = proposals.values[0] if proposals.values else None
         candidate_validation = None
         accepted = False
-        if candidate == before:
-            note = note or "the optimizer proposed the same prompt"
-            candidate = None
+        if candidate is None:
+            kinds = ", ".join(sorted({r.kind for r in proposals.rejections})) or "none"
+            note = f"the optimizer gave no new usable prompt (rejected answers: {kinds})"
+            log.warning("step %d: %s", step, note)
         else:
+            self.prompt.set_value(candidate)
             candidate_validation = mean_score(await self.ascore(candidate, self.splits.validation))
             accepted = candidate_validation >= self.versions[self.current].validation
             if accepted:
@@ -221,6 +228,24 @@ class PromptTrainer:
         )
         self.history.append(record)
         return record
+
+    def tried(self) -> list[str]:
+        """Every prompt kept or validated so far: the optimizer must propose something else."""
+        return list(dict.fromkeys([*(v.prompt for v in self.versions),
+                                   *(r.candidate for r in self.history if r.candidate)]))
+
+    def scored(self) -> list[tuple[str, str]]:
+        """The prompts validated so far with their validation accuracy, worst first (none until two)."""
+        total = len(self.splits.validation)
+        measured = {v.prompt: v.validation for v in self.versions}
+        for record in self.history:
+            if record.candidate is not None and record.candidate_validation is not None:
+                measured.setdefault(record.candidate, record.candidate_validation)
+        if len(measured) < 2:
+            return []
+        ranked = sorted(measured.items(), key=lambda kv: kv[1])[-SCORED_SHOWN:]
+        return [(prompt, prompts.VALIDATION_OUTCOME.format(accuracy=accuracy, correct=round(accuracy * total),
+                                                           total=total)) for prompt, accuracy in ranked]
 
     async def atrain(self, steps: Iterable[int], on_step: Callable[[StepRecord], None] | None = None) -> None:
         """Run ``steps`` (e.g. ``run.steps(n)``), calling ``on_step`` after each (to checkpoint);

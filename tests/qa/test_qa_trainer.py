@@ -73,22 +73,65 @@ def test_a_step_that_keeps_validation_accuracy_equal_is_kept():
     assert trainer.history[0].accepted and trainer.prompt.value.endswith("hello.")
 
 
-def test_the_same_prompt_proposed_again_is_recorded_without_validation():
-    engine = scripted([START])
+def test_the_same_prompt_proposed_again_is_asked_again_with_another_seed_and_never_validated():
+    seen = []
+
+    class Seeds:
+        def enter(self, messages, params):
+            if messages[0]["content"] == core_prompts.OPTIMIZER_SYSTEM:
+                seen.append(params["seed"])
+
+        def leave(self):
+            pass
+
+    engine = scripted([START, START, f"{START} Be careful."], Seeds())
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START)
+    trainer.train(1)
+    (record,) = trainer.history
+    assert record.accepted and record.candidate == f"{START} Be careful." and record.note == ""
+    assert len(set(seen)) == 3  # each re-ask its own seed, so a deterministic model can answer otherwise
+
+
+def test_a_step_whose_every_answer_was_already_tried_is_recorded_without_validation():
+    engine = scripted([START] * 3)
     trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START)
     trainer.train(1)
     record = trainer.history[0]
-    assert record.candidate is None and not record.accepted and "same prompt" in record.note
+    assert record.candidate is None and not record.accepted
+    assert record.note == "the optimizer gave no new usable prompt (rejected answers: tried)"
     forward_calls = 3 + len(SPLITS.validation) + len(SPLITS.test)
-    assert engine.usage.calls == forward_calls + 3 + 1  # + backward per example + the optimizer
+    assert engine.usage.calls == forward_calls + 3 + 3  # + backward per example + three optimizer answers
+
+
+def test_the_optimizer_sees_every_validated_prompt_with_its_accuracy_worst_first():
+    prompts_sent = []
+
+    class Prompts:
+        def enter(self, messages, params):
+            if messages[0]["content"] == core_prompts.OPTIMIZER_SYSTEM:
+                prompts_sent.append(messages[-1]["content"])
+
+        def leave(self):
+            pass
+
+    engine = scripted([f"{START} Be sloppy.", f"{START} Be careful."], Prompts())
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START)
+    trainer.train(2)
+    assert "<EVALUATED>" not in prompts_sent[0]  # one prompt measured: nothing to compare yet
+    second = prompts_sent[1]
+    total = len(SPLITS.validation)
+    start = round(baseline_accuracy(SPLITS.validation) * total)
+    assert second.index(f"<EVALUATED> {START} Be sloppy. </EVALUATED> measured: validation accuracy 0.00 (0 of {total}") \
+        < second.index(f"<EVALUATED> {START} </EVALUATED> measured: validation accuracy "
+                       f"{start / total:.2f} ({start} of {total}")
 
 
 def test_an_unparsable_optimizer_answer_keeps_the_prompt_and_training_goes_on():
     engine = scripted([None] * 3 + [f"{START} Be careful."])
     trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START)
     trainer.train(2)
-    assert "no usable prompt" in trainer.history[0].note and trainer.history[0].candidate is None
-    assert trainer.history[1].accepted
+    assert "no new usable prompt (rejected answers: malformed)" in trainer.history[0].note
+    assert trainer.history[0].candidate is None and trainer.history[1].accepted
 
 
 def test_an_engine_failure_during_the_update_stops_training_instead_of_counting_as_a_step():
