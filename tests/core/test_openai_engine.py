@@ -41,6 +41,17 @@ def test_sampling_params_reach_server_but_our_own_do_not(server):
     assert body["temperature"] == 0.3 and body["max_tokens"] == 20 and "output_tags" not in body
 
 
+@pytest.mark.parametrize(("model", "sent"), [("m", 0.0), ("qwen2.5-coder-1.5b", 0.0), ("o3-mini", None),
+                                             ("gpt-5", None), ("openai/o1", None)])
+def test_a_request_without_temperature_asks_greedily_except_models_with_a_fixed_one(server, model, sent):
+    """A server's own default samples (llama.cpp 0.8), so calls meant to be greedy would vary run to run."""
+    engine = OpenAIEngine(model, base_url=server.base_url, api_key="sk-test-1234567890")
+    engine.generate(MESSAGES)
+    engine.generate(MESSAGES, temperature=0.7)
+    first, second = server.requests
+    assert first.get("temperature") == sent and second["temperature"] == 0.7
+
+
 @pytest.mark.parametrize("fault", ["500", "429", "timeout"])
 def test_transient_faults_are_retried(server, fault):
     sleeps = []

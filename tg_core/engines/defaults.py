@@ -31,6 +31,14 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 # concurrent calls with 2,000-token prompts takes minutes; at 120 s every call of a
 # molecule step timed out, and each retry queued the same work on the server again.
 OPENAI_TIMEOUT_S = 600.0
+# A request that names no temperature is sent with this one, as TextGrad's engines and
+# the embedded engine do: a server's own default samples (llama.cpp and tg serve 0.8,
+# OpenAI 1.0), so "greedy" calls, and every validation and judgement made with them,
+# varied from run to run (the quality QA run scored the same prompt 0.2 and 0.3 on the
+# same 30 validation questions). OpenAI's reasoning models accept only their default,
+# so they are sent none.
+OPENAI_DEFAULT_TEMPERATURE = 0.0
+OPENAI_FIXED_TEMPERATURE_MODELS = ("o1", "o3", "o4", "gpt-5")
 
 # ---------------------------------------------------------------- the embedded model
 

@@ -102,6 +102,14 @@ def read_reply(http: Any) -> dict[str, Any]:
     return data
 
 
+def default_temperature(model: str) -> dict[str, float]:
+    """``{"temperature": 0}`` for requests that set none, except for models that take only their default."""
+    name = model.rsplit("/", 1)[-1]
+    if name.startswith(defaults.OPENAI_FIXED_TEMPERATURE_MODELS):
+        return {}
+    return {"temperature": defaults.OPENAI_DEFAULT_TEMPERATURE}
+
+
 class OpenAIEngine(ModelEngine):
     accepts_images = True  # image parts are passed on; a text-only server answers with its own error
 
@@ -129,7 +137,7 @@ class OpenAIEngine(ModelEngine):
             key = "not-needed"  # local servers accept any key
         self._api_key = key
         self.timeout_s = timeout_s
-        self.default_params = dict(default_params or {})
+        self.default_params = {**default_temperature(model), **(default_params or {})}
         self._client: openai.OpenAI | None = None
         self._async_clients: weakref.WeakKeyDictionary[Any, openai.AsyncOpenAI] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
