@@ -171,6 +171,15 @@ def fmt_score(score: Sequence[float] | None, names: Any = ("score",)) -> str:
     return ", ".join(f"{names[i] if i < len(names) else i}={x:.4g}" for i, x in enumerate(score))
 
 
+def scored_pairs(measured: Mapping[str, tuple[Any, str]]) -> list[tuple[str, str]]:
+    """``value -> (score, outcome line)`` as the optimizer's ``scored``: the best ``SCORED_SHOWN``, worst
+    first; none while only one value is measured (nothing to compare it with)."""
+    if len(measured) < 2:
+        return []
+    ranked = sorted(measured.items(), key=lambda kv: kv[1][0])[-SCORED_SHOWN:]
+    return [(value, outcome) for value, (_score, outcome) in ranked]
+
+
 def better(candidate: Score | None, incumbent: Score | None) -> bool:
     """At least as good (ties move the search on); anything scored beats nothing scored."""
     if candidate is None:
@@ -360,9 +369,7 @@ class Optimization:
                 parameter, self.candidates, avoid=avoid, seed=self.seed + step * self.candidates, explore=explore,
                 scored=self._scored(track, record),
             )
-            history = self.optimizer.history[id(parameter)]
-            if not history or history[-1].value != best.value:
-                self.optimizer.remember(parameter)
+            self.optimizer.remember(parameter, if_new=True)
             return proposed
 
         # the draws ignore the feedback, so they run while it is computed
@@ -426,10 +433,7 @@ class Optimization:
             for item in [record, *record.get("candidates", [])]:
                 if item.get("score") is not None and "outcome" in item:
                     measured.setdefault(item["value"], (item["score"], item["outcome"]))
-        if len(measured) < 2:  # only the value itself: nothing to compare it with
-            return []
-        ranked = sorted(measured.items(), key=lambda kv: kv[1][0])[-SCORED_SHOWN:]
-        return [(value, outcome) for value, (_score, outcome) in ranked]
+        return scored_pairs(measured)
 
     @staticmethod
     def _choose(track: Track, best: Evaluation, evaluations: list[Evaluation]) -> Evaluation | None:

@@ -243,9 +243,16 @@ class TGD:
                     return None
         return None
 
-    def remember(self, variable: Variable) -> None:
-        """Record the current value and its feedback as a past iteration (momentum, memory)."""
-        self.history[id(variable)].append(PastIteration(variable.value, variable.get_gradient_text()))
+    def remember(self, variable: Variable, *, if_new: bool = False) -> None:
+        """Record the current value and its feedback as a past iteration (momentum, memory).
+
+        ``if_new``: not when it is already the last one recorded (a step that starts
+        again from the value the previous step started from).
+        """
+        past = self.history[id(variable)]
+        if if_new and past and past[-1].value == variable.value:
+            return
+        past.append(PastIteration(variable.value, variable.get_gradient_text()))
 
     def step(self) -> None:
         run_sync(self.astep())

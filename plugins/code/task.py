@@ -96,8 +96,8 @@ def run_code(args: argparse.Namespace, run: Run) -> dict[str, Any]:
         start = starting_code(args, run, problem)
         refinement = CodeRefinement(
             problem, run.engine, start, sandbox, steps=args.steps, candidates=args.candidates,
-            resamples=args.resamples, patience=args.patience, timeout_s=args.timeout, memory_mb=args.memory_mb, momentum=args.momentum,
-            run=run,
+            resamples=args.resamples, patience=args.patience, timeout_s=args.timeout, memory_mb=args.memory_mb,
+            momentum=args.momentum, run=run,
         )
         loop = refinement.run()
         best = refinement.track.best_value

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import tg_core as tg
 from tg_core import TGD, BlackboxLLM, Variable, calls_limited_to, run_sync
-from tg_core.loop import SCORED_SHOWN
+from tg_core.loop import scored_pairs
 
 from . import prompts
 from .examples import Example, Splits
@@ -201,9 +201,7 @@ class PromptTrainer:
         explore = bool(self.history) and not self.history[-1].accepted  # the same request would give the same
         proposals = await self.optimizer.apropose(self.prompt, 1, avoid=self.tried(), seed=step, explore=explore,
                                                   scored=self.scored())
-        history = self.optimizer.history[id(self.prompt)]
-        if not history or history[-1].value != before:
-            self.optimizer.remember(self.prompt)
+        self.optimizer.remember(self.prompt, if_new=True)
         self.optimizer.zero_grad()
         candidate = proposals.values[0] if proposals.values else None
         candidate_validation = None
@@ -237,15 +235,12 @@ class PromptTrainer:
     def scored(self) -> list[tuple[str, str]]:
         """The prompts validated so far with their validation accuracy, worst first (none until two)."""
         total = len(self.splits.validation)
-        measured = {v.prompt: v.validation for v in self.versions}
+        accuracies = {v.prompt: v.validation for v in self.versions}
         for record in self.history:
             if record.candidate is not None and record.candidate_validation is not None:
-                measured.setdefault(record.candidate, record.candidate_validation)
-        if len(measured) < 2:
-            return []
-        ranked = sorted(measured.items(), key=lambda kv: kv[1])[-SCORED_SHOWN:]
-        return [(prompt, prompts.VALIDATION_OUTCOME.format(accuracy=accuracy, correct=round(accuracy * total),
-                                                           total=total)) for prompt, accuracy in ranked]
+                accuracies.setdefault(record.candidate, record.candidate_validation)
+        return scored_pairs({prompt: (accuracy, prompts.VALIDATION_OUTCOME.format(
+            accuracy=accuracy, correct=round(accuracy * total), total=total)) for prompt, accuracy in accuracies.items()})
 
     async def atrain(self, steps: Iterable[int], on_step: Callable[[StepRecord], None] | None = None) -> None:
         """Run ``steps`` (e.g. ``run.steps(n)``), calling ``on_step`` after each (to checkpoint);

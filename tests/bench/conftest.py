@@ -13,7 +13,6 @@ for folder in (ROOT / "bench", ROOT / "tests" / "core"):
         sys.path.insert(0, str(folder))
 
 
-
 @pytest.fixture
 def refused(capsys):
     """``refused(main, args)``: a bench script's ``main(args)`` must exit 2 (argparse's usage error); its stderr."""

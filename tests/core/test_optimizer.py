@@ -183,3 +183,14 @@ def test_engine_failure_is_raised_as_is_and_successful_updates_are_kept():
     with pytest.raises(tg.BudgetExceededError):
         tg.TGD([failing, fine], engine=tg.FunctionEngine(reply)).step()
     assert failing.value == "stays" and fine.value == "changed"
+
+
+def test_remember_if_new_records_a_value_once_while_steps_start_again_from_it():
+    variable = tg.Variable("a", role_description="text")
+    optimizer = tg.TGD([variable], engine=tg.FunctionEngine(lambda messages, **params: "x"))
+    optimizer.remember(variable, if_new=True)
+    optimizer.remember(variable, if_new=True)
+    variable.set_value("b")
+    optimizer.remember(variable, if_new=True)
+    optimizer.remember(variable)  # without if_new every call is a past iteration, as TextGrad's momentum
+    assert [p.value for p in optimizer.history[id(variable)]] == ["a", "b", "b"]
