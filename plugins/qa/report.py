@@ -85,11 +85,26 @@ def training_summary(source: str, trainer: PromptTrainer, plot_name: str) -> dic
     }
 
 
+def training_verdict(history: Sequence[StepRecord], versions: Sequence[PromptVersion]) -> str:
+    """The line a user reads first: was a prompt kept, and with what accuracy; if not, why not."""
+    first = versions[0]
+    final = versions[history[-1].version] if history else first
+    if final is first:
+        unchanged = sum(r.candidate is None for r in history)
+        return (f"Verdict: no improvement: the final prompt is the starting one (validation {_percent(first.validation)}%); "
+                f"{unchanged} step(s) gave no new prompt, {len(history) - unchanged} candidate(s) scored lower "
+                "on validation and were reverted.")
+    test = f", test {_percent(first.test)}% -> {_percent(final.test)}%" if final.test is not None else ""
+    return (f"Verdict: {sum(r.accepted for r in history)} prompt(s) kept; validation {_percent(first.validation)}% -> "
+            f"{_percent(final.validation)}%{test}.")
+
+
 def training_report(
     title: str, history: Sequence[StepRecord], versions: Sequence[PromptVersion], plot_name: str
 ) -> str:
     final = versions[history[-1].version] if history else versions[0]
-    lines = [f"# {title}", "", "```", results_table(history, versions), "```", "", f"![accuracy]({plot_name})", ""]
+    lines = [f"# {title}", "", training_verdict(history, versions), ""]
+    lines += ["```", results_table(history, versions), "```", "", f"![accuracy]({plot_name})", ""]
     lines += ["## Starting prompt", "", versions[0].prompt, "", "## Final prompt", "", final.prompt, ""]
     for r in history:
         lines += [f"## Step {r.step} ({_decision(r)})", ""]

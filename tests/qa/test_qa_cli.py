@@ -70,6 +70,16 @@ def reply(messages, **params):
     return f"Answer: {answer if careful else ' '.join(reversed(answer.split()))}"
 
 
+def sloppy(messages, **params):
+    """An optimizer that adds 'Be sloppy.', after which every count is off by one: the step is reverted."""
+    system, request = messages[0]["content"], messages[-1]["content"]
+    if system == core_prompts.OPTIMIZER_SYSTEM:
+        return f"{core_prompts.IMPROVED_START} {current_value(request)} Be sloppy. {core_prompts.IMPROVED_END}"
+    if "Be sloppy." in system and request in ANSWERS:
+        return f"Answer: {int(ANSWERS[request]) + 1}"
+    return reply(messages, **params)
+
+
 def solution_reply(messages, **params):
     """Zero-shot answers A; the optimizer then gives the demo set's correct letter."""
     system, request = messages[0]["content"], messages[-1]["content"]
@@ -107,7 +117,16 @@ def test_tg_run_qa_prints_a_table_writes_a_plot_and_a_summary(tmp_path, capsys):
     assert summary["steps"] == 2 and summary["kept"] == 2 and summary["final"]["test"] == 1.0
     assert summary["final"]["prompt"].endswith("Be careful. Be careful.")
     assert summary["initial"]["prompt"] == qa_prompts.OBJECT_COUNTING_SYSTEM
-    assert "## Step 2 (kept)" in (run / "report.md").read_text()
+    report = (run / "report.md").read_text()
+    assert "## Step 2 (kept)" in report
+    assert re.search(r"^Verdict: 2 prompt\(s\) kept; validation \S+% -> 100\.0%, test \S+% -> 100\.0%\.$", report, re.M)
+
+
+def test_a_run_that_keeps_no_prompt_says_so_in_its_report(tmp_path):
+    assert main(qa(tmp_path, "--task", "object_counting", "--sizes", SIZES, "--steps", "1", engine="sloppy")) == 0
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "Verdict: no improvement: the final prompt is the starting one" in report
+    assert "0 step(s) gave no new prompt, 1 candidate(s) scored lower on validation and were reverted." in report
 
 
 def test_word_sorting_and_a_users_multiple_choice_file_run_too(tmp_path):
