@@ -52,6 +52,13 @@ SUM_ROLE = "sum of the evaluations of a minibatch of answers"
 
 VALIDATION_OUTCOME = "validation accuracy {accuracy:.2f} ({correct} of {total} answers correct)"
 
+# A prompt candidate made of training examples with their correct answers
+# (DSPy's labeled few-shot): the current prompt, then these. A small model
+# copies a shown example better than it follows a rule, and the optimizer it
+# would need to write the rule is the same small model.
+DEMONSTRATIONS_HEADER = "Examples with their correct answers:"
+DEMONSTRATION = "{question}\nAnswer: {answer}"
+
 # ---------------------------------------------------------------- rendering questions
 
 # After openai/simple-evals, as used by the TextGrad paper for MMLU and GPQA.

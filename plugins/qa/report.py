@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .solution import SolutionResult, accuracy
-from .trainer import PromptTrainer, PromptVersion, StepRecord
+from .trainer import DEMONSTRATIONS, FEEDBACK, PromptTrainer, PromptVersion, StepRecord
 
 
 def _percent(value: float | None) -> str:
@@ -29,17 +29,17 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def results_table(history: Sequence[StepRecord], versions: Sequence[PromptVersion]) -> str:
-    """One row per step: batch accuracy, the candidate's validation accuracy, the decision,
-    and validation and test accuracy (%) of the prompt kept after the step."""
+    """One row per step: batch accuracy, where the validated candidate came from and its validation
+    accuracy, the decision, and validation and test accuracy (%) of the prompt kept after the step."""
     first = versions[0]
-    rows = [["0", "-", "-", "-", "start", _percent(first.validation), _percent(first.test)]]
+    rows = [["0", "-", "-", "-", "-", "start", _percent(first.validation), _percent(first.test)]]
     for r in history:
         kept = versions[r.version]
         rows.append([
-            str(r.step), str(r.epoch), _percent(r.batch_accuracy), _percent(r.candidate_validation),
+            str(r.step), str(r.epoch), _percent(r.batch_accuracy), r.source or "-", _percent(r.candidate_validation),
             _decision(r), _percent(kept.validation), _percent(kept.test),
         ])
-    return _table(["step", "epoch", "batch", "candidate val", "decision", "val", "test"], rows)
+    return _table(["step", "epoch", "batch", "candidate", "candidate val", "decision", "val", "test"], rows)
 
 
 def plot_accuracy(history: Sequence[StepRecord], versions: Sequence[PromptVersion], path: str | os.PathLike) -> None:
@@ -78,6 +78,8 @@ def training_summary(source: str, trainer: PromptTrainer, plot_name: str) -> dic
         "evaluator": trainer.evaluator.name,
         "steps": len(history),
         "kept": sum(r.accepted for r in history),
+        "kept_from": {source: sum(r.accepted and r.source == source for r in history)
+                      for source in (FEEDBACK, DEMONSTRATIONS)},
         "reverted": sum(r.candidate is not None and not r.accepted for r in history),
         "initial": {"prompt": first.prompt, "validation": first.validation, "test": first.test},
         "final": {"prompt": final.prompt, "validation": final.validation, "test": final.test},
@@ -92,8 +94,8 @@ def training_verdict(history: Sequence[StepRecord], versions: Sequence[PromptVer
     if final is first:
         unchanged = sum(r.candidate is None for r in history)
         return (f"Verdict: no improvement: the final prompt is the starting one (validation {_percent(first.validation)}%); "
-                f"{unchanged} step(s) gave no new prompt, {len(history) - unchanged} candidate(s) scored lower "
-                "on validation and were reverted.")
+                f"{unchanged} step(s) validated no candidate (none new, or none as good on the minibatch), "
+                f"{len(history) - unchanged} candidate(s) scored lower on validation and were reverted.")
     test = f", test {_percent(first.test)}% -> {_percent(final.test)}%" if final.test is not None else ""
     return (f"Verdict: {sum(r.accepted for r in history)} prompt(s) kept; validation {_percent(first.validation)}% -> "
             f"{_percent(final.validation)}%{test}.")
@@ -110,8 +112,12 @@ def training_report(
         lines += [f"## Step {r.step} ({_decision(r)})", ""]
         if r.note:
             lines += [f"_{r.note}_", ""]
+        if r.candidates:
+            ranked = ", ".join(f"{c.source} {_percent(c.batch_accuracy)}%" for c in r.candidates)
+            lines += [f"Candidates on the minibatch: {ranked}.", ""]
         if r.candidate is not None:
-            lines += [f"**Candidate** (validation {_percent(r.candidate_validation)}%):", "", r.candidate, ""]
+            lines += [f"**Candidate from {r.source}** (validation {_percent(r.candidate_validation)}%):", "",
+                      r.candidate, ""]
         lines += ["**Feedback on the prompt:**", "", r.feedback or "(none)", ""]
     return "\n".join(lines)
 

@@ -67,6 +67,9 @@ def add_qa_arguments(parser: argparse.ArgumentParser) -> None:
                           help="how answers are scored (default: multiple_choice for data with choices, else exact_match)")
     training.add_argument("--system-prompt", help="starting system prompt (default: the task's instruction)")
     training.add_argument("--momentum", type=int, default=0, help="past prompts shown to the optimizer (default 0)")
+    training.add_argument("--demonstrations", type=int, default=3,
+                          help="training examples with their answers that make each step's second candidate "
+                          "(default 3; 0: only the optimizer's proposal)")
     training.add_argument("--concurrency", type=int, default=32, help="LLM calls in flight per batch operation (default 32)")
 
 
@@ -107,7 +110,8 @@ def validate_qa(args: argparse.Namespace) -> None:
     ``validate`` on a resume too, and loading a QA file takes milliseconds.
     """
     for option, value, minimum in (("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
-                                   ("--concurrency", args.concurrency, 1), ("--momentum", args.momentum, 0)):
+                                   ("--concurrency", args.concurrency, 1), ("--momentum", args.momentum, 0),
+                                   ("--demonstrations", args.demonstrations, 0)):
         _at_least(value, minimum, option)
     if args.system_prompt is not None and not args.system_prompt.strip():
         raise ValueError("--system-prompt must not be empty")
@@ -121,6 +125,7 @@ def run_qa(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     trainer = PromptTrainer(
         splits, evaluator, run.engine, _starting_prompt(args, splits),
         batch_size=args.batch_size, seed=args.seed, max_concurrency=args.concurrency, momentum=args.momentum,
+        demonstrations=args.demonstrations,
     )
     total = args.steps or args.epochs * trainer.batches_per_epoch
     run_sync(_train(trainer, run, total))

@@ -5,10 +5,15 @@ is scored by the evaluator, the losses are summed with ``tg.sum``, feedback
 flows back to the system prompt, and TGD proposes a new one: never a prompt
 already kept or tried (an unchanged answer is asked again with another seed),
 and with every prompt validated so far shown next to its validation accuracy
-(OPRO's solution-score pairs). The new prompt is then scored on the
-validation split and kept only if validation accuracy did not drop;
-otherwise the step is reverted. Test accuracy of every kept prompt is
-measured in the background while training goes on, since nothing waits for it.
+(OPRO's solution-score pairs). Beside it stands a second candidate that needs
+no model: the current prompt followed by a few training examples (not the
+minibatch's) with their correct answers. Every candidate answers the
+minibatch first, as GEPA does; the best one, if it did no worse there than
+the current prompt, is scored on the validation split and kept only if
+validation accuracy did not drop; otherwise the step is reverted. So a step
+validates one prompt at most, as TextGrad's does. Test accuracy of every kept
+prompt is measured in the background while training goes on, since nothing
+waits for it.
 
 The state (prompt versions with their accuracies, step records, optimizer
 history) is JSON-able, so a run can checkpoint after every step and resume.
@@ -21,12 +26,13 @@ import logging
 import math
 import random
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import tg_core as tg
 from tg_core import TGD, BlackboxLLM, Variable, calls_limited_to, run_sync
 from tg_core.loop import scored_pairs
+from tg_core.optimizer import normalized
 
 from . import prompts
 from .examples import Example, Splits
@@ -46,18 +52,40 @@ class PromptVersion:
     test: float | None = None
 
 
+FEEDBACK = "feedback"  # a candidate TGD wrote from the textual gradient
+DEMONSTRATIONS = "demonstrations"  # the current prompt with labeled training examples appended
+
+
+@dataclass
+class Candidate:
+    """A prompt a step considered, where it came from, and its accuracy on the step's minibatch."""
+
+    source: str
+    prompt: str
+    batch_accuracy: float | None = None
+
+
 @dataclass
 class StepRecord:
     step: int
     epoch: int
     batch: list[str]  # ids of the minibatch's examples
     batch_accuracy: float  # of the answers given with the prompt before the step
-    candidate: str | None  # the prompt TGD proposed; None when it proposed nothing new
+    candidate: str | None  # the prompt validated; None when no candidate was new or did well enough on the batch
     candidate_validation: float | None
     accepted: bool
     version: int  # index of the prompt version in use after the step
     feedback: str  # the feedback the prompt received
     note: str = ""
+    candidates: list[Candidate] = field(default_factory=list)  # every candidate of the step
+
+    def __post_init__(self) -> None:
+        self.candidates = [c if isinstance(c, Candidate) else Candidate(**c) for c in self.candidates]
+
+    @property
+    def source(self) -> str | None:
+        """Where the validated candidate came from."""
+        return next((c.source for c in self.candidates if c.prompt == self.candidate), None)
 
 
 def mean_score(evaluations: Sequence[Evaluation]) -> float:
@@ -76,6 +104,8 @@ class PromptTrainer:
     ``engine`` gives feedback and rewrites the prompt; ``model_engine`` (default:
     the same) answers the questions, as the paper used a strong model to teach a
     weaker one. ``max_concurrency`` bounds the calls of each batch operation.
+    ``demonstrations`` training examples with their answers make the second
+    candidate of each step (0: TGD's proposal only).
     """
 
     def __init__(
@@ -91,6 +121,7 @@ class PromptTrainer:
         max_concurrency: int | None = None,
         constraints: Sequence[str] = (),
         momentum: int = 0,
+        demonstrations: int = 3,
         role: str = prompts.PROMPT_ROLE,
     ) -> None:
         if not isinstance(splits, Splits) or not splits.train or not splits.validation:
@@ -106,6 +137,9 @@ class PromptTrainer:
         self.batch_size = _positive_int(batch_size, "batch_size")
         self.seed = seed
         self.max_concurrency = None if max_concurrency is None else _positive_int(max_concurrency, "max_concurrency")
+        if not isinstance(demonstrations, int) or isinstance(demonstrations, bool) or demonstrations < 0:
+            raise ValueError(f"PromptTrainer: demonstrations must be an integer >= 0, got {demonstrations!r}")
+        self.demonstrations = demonstrations
         self.prompt = Variable(system_prompt, role_description=role)
         self.model = BlackboxLLM(self.model_engine, self.prompt)
         self.optimizer = TGD(
@@ -132,6 +166,23 @@ class PromptTrainer:
         random.Random(f"{self.seed}:{epoch + 1}").shuffle(order)
         chosen = order[index * self.batch_size : (index + 1) * self.batch_size]
         return epoch + 1, [self.splits.train[i] for i in chosen]
+
+    def with_demonstrations(self, prompt: str, step: int, batch: Sequence[Example]) -> str | None:
+        """``prompt`` followed by ``demonstrations`` training examples with their correct answers, or
+        ``None`` when none is left to add. Never the minibatch's examples (the candidate answers them
+        to be ranked) nor ones the prompt already shows; a fixed choice of the seed and the step."""
+        if not self.demonstrations:
+            return None
+        shown = [prompts.DEMONSTRATION.format(question=e.render(), answer=e.answer) for e in self.splits.train
+                 if e not in batch]
+        unused = [text for text in shown if text not in prompt]
+        random.Random(f"{self.seed}:demonstrations:{step}").shuffle(unused)
+        if not unused:
+            return None
+        added = "\n\n".join(unused[: self.demonstrations])
+        if prompts.DEMONSTRATIONS_HEADER in prompt:
+            return f"{prompt}\n\n{added}"
+        return f"{prompt}\n\n{prompts.DEMONSTRATIONS_HEADER}\n\n{added}"
 
     # ---------------------------------------------------------------- scoring
 
@@ -179,7 +230,8 @@ class PromptTrainer:
     # ---------------------------------------------------------------- training
 
     async def astep(self, step: int) -> StepRecord:
-        """One minibatch update, kept only if validation accuracy does not drop.
+        """One minibatch update: TGD's proposal and the demonstrations candidate are ranked on the
+        minibatch, the best is validated and kept only if validation accuracy does not drop.
 
         The test accuracy of a kept prompt is measured in the background; ``atrain`` waits for it.
         """
@@ -197,20 +249,29 @@ class PromptTrainer:
         await total.abackward(engine=self.engine, max_concurrency=self.max_concurrency)
         feedback = self.prompt.get_gradient_text()
         before = self.prompt.value
-        note = ""
+        batch_accuracy = mean_score([loss.data for loss in losses])
         explore = bool(self.history) and not self.history[-1].accepted  # the same request would give the same
-        proposals = await self.optimizer.apropose(self.prompt, 1, avoid=self.tried(), seed=step, explore=explore,
+        tried = self.tried()
+        proposals = await self.optimizer.apropose(self.prompt, 1, avoid=tried, seed=step, explore=explore,
                                                   scored=self.scored())
         self.optimizer.remember(self.prompt, if_new=True)
         self.optimizer.zero_grad()
-        candidate = proposals.values[0] if proposals.values else None
+        candidates = [Candidate(FEEDBACK, value) for value in proposals.values]
+        notes = []
+        if not candidates:
+            kinds = ", ".join(sorted({r.kind for r in proposals.rejections})) or "none"
+            notes.append(f"the optimizer gave no new usable prompt (rejected answers: {kinds})")
+        demonstrated = self.with_demonstrations(before, step, batch)
+        taken = {normalized(p) for p in [*tried, *(c.prompt for c in candidates)]}
+        if demonstrated is not None and normalized(demonstrated) not in taken:
+            candidates.append(Candidate(DEMONSTRATIONS, demonstrated))
+        candidate = await self._best_on_batch(candidates, batch, batch_accuracy, notes)
+        note = "; ".join(notes)
+        if note:
+            log.warning("step %d: %s", step, note)
         candidate_validation = None
         accepted = False
-        if candidate is None:
-            kinds = ", ".join(sorted({r.kind for r in proposals.rejections})) or "none"
-            note = f"the optimizer gave no new usable prompt (rejected answers: {kinds})"
-            log.warning("step %d: %s", step, note)
-        else:
+        if candidate is not None:
             self.prompt.set_value(candidate)
             candidate_validation = mean_score(await self.ascore(candidate, self.splits.validation))
             accepted = candidate_validation >= self.versions[self.current].validation
@@ -221,16 +282,35 @@ class PromptTrainer:
             else:
                 self.prompt.set_value(before)
         record = StepRecord(
-            step, epoch, [e.id for e in batch], mean_score([loss.data for loss in losses]), candidate,
-            candidate_validation, accepted, self.current, feedback, note,
+            step, epoch, [e.id for e in batch], batch_accuracy, candidate,
+            candidate_validation, accepted, self.current, feedback, note, candidates,
         )
         self.history.append(record)
         return record
 
+    async def _best_on_batch(
+        self, candidates: list[Candidate], batch: Sequence[Example], current: float, notes: list[str]
+    ) -> str | None:
+        """The candidate to validate: the best on the minibatch (the first among equals), if it did
+        no worse there than the current prompt; the others cost 3 answers each instead of a validation."""
+        if not candidates:
+            return None
+        scores = await asyncio.gather(*(self.ascore(c.prompt, batch) for c in candidates))
+        for c, evaluations in zip(candidates, scores, strict=True):
+            c.batch_accuracy = mean_score(evaluations)
+        best = max(candidates, key=lambda c: c.batch_accuracy)
+        if best.batch_accuracy < current:
+            notes.append(f"no candidate did as well as the current prompt on the minibatch "
+                         f"({best.batch_accuracy:.2f} against {current:.2f}); none was validated")
+            return None
+        return best.prompt
+
     def tried(self) -> list[str]:
-        """Every prompt kept or validated so far: the optimizer must propose something else."""
+        """Every prompt kept, validated or ranked on a minibatch so far: the optimizer must propose
+        something else."""
         return list(dict.fromkeys([*(v.prompt for v in self.versions),
-                                   *(r.candidate for r in self.history if r.candidate)]))
+                                   *(r.candidate for r in self.history if r.candidate),
+                                   *(c.prompt for r in self.history for c in r.candidates)]))
 
     def scored(self) -> list[tuple[str, str]]:
         """The prompts validated so far with their validation accuracy, worst first (none until two)."""

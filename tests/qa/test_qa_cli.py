@@ -70,13 +70,17 @@ def reply(messages, **params):
     return f"Answer: {answer if careful else ' '.join(reversed(answer.split()))}"
 
 
+TRAIN = {e.question for e in GENERATED[0].train}
+
+
 def sloppy(messages, **params):
-    """An optimizer that adds 'Be sloppy.', after which every count is off by one: the step is reverted."""
+    """An optimizer that adds 'Be sloppy.', after which every count outside the training split is
+    off by one: the candidate wins on the minibatch, loses on validation, and is reverted."""
     system, request = messages[0]["content"], messages[-1]["content"]
     if system == core_prompts.OPTIMIZER_SYSTEM:
         return f"{core_prompts.IMPROVED_START} {current_value(request)} Be sloppy. {core_prompts.IMPROVED_END}"
     if "Be sloppy." in system and request in ANSWERS:
-        return f"Answer: {int(ANSWERS[request]) + 1}"
+        return f"Answer: {int(ANSWERS[request]) + (request not in TRAIN)}"
     return reply(messages, **params)
 
 
@@ -109,16 +113,18 @@ def qa(tmp_path, *options, engine="reply"):
 def test_tg_run_qa_prints_a_table_writes_a_plot_and_a_summary(tmp_path, capsys):
     assert main(qa(tmp_path, "--task", "object_counting", "--sizes", SIZES, "--steps", "2")) == 0
     out = capsys.readouterr().out
-    assert re.search(r"step\s+epoch\s+batch\s+candidate val\s+decision\s+val\s+test", out)
-    assert re.search(r"^\s+2\s+1\s+\S+\s+100\.0\s+kept\s+100\.0\s+100\.0$", out, re.M)
+    assert re.search(r"step\s+epoch\s+batch\s+candidate\s+candidate val\s+decision\s+val\s+test", out)
+    assert re.search(r"^\s+2\s+1\s+\S+\s+feedback\s+100\.0\s+kept\s+100\.0\s+100\.0$", out, re.M)
     run = tmp_path / "run"
     assert (run / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 2 and summary["kept"] == 2 and summary["final"]["test"] == 1.0
+    assert summary["kept_from"] == {"feedback": 2, "demonstrations": 0}
     assert summary["final"]["prompt"].endswith("Be careful. Be careful.")
     assert summary["initial"]["prompt"] == qa_prompts.OBJECT_COUNTING_SYSTEM
     report = (run / "report.md").read_text()
     assert "## Step 2 (kept)" in report
+    assert re.search(r"^Candidates on the minibatch: feedback 100\.0%, demonstrations \S+%\.$", report, re.M)
     assert re.search(r"^Verdict: 2 prompt\(s\) kept; validation \S+% -> 100\.0%, test \S+% -> 100\.0%\.$", report, re.M)
 
 
@@ -126,7 +132,8 @@ def test_a_run_that_keeps_no_prompt_says_so_in_its_report(tmp_path):
     assert main(qa(tmp_path, "--task", "object_counting", "--sizes", SIZES, "--steps", "1", engine="sloppy")) == 0
     report = (tmp_path / "run" / "report.md").read_text()
     assert "Verdict: no improvement: the final prompt is the starting one" in report
-    assert "0 step(s) gave no new prompt, 1 candidate(s) scored lower on validation and were reverted." in report
+    assert ("0 step(s) validated no candidate (none new, or none as good on the minibatch), 1 candidate(s) "
+            "scored lower on validation and were reverted.") in report
 
 
 def test_word_sorting_and_a_users_multiple_choice_file_run_too(tmp_path):
@@ -144,7 +151,8 @@ def test_an_llm_judge_can_score_the_answers(tmp_path):
     assert main(qa(tmp_path, "--sizes", SIZES, "--steps", "1", "--evaluator", "llm_judge")) == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["evaluator"] == "llm_judge" and summary["initial"]["validation"] == 1.0
-    judged = 8 + 8 + 3 + 8 + 8  # validation and test at the start, the batch, then the new prompt
+    # validation and test at the start, the batch, both candidates on the batch, then the new prompt
+    judged = 8 + 8 + 3 + 2 * 3 + 8 + 8
     backward = 3 + 3  # judge -> answer (an LLM call, unlike a check), then answer -> prompt
     assert summary["usage"]["calls"] == len(CALLS.forward_questions) + judged + backward + 1
 
@@ -183,6 +191,7 @@ def test_resume_after_an_interruption_redoes_no_finished_step(tmp_path, capsys):
         (["--steps", "0"], "--steps must be at least 1"),
         (["--epochs", "0"], "--epochs must be at least 1"),
         (["--momentum", "-1"], "--momentum must be at least 0"),
+        (["--demonstrations", "-1"], "--demonstrations must be at least 0"),
         (["--batch-size", "0"], "--batch-size must be at least 1"),
         (["--concurrency", "0"], "--concurrency must be at least 1"),
         (["--sizes", "5,5"], "--sizes"),
@@ -268,3 +277,4 @@ def test_utf16_data_with_a_byte_order_mark_runs(tmp_path):
     path.write_bytes("\n".join(json.dumps(e.as_dict(), ensure_ascii=False) for e in DEMO[:2]).encode("utf-16"))
     assert main(solution(tmp_path, "--data", str(path), "--steps", "0")) == 0
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["questions"] == 2
+

@@ -1,22 +1,37 @@
 import asyncio
 import itertools
+import sys
 
 import pytest
 
 import tg_core as tg
 from tg_core import prompts as core_prompts
 from tg_qa import ExactMatchLoss, PromptTrainer, datasets
+from tg_qa import prompts as qa_prompts
 
 START = "Count the items."
 SPLITS = datasets.object_counting(seed=0, sizes=(6, 10, 10))
 ANSWERS = {e.question: e.answer for e in (*SPLITS.train, *SPLITS.validation, *SPLITS.test)}
+TRAIN = {e.question for e in SPLITS.train}
 
 
 def model_answer(system, question):
-    """'careful' prompts always count right, 'sloppy' ones never; others get even answers right."""
+    """'careful' prompts always count right, 'sloppy' ones never, 'overfit' ones only on the training
+    split; prompts showing examples with their answers count right if ``demonstrations_help``;
+    others get even answers right."""
     answer = int(ANSWERS[question])
-    right = "careful" in system or ("sloppy" not in system and answer % 2 == 0)
+    right = ("careful" in system or ("overfit" in system and question in TRAIN)
+             or (DEMONSTRATIONS_HELP and qa_prompts.DEMONSTRATIONS_HEADER in system)
+             or ("sloppy" not in system and "overfit" not in system and answer % 2 == 0))
     return f"Counting...\nAnswer: {answer if right else answer + 1}"
+
+
+DEMONSTRATIONS_HELP = False
+
+
+@pytest.fixture
+def demonstrations_help(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "DEMONSTRATIONS_HELP", True)
 
 
 def scripted(proposals, recorder=None):
@@ -52,12 +67,14 @@ def baseline_accuracy(examples):
 
 
 def test_a_step_that_lowers_validation_accuracy_is_reverted_and_one_that_raises_it_is_kept():
-    engine = scripted([f"{START} Be sloppy.", f"{START} Be careful."])
+    engine = scripted([f"{START} Just overfit.", f"{START} Be careful."])
     trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, batch_size=3)
     trainer.train(2)
     worse, better = trainer.history
     start = trainer.versions[0]
     assert start.validation == baseline_accuracy(SPLITS.validation)
+    assert worse.candidate == f"{START} Just overfit." and worse.source == "feedback"  # best on the minibatch
+    assert [c.batch_accuracy for c in worse.candidates] == [1.0, worse.batch_accuracy]
     assert (worse.accepted, worse.candidate_validation, worse.version) == (False, 0.0, 0)
     assert (better.accepted, better.candidate_validation, better.version) == (True, 1.0, 1)
     assert trainer.prompt.value == f"{START} Be careful."
@@ -94,7 +111,7 @@ def test_the_same_prompt_proposed_again_is_asked_again_with_another_seed_and_nev
 
 def test_a_step_whose_every_answer_was_already_tried_is_recorded_without_validation():
     engine = scripted([START] * 3)
-    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START)
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, demonstrations=0)
     trainer.train(1)
     record = trainer.history[0]
     assert record.candidate is None and not record.accepted
@@ -114,21 +131,21 @@ def test_the_optimizer_sees_every_validated_prompt_with_its_accuracy_worst_first
         def leave(self):
             pass
 
-    engine = scripted([f"{START} Be sloppy.", f"{START} Be careful."], Prompts())
+    engine = scripted([f"{START} Just overfit.", f"{START} Be careful."], Prompts())
     trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START)
     trainer.train(2)
     assert "<EVALUATED>" not in prompts_sent[0]  # one prompt measured: nothing to compare yet
     second = prompts_sent[1]
     total = len(SPLITS.validation)
     start = round(baseline_accuracy(SPLITS.validation) * total)
-    assert second.index(f"<EVALUATED> {START} Be sloppy. </EVALUATED> measured: validation accuracy 0.00 (0 of {total}") \
+    assert second.index(f"<EVALUATED> {START} Just overfit. </EVALUATED> measured: validation accuracy 0.00 (0 of {total}") \
         < second.index(f"<EVALUATED> {START} </EVALUATED> measured: validation accuracy "
                        f"{start / total:.2f} ({start} of {total}")
 
 
 def test_an_unparsable_optimizer_answer_keeps_the_prompt_and_training_goes_on():
     engine = scripted([None] * 3 + [f"{START} Be careful."])
-    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START)
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, demonstrations=0)
     trainer.train(2)
     assert "no new usable prompt (rejected answers: malformed)" in trainer.history[0].note
     assert trainer.history[0].candidate is None and trainer.history[1].accepted
@@ -170,6 +187,7 @@ def test_state_round_trips_and_restores_the_kept_prompt():
     fresh = PromptTrainer(SPLITS, ExactMatchLoss(), scripted([]), START)
     fresh.load_state(trainer.state())
     assert fresh.prompt.value == f"{START} Be careful." and fresh.history == trainer.history
+    assert [c.source for c in fresh.history[0].candidates] == ["feedback", "demonstrations"]
     assert fresh.versions == trainer.versions
     with pytest.raises(ValueError, match="not a trainer state"):
         fresh.load_state({"versions": []})
@@ -185,3 +203,36 @@ def test_constructor_rejects_bad_inputs_naming_them():
         PromptTrainer(SPLITS, "exact_match", engine, START)
     with pytest.raises(ValueError, match="splits"):
         PromptTrainer(datasets.Splits((), (), ()), ExactMatchLoss(), engine, START)
+    with pytest.raises(ValueError, match="demonstrations must be an integer >= 0, got -1"):
+        PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, demonstrations=-1)
+
+
+def test_a_candidate_worse_than_the_prompt_on_the_minibatch_costs_no_validation():
+    engine = scripted([f"{START} Be sloppy."])
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, demonstrations=0)
+    trainer.train(1)
+    (record,) = trainer.history
+    assert record.candidate is None and not record.accepted and record.candidates[0].batch_accuracy == 0.0
+    assert record.note == (f"no candidate did as well as the current prompt on the minibatch "
+                           f"(0.00 against {record.batch_accuracy:.2f}); none was validated")
+    forward_calls = 3 + len(SPLITS.validation) + len(SPLITS.test)
+    assert engine.usage.calls == forward_calls + 3 + 1 + 3  # backward per example, the proposal, its batch answers
+
+
+def test_when_the_optimizer_only_copies_the_prompt_labeled_training_examples_make_the_candidate(
+    demonstrations_help,
+):
+    engine = scripted([START] * 3 + [f"{START} Be careful."] * 3)
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, batch_size=2, demonstrations=2)
+    trainer.train(2)
+    first, second = trainer.history
+    assert first.accepted and first.source == "demonstrations" and first.candidate_validation == 1.0
+    assert "no new usable prompt (rejected answers: tried)" in first.note
+    kept = trainer.versions[1].prompt
+    assert kept.startswith(f"{START}\n\n{qa_prompts.DEMONSTRATIONS_HEADER}\n\n")
+    shown = [e for e in SPLITS.train if f"{e.render()}\nAnswer: {e.answer}" in kept]
+    assert len(shown) == 2 and not {e.id for e in shown} & set(first.batch)  # never the minibatch's examples
+    # step 2: the optimizer's proposal and two more examples, ranked on the minibatch (a tie: the proposal)
+    assert [c.source for c in second.candidates] == ["feedback", "demonstrations"]
+    assert second.candidates[1].prompt.startswith(kept) and second.candidates[1].prompt.count("\nAnswer: ") == 4
+    assert second.source == "feedback"
