@@ -278,3 +278,20 @@ def test_utf16_data_with_a_byte_order_mark_runs(tmp_path):
     assert main(solution(tmp_path, "--data", str(path), "--steps", "0")) == 0
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["questions"] == 2
 
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_a_training_step_with_the_light_model(real_cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("TG_CACHE_DIR", real_cache)
+    assert main(["run", "qa", "--task", "object_counting", "--sizes", "3,1,0", "--batch-size", "1",
+                 "--demonstrations", "1", "--steps", "1", "--engine", "local:light", "--no-cache",
+                 "--run-dir", str(tmp_path / "run")]) == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    state = json.loads((tmp_path / "run" / "checkpoints" / "step-0001.json").read_text())["state"]
+    (record,) = state["history"]
+    assert summary["steps"] == 1 and record["feedback"]  # the light model wrote feedback on the prompt
+    assert {c["source"] for c in record["candidates"]} >= {"demonstrations"}
+    assert all(c["batch_accuracy"] is not None for c in record["candidates"])
+    start = summary["initial"]["validation"]
+    assert summary["final"]["validation"] >= start  # whatever the small model wrote, never worse on validation
+    assert (tmp_path / "run" / "report.md").read_text().startswith("# tg run qa: object_counting\n\nVerdict: ")
