@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,8 +105,12 @@ class Planner:
 
     The dose-influence matrix and the Gram matrices are built on the first
     plan (and the matrix is cached on disk); later plans warm-start from the
-    previous solution.
+    previous solution. The last ``REMEMBERED`` plans are kept by weights: the
+    optimization loop plans a proposal, the line search along it visits the
+    proposal again, and its best point is then planned as a candidate.
     """
+
+    REMEMBERED = 16
 
     def __init__(
         self,
@@ -123,6 +128,7 @@ class Planner:
         self._problem: FluenceProblem | None = None
         self._last_optimum: np.ndarray | None = None
         self._lock = threading.Lock()
+        self._plans: OrderedDict[tuple[tuple[str, float], ...], Plan] = OrderedDict()
 
     @property
     def beam_settings(self) -> BeamSettings:
@@ -135,6 +141,7 @@ class Planner:
         del state["_lock"]
         state["_problem"] = None
         state["_last_optimum"] = None
+        state["_plans"] = OrderedDict()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -154,8 +161,22 @@ class Planner:
             return self._problem
 
     def plan(self, weights: str | Mapping[str, Any]) -> Plan:
-        """Optimise the fluence for these weights; the weights are checked before any work."""
+        """Optimise the fluence for these weights (the same weights again: the plan already made);
+        the weights are checked before any work."""
         checked = as_weights(weights)
+        key = tuple(sorted(checked.items()))
+        with self._lock:
+            if key in self._plans:
+                self._plans.move_to_end(key)
+                return self._plans[key]
+        made = self._solve(checked)
+        with self._lock:
+            self._plans[key] = made
+            while len(self._plans) > self.REMEMBERED:
+                self._plans.popitem(last=False)
+        return made
+
+    def _solve(self, checked: dict[str, float]) -> Plan:
         problem = self.prepare()
         started = time.perf_counter()
         result = problem.solve(checked, warm_start=self._last_optimum)

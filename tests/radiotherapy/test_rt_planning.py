@@ -22,6 +22,22 @@ def planner():
     return Planner(grid_mm=8.0, cache=False)
 
 
+def test_the_same_weights_planned_again_give_the_plan_already_made(monkeypatch):
+    planner = Planner(grid_mm=8.0, cache=False)
+    solved = []
+    solve = planner._solve
+    monkeypatch.setattr(planner, "_solve", lambda weights: solved.append(weights) or solve(weights))
+    first = planner.plan(PAPER)
+    assert planner.plan({"PTV": 100.0, "bladder": 100, "rectum": 100, "femoral heads": 100, "body": 100}) is first
+    other = planner.plan(PAPER.replace("PTV: 100", "PTV: 300"))
+    assert other is not first and len(solved) == 2
+    for ptv in range(Planner.REMEMBERED):  # the oldest plan is forgotten, then made again
+        planner.plan(PAPER.replace("PTV: 100", f"PTV: {101 + ptv}"))
+    again = planner.plan(PAPER)
+    assert again is not first and len(solved) == 3 + Planner.REMEMBERED
+    assert again.metrics["PTV"]["D95"] == pytest.approx(first.metrics["PTV"]["D95"])
+
+
 def test_plan_gives_dose_metrics_and_goals(planner):
     plan = planner.plan(PAPER)
     assert plan.dose.shape == plan.case.shape
