@@ -38,7 +38,10 @@ _SCORE = re.compile(r"SCORE:\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 # One greedy judgement of a small model is noisy: in the quality benchmark the
 # embedded model gave "Drink water. It is good." 3 of 10 on a fresh server and
 # 10 of 10 (so the run stopped as done) after other calls had filled its cache.
-# The mean of the greedy judgement and two sampled ones is the score.
+# The mean of the greedy judgement and two sampled ones is the score. Each
+# judgement without a score line is asked for it: left out, they biased the mean
+# to the lenient ones (the start scored 10 from the two that gave a line, while
+# the third said the reason was missing, and the run stopped as done).
 JUDGE_SAMPLES = 3
 JUDGE_SAMPLE_TEMPERATURE = 0.7
 JUDGE_SAMPLE_MAX_TOKENS = 384
@@ -127,15 +130,21 @@ def text_objective(limits: dict[str, int], goal: str, engine: Any, samples: int 
         met = float(sum(c["met"] for c in report.data.checks.values()))
         judged = [{"role": "system", "content": instruction}, {"role": "user", "content": report.value}]
         chosen = resolve_engine(engine, "tg run text")
-        found = judge_score(judgement.value)
-        if found is None:  # small models often forget the line: ask for it alone, same conversation
-            followup = [*judged, {"role": "assistant", "content": judgement.value},
-                        {"role": "user", "content": prompts.TEXT_SCORE_FOLLOWUP}]
-            found = judge_score(await ask(chosen, followup, role="judge:score", max_tokens=16))
-        sampled = await asyncio.gather(*(
-            ask(chosen, judged, role="judge:sample", seed=i, temperature=JUDGE_SAMPLE_TEMPERATURE,
-                max_tokens=JUDGE_SAMPLE_MAX_TOKENS) for i in range(1, samples)))
-        scores = [x for x in (found, *map(judge_score, sampled)) if x is not None]
+
+        async def scored(text: str) -> float | None:
+            found = judge_score(text)
+            if found is None:  # small models often forget the line: ask for it alone, same conversation
+                followup = [*judged, {"role": "assistant", "content": text},
+                            {"role": "user", "content": prompts.TEXT_SCORE_FOLLOWUP}]
+                found = judge_score(await ask(chosen, followup, role="judge:score", max_tokens=16))
+            return found
+
+        async def sample(seed: int) -> float | None:
+            return await scored(await ask(chosen, judged, role="judge:sample", seed=seed,
+                                          temperature=JUDGE_SAMPLE_TEMPERATURE, max_tokens=JUDGE_SAMPLE_MAX_TOKENS))
+
+        found = await asyncio.gather(scored(judgement.value), *(sample(i) for i in range(1, samples)))
+        scores = [x for x in found if x is not None]
         return (met, round(sum(scores) / len(scores), 2) if scores else 0.0)
 
     return Objective(

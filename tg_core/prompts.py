@@ -250,9 +250,9 @@ PROBLEM_REPAIRED = "{reason}; projected by the constraints' repair to: {repaired
 # ---------------------------------------------------------------- tg run text
 
 TEXT_SCORE_REQUEST = (
-    "\n\nThe counts below the text are exact (counted by a program): trust them. "
-    "Judge the text against the goal, then finish with a last line 'SCORE: N', where N is a "
-    "whole number from 0 (misses the goal) to 10 (meets it fully)."
+    "\n\nThe counts below the text are exact (counted by a program) and cover only those limits: "
+    "judge everything else the goal asks for yourself. First say what is missing or wrong, then finish "
+    "with a last line 'SCORE: N', where N is a whole number from 0 (misses the goal) to 10 (meets it fully)."
 )
 
 TEXT_SCORE_FOLLOWUP = "Now give only your score for this text, as one line: SCORE: N (N from 0 to 10)."

@@ -344,9 +344,28 @@ def test_a_judge_that_forgets_its_score_line_is_asked_for_it_alone(tmp_path):
     variable = tg.Variable("Drink water with meals.", role_description="tip")
     loop = Optimization({"t": variable}, objective, TGD([variable], engine=engine), steps=1, engine=engine)
     evaluation = tg.run_sync(loop.evaluate(loop.tracks[0], variable.value))
-    assert evaluation.score == (1.0, 7.0)  # the sampled judgements gave no score line either: left out
-    ((followup, params),) = [(m, p) for m, p in seen if m[-1]["content"] == prompts.TEXT_SCORE_FOLLOWUP]
-    assert followup[2] == {"role": "assistant", "content": "Fine tip."} and params["max_tokens"] == 16
+    assert evaluation.score == (1.0, 7.0)
+    followups = [(m, p) for m, p in seen if m[-1]["content"] == prompts.TEXT_SCORE_FOLLOWUP]
+    assert len(followups) == 3  # the greedy judgement and both sampled ones gave no score line
+    assert all(m[2] == {"role": "assistant", "content": "Fine tip."} and p["max_tokens"] == 16 for m, p in followups)
+
+
+def test_a_sampled_judgement_without_a_score_line_counts_once_asked_for_it():
+    from tg_core.builtin import text_objective
+
+    def reply(messages, **params):
+        if messages[-1]["content"] == prompts.TEXT_SCORE_FOLLOWUP:
+            return "SCORE: 1"
+        if params.get("seed") == 2:
+            return "The reason is missing."
+        return "No issues.\nSCORE: 10"
+
+    engine = tg.FunctionEngine(reply)
+    objective = text_objective({"words": 30}, "Judge the tip.", engine, samples=3)
+    variable = tg.Variable("Drink water. It is good.", role_description="tip")
+    loop = Optimization({"t": variable}, objective, TGD([variable], engine=engine), steps=1, engine=engine)
+    evaluation = tg.run_sync(loop.evaluate(loop.tracks[0], variable.value))
+    assert evaluation.score == (1.0, 7.0) and not objective.done(evaluation)  # (10 + 10 + 1) / 3
 
 
 def test_the_text_score_is_the_mean_of_the_greedy_judgement_and_sampled_ones():
