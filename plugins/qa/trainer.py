@@ -292,7 +292,7 @@ class PromptTrainer:
         self, candidates: list[Candidate], batch: Sequence[Example], current: float, notes: list[str]
     ) -> str | None:
         """The candidate to validate: the best on the minibatch (the first among equals), if it did
-        no worse there than the current prompt; the others cost 3 answers each instead of a validation."""
+        no worse there than the current prompt; the others cost one minibatch of answers each, not a validation."""
         if not candidates:
             return None
         scores = await asyncio.gather(*(self.ascore(c.prompt, batch) for c in candidates))
