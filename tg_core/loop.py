@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from .aio import run_sync
 from .config import resolve_engine
+from .errors import BudgetExceededError
 from .optimizer import TGD, Proposals
 from .variable import Variable
 
@@ -256,11 +257,14 @@ class Optimization:
         self.seed = seed
         self.extra_state = extra_state
         self.stopped = ""
+        self.out_of_budget = False  # the engine's budget ran out: the step in progress did not finish
 
     # -------------------------------------------------------------- state
 
     def state(self) -> dict[str, Any]:
-        return {"tracks": {t.name: t.state() for t in self.tracks}, "stopped": self.stopped}
+        # a budget stop is not saved: resumed with more budget, the run goes on
+        stopped = "" if self.out_of_budget else self.stopped
+        return {"tracks": {t.name: t.state() for t in self.tracks}, "stopped": stopped}
 
     def load_state(self, state: Mapping[str, Any]) -> None:
         saved = state["tracks"]
@@ -293,6 +297,8 @@ class Optimization:
             if self.stopped:
                 break
             await self.astep(step)
+            if self.out_of_budget:
+                break  # the unfinished step is not checkpointed: resuming redoes it
             if self.run is not None:
                 extra = self.extra_state() if self.extra_state else {}
                 self.run.checkpoint(
@@ -304,8 +310,22 @@ class Optimization:
         return self
 
     async def astep(self, step: int) -> None:
+        """One step of every active track; a spent budget ends the run with the best values so far.
+
+        A budget (``--max-calls``, tokens, dollars) is how a user says what a
+        run may cost, so reaching it is an ending, not a failure: the step in
+        progress is dropped (its partial results could be any subset of the
+        candidates), ``stopped`` says why and ``out_of_budget`` is set.
+        """
         active = [t for t in self.tracks if not t.done]
-        await asyncio.gather(*(self._step_track(t, step) for t in active))
+        try:
+            await asyncio.gather(*(self._step_track(t, step) for t in active))
+        except BudgetExceededError as exc:
+            self.out_of_budget = True
+            self.stopped = f"out of budget in step {step} ({exc}); the best value of the steps before is kept"
+            log.warning("step %d: %s", step, self.stopped)
+            self._log("stop", step=step, reason=self.stopped)
+            return
         if all(t.done for t in self.tracks):
             self.stopped = "every parameter is done (its objective says so)"
         elif all(t.done or t.stalls >= self.patience for t in self.tracks):

@@ -205,6 +205,33 @@ def test_resume_in_the_middle_continues_with_the_best_and_the_tried_values(tmp_p
     assert saved["variables"] == {"x": "6"}
 
 
+def test_a_spent_budget_ends_the_run_with_the_best_value_so_far_and_resuming_redoes_the_unfinished_step(tmp_path):
+    calls = []
+    scripted = _scripted(["3", "4", "5"])
+
+    def counted(messages, **params):
+        calls.append(messages[0]["content"])
+        return scripted.generate(messages, **params)
+
+    engine = tg.engines.BudgetedEngine(tg.FunctionEngine(counted), tg.Budget(max_calls=4))
+    run = tg.Run.create(tmp_path, "loop", engine=engine)
+    with run:
+        variable, loop = _loop(engine, steps=3, run=run)
+        loop.run_all()  # step 1 takes 3 calls (judge, feedback, proposal); step 2 runs out
+    assert len(calls) == 4 and variable.value == "3"
+    assert loop.out_of_budget and loop.stopped.startswith("out of budget in step 2")
+    assert "budget of 4 LLM calls reached" in loop.stopped
+    assert run.completed_steps == 1 and [r["step"] for r in loop.tracks[0].history] == [1]
+    saved = json.loads((run.path / "checkpoints" / "step-0001.json").read_text())
+    assert saved["state"]["loop"]["stopped"] == ""  # a budget stop is not saved: more budget goes on
+    engine = _scripted(["4", "5"])
+    resumed = tg.Run.resume(run.path, engine=engine)
+    with resumed:
+        variable, loop = _loop(engine, steps=3, run=resumed)
+        loop.run_all()
+    assert [r["step"] for r in loop.tracks[0].history] == [1, 2, 3] and variable.value == "5"
+
+
 def _run_text(tmp_path, reply, *options):
     """``tg run text --steps 1 OPTIONS`` through the CLI, its model the function ``reply`` (a python: engine)."""
     import sys
@@ -241,6 +268,25 @@ def test_text_task_reports_score_per_step_and_enforces_its_length(tmp_path):
     report = (tmp_path / "run" / "report.md").read_text()
     assert "improved from checks met=1, judge score=3 to checks met=2, judge score=8" in report
     assert (tmp_path / "run" / "score.svg").read_text().startswith("<svg")
+
+
+def test_tg_run_text_with_max_calls_stops_at_the_budget_and_reports_the_best_text(tmp_path, capsys):
+    calls = []
+
+    def reply(messages, **params):
+        calls.append(messages)
+        if messages[0]["content"] == prompts.OPTIMIZER_SYSTEM:
+            return f"{prompts.IMPROVED_START} Drink a glass of water with each meal. {prompts.IMPROVED_END}"
+        return "Clear habit and reason.\nSCORE: 8" if "each meal" in messages[-1]["content"] else "Vague.\nSCORE: 3"
+
+    code = _run_text(tmp_path, reply, "--max-words", "30", "--judge-samples", "1", "--steps", "3",
+                     "--max-calls", "5")
+    assert code == 0 and len(calls) == 5
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["final"] == "Drink a glass of water with each meal."
+    assert summary["stopped"].startswith("out of budget in step 2 (budget of 5 LLM calls reached")
+    assert summary["completed_steps"] == 1 and summary["usage"]["calls"] == 5
+    assert "Stopped early: out of budget in step 2" in (tmp_path / "run" / "report.md").read_text()
 
 
 def test_an_over_long_text_is_projected_to_its_leading_sentences_and_scored(tmp_path):
