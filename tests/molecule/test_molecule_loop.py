@@ -110,6 +110,16 @@ def test_an_invalid_smiles_is_asked_again_with_rdkits_reason_costs_no_docking_an
     assert f"<EVALUATED> {PHENOL} </EVALUATED>" in step2[0] and "Vina score on DRD2 (kcal/mol) -" in listed[-1]
 
 
+def test_max_calls_ends_the_run_with_the_best_molecule_of_the_steps_before(tmp_path, capsys):
+    code = _run(tmp_path, "one_better_one_worse", "--steps", "3", "--max-calls", "16")  # step 1 takes 13
+    assert code == 0, capsys.readouterr().err
+    summary, report, _ = _outputs(tmp_path)
+    assert summary["completed_steps"] == 1 and summary["usage"]["calls"] == 16
+    assert summary["stopped"].startswith("out of budget in step 2 (budget of 16 LLM calls reached")
+    assert summary["best_per_start"][0]["best"] == BIPHENYLOL  # step 1's find is kept
+    assert "out of budget in step 2" in report
+
+
 @pytest.mark.slow
 def test_resume_in_the_middle_continues_from_the_best_molecule(tmp_path, capsys):
     assert _run(tmp_path, "one_better_one_worse", "--steps", "2", "--candidates", "2") == 0, capsys.readouterr().err
