@@ -89,7 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
                                  "run with this venv's packages")
     under_test.add_argument("--baseline", action="store_true",
                             help="write quality-DOMAIN-baseline.json (the measurement before the optimizer changes)")
-    parser.add_argument("--output", type=Path, help="result file (default bench/results/quality-DOMAIN[-baseline].json)")
+    under_test.add_argument("--equal-calls", action="store_true",
+                            help="give tg-core textgrad's number of LLM calls on each case and seed (tg run "
+                                 "--max-calls), from this run's textgrad arm or the one --keep-arms keeps; "
+                                 "writes quality-DOMAIN-equal-calls.json")
+    parser.add_argument("--output", type=Path,
+                        help="result file (default bench/results/quality-DOMAIN[-baseline|-equal-calls].json)")
     parser.add_argument("--keep-arms", action="store_true",
                         help="keep the result file's runs of the arms not run now (same steps, same seeds), each "
                              "marked with the date, command and tg-core it ran with")
@@ -115,6 +120,13 @@ def check(parser: argparse.ArgumentParser, options: argparse.Namespace, domain: 
         options.kept_runs = kept_runs(result_path(options), options) if options.keep_arms else []
     except ValueError as exc:
         parser.error(str(exc))
+    if options.equal_calls:
+        if "tg-core" not in options.arms:
+            parser.error("--equal-calls budgets the tg-core arm: add tg-core to --arms")
+        kept = {r["seed"] for r in options.kept_runs if r["arm"] == "textgrad"}
+        if "textgrad" not in options.arms and not set(options.seeds) <= kept:
+            parser.error("--equal-calls needs textgrad's calls: run the textgrad arm too, or --keep-arms a result "
+                         f"file with textgrad runs of seeds {','.join(map(str, options.seeds))}")
 
 
 def kept_runs(path: Path, options: argparse.Namespace) -> list[dict[str, Any]]:
@@ -134,7 +146,8 @@ def kept_runs(path: Path, options: argparse.Namespace) -> list[dict[str, Any]]:
 def result_path(options: argparse.Namespace) -> Path:
     if options.output is not None:
         return options.output
-    return RESULTS / f"quality-{options.domain}{'-baseline' if options.baseline else ''}.json"
+    suffix = "-baseline" if options.baseline else "-equal-calls" if options.equal_calls else ""
+    return RESULTS / f"quality-{options.domain}{suffix}.json"
 
 
 def saved_table(baseline: bool = False, latest: Path | None = None) -> str:

@@ -387,6 +387,8 @@ def header(domain: Domain, options: argparse.Namespace, model: dict[str, Any], t
             "caches": "off: tg-core --no-cache; textgrad a fresh XDG_CACHE_HOME per run; gepa keeps none",
             "gepa_budget": "stops once its LLM calls reach textgrad's on the same case and seed"
                            + (f" (else {options.gepa_calls})" if options.gepa_calls else ""),
+            "tg_core_budget": ("tg run --max-calls: textgrad's LLM calls on the same case and seed"
+                               if options.equal_calls else "none: its defaults"),
             **domain.settings(options),
         },
         "tg_core": tg_core,
@@ -503,17 +505,26 @@ class Runner:
         run_dir = folder / "run"
         if run_dir.exists():
             shutil.rmtree(run_dir)
-        run_tg_core(self.tg_core, self.domain.task, self.domain.tg_core_args(ctx, case, start, folder),
-                    f"openai:{self.model}", run_dir,
+        args = self.domain.tg_core_args(ctx, case, start, folder)
+        if self.options.equal_calls:
+            args += ["--max-calls", str(self._textgrad_calls(ctx, index))]
+        run_tg_core(self.tg_core, self.domain.task, args, f"openai:{self.model}", run_dir,
                     {"OPENAI_BASE_URL": self.server.base_url(account), "OPENAI_API_KEY": "not-needed"})
         return self.domain.tg_core_outcome(run_dir, case)
 
     def _gepa_budget(self, ctx: Context, index: int) -> int:
-        textgrad = self.server.usage(f"textgrad-s{ctx.seed}-c{index}")["calls"]
-        budget = textgrad or self.options.gepa_calls
+        budget = self._textgrad_calls(ctx, index) or self.options.gepa_calls
         if not budget:
             raise RuntimeError("the gepa arm needs a budget: run the textgrad arm first or give --gepa-calls")
         return budget
+
+    def _textgrad_calls(self, ctx: Context, index: int) -> int:
+        """textgrad's LLM calls on this case and seed: in this run, else in the run --keep-arms kept (0: none)."""
+        calls = self.server.usage(f"textgrad-s{ctx.seed}-c{index}")["calls"]
+        if calls:
+            return calls
+        kept = [r for r in self.options.kept_runs if r["arm"] == "textgrad" and r["seed"] == ctx.seed]
+        return kept[0]["cases"][index]["calls"] if kept and index < len(kept[0]["cases"]) else 0
 
 
 def summarize_runs(domain: Domain, runs: list[dict[str, Any]]) -> dict[str, Any]:

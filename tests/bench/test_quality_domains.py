@@ -60,6 +60,13 @@ def test_text_domain(tmp_path):
     assert [r["arm"] for r in again["runs"]] == ["start", "textgrad", "gepa", "tg-core"]
     assert all(r["kept_from"]["date"] == data["date"] for r in again["runs"][:3])
     assert "kept_from" not in again["runs"][3] and set(again["summary"]) == set(data["summary"])
+    budgeted = run_bench(tmp_path, reply, "--domain", "text", "--steps", "2", "--arms", "tg-core", "--keep-arms",
+                         "--equal-calls")
+    textgrad_calls = budgeted["runs"][1]["cases"][0]["calls"]
+    assert budgeted["runs"][3]["cases"][0]["error"] is None and budgeted["runs"][3]["calls"] <= textgrad_calls
+    command = (tmp_path / "work" / "seed-0" / "tg-core" / "case-0" / "run" / "bench-command.txt").read_text()
+    assert f"--max-calls {textgrad_calls} " in command
+    assert budgeted["settings"]["tg_core_budget"].startswith("tg run --max-calls: textgrad's")
 
 
 def test_code_domain(tmp_path):

@@ -142,6 +142,8 @@ def test_summary_leaves_out_a_seed_with_a_failed_case_and_says_so():
     (["--domain", "radiotherapy", "--rt-grid-mm", "20"], "--rt-grid-mm must be between 1 and 10"),
     (["--domain", "molecule", "--molecule-starts", "caffeine"], "--molecule-starts takes some of phenol, aspirin"),
     (["--seeds", "0"], "give --domain"),
+    (["--domain", "text", "--arms", "start,textgrad", "--equal-calls"], "--equal-calls budgets the tg-core arm"),
+    (["--domain", "text", "--arms", "tg-core", "--equal-calls"], "--equal-calls needs textgrad's calls"),
 ])
 def test_bad_options_are_refused_with_the_option_named(args, message, refused):
     assert message in refused(quality.main, args)
