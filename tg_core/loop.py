@@ -133,6 +133,7 @@ class Track:
     done: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
     best: Evaluation | None = None
+    out_of_budget: str = ""  # this step's candidates were cut short by a spent budget: why
 
     def state(self) -> dict[str, Any]:
         return {
@@ -257,7 +258,8 @@ class Optimization:
         self.seed = seed
         self.extra_state = extra_state
         self.stopped = ""
-        self.out_of_budget = False  # the engine's budget ran out: the step in progress did not finish
+        self.out_of_budget = False  # the engine's budget ran out: no step follows
+        self.step_dropped = False  # ... before the step measured any candidate, so it is not checkpointed
 
     # -------------------------------------------------------------- state
 
@@ -297,7 +299,7 @@ class Optimization:
             if self.stopped:
                 break
             await self.astep(step)
-            if self.out_of_budget:
+            if self.step_dropped:
                 break  # the unfinished step is not checkpointed: resuming redoes it
             if self.run is not None:
                 extra = self.extra_state() if self.extra_state else {}
@@ -313,18 +315,23 @@ class Optimization:
         """One step of every active track; a spent budget ends the run with the best values so far.
 
         A budget (``--max-calls``, tokens, dollars) is how a user says what a
-        run may cost, so reaching it is an ending, not a failure: the step in
-        progress is dropped (its partial results could be any subset of the
-        candidates), ``stopped`` says why and ``out_of_budget`` is set.
+        run may cost, so reaching it is an ending, not a failure. Candidates
+        measured before it ran out are completed work: the step keeps the best
+        of them and is checkpointed. If it ran out before any was measured
+        (judging the best, its feedback, the proposals), the step is dropped
+        (``step_dropped``). Either way ``out_of_budget`` is set and
+        ``stopped`` says why.
         """
         active = [t for t in self.tracks if not t.done]
         try:
             await asyncio.gather(*(self._step_track(t, step) for t in active))
         except BudgetExceededError as exc:
-            self.out_of_budget = True
-            self.stopped = f"out of budget in step {step} ({exc}); the best value of the steps before is kept"
-            log.warning("step %d: %s", step, self.stopped)
-            self._log("stop", step=step, reason=self.stopped)
+            self._stop_for_budget(step, f"{exc}; the step was dropped, the best value of the steps before is kept")
+            self.step_dropped = True
+            return
+        short = [t.out_of_budget for t in active if t.out_of_budget]
+        if short:
+            self._stop_for_budget(step, f"{short[0]}; the step kept the best of the candidates measured before")
             return
         if all(t.done for t in self.tracks):
             self.stopped = "every parameter is done (its objective says so)"
@@ -332,6 +339,12 @@ class Optimization:
             self.stopped = f"stalled: no new value for {self.patience} step(s) in a row"
         if self.stopped:
             self._log("stop", step=step, reason=self.stopped)
+
+    def _stop_for_budget(self, step: int, why: str) -> None:
+        self.out_of_budget = True
+        self.stopped = f"out of budget in step {step} ({why})"
+        log.warning("step %d: %s", step, self.stopped)
+        self._log("stop", step=step, reason=self.stopped)
 
     async def evaluate(self, track: Track, value: str) -> Evaluation:
         """Forward (and judge, when the score reads the judgement) one value of ``track``."""
@@ -393,21 +406,44 @@ class Optimization:
             return proposed
 
         # the draws ignore the feedback, so they run while it is computed
-        proposals, drawn = await asyncio.gather(propose(), self._resampled(track, step))
+        track.out_of_budget = ""
+        proposals, drawn = await asyncio.gather(propose(), self._resampled(track, step), return_exceptions=True)
+        if isinstance(proposals, BaseException):
+            raise proposals
+        spent = [proposals.out_of_budget] if proposals.out_of_budget else []
+        if isinstance(drawn, BudgetExceededError):
+            spent.append(str(drawn))
+            drawn = []
+        elif isinstance(drawn, BaseException):
+            raise drawn
         derived = self._derived(track, best.value, proposals.values, avoid)
         seen = {*avoid, *proposals.values, *derived}
         drawn = [v for i, v in enumerate(drawn) if v not in seen and v not in drawn[:i]]
         values = [*proposals.values, *derived, *drawn]
         kinds = [{}] * len(proposals.values) + [{"derived": True}] * len(derived) + [{"resampled": True}] * len(drawn)
-        evaluations = await asyncio.gather(*(self.evaluate(track, v) for v in values))
-        track.tried.extend(values)
-        chosen = self._choose(track, best, list(evaluations))
+        measured = await asyncio.gather(*(self.evaluate(track, v) for v in values), return_exceptions=True)
+        evaluations, kept_kinds = [], []
+        for outcome, kind in zip(measured, kinds, strict=True):
+            if isinstance(outcome, BudgetExceededError):
+                spent.append(str(outcome))
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                evaluations.append(outcome)
+                kept_kinds.append(kind)
+        if spent and not evaluations:
+            raise BudgetExceededError(spent[0])  # nothing measured: the step is dropped
+        track.out_of_budget = spent[0] if spent else ""
+        track.tried.extend(e.value for e in evaluations)
+        chosen = self._choose(track, best, evaluations)
         record["candidates"] = [
             {"value": e.value, "score": list(e.score) if e.score else None, "metrics": e.metrics,
              "accepted": e is chosen, **({"outcome": track.objective.outcome(e)} if e.score is not None else {}),
              **kind}
-            for e, kind in zip(evaluations, kinds, strict=True)
+            for e, kind in zip(evaluations, kept_kinds, strict=True)
         ]
+        if spent:
+            record["out_of_budget"] = spent[0]
         record["rejections"] = [{"kind": r.kind, "reason": r.reason, "value": r.value} for r in proposals.rejections]
         record["stalled"] = not proposals.values and not drawn
         record["accepted"] = chosen is not None

@@ -13,7 +13,7 @@ from . import prompts
 from .aio import run_sync
 from .calls import ask_completion, calls_limited_to
 from .config import as_engine, resolve_engine
-from .errors import OptimizerError
+from .errors import BudgetExceededError, OptimizerError
 from .feedback_budget import bounded_feedback, check_budget, default_budget, render
 from .images import for_engine, labelled_images, text_part, unique
 from .variable import Variable
@@ -84,6 +84,7 @@ class Proposals:
 
     values: list[str] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    out_of_budget: str = ""  # why the budget refused an answer: the values are those asked before it ran out
 
 
 # Engine parameters TGD forwards; anything else is a mistake caught where it is given.
@@ -302,7 +303,9 @@ class TGD:
         than k values (even none) come back when the retries run out: the
         caller records a stall. ``scored`` are values already measured with a
         line saying how each did, worst first: shown to the model (OPRO's
-        solution-score pairs).
+        solution-score pairs). A budget that runs out while the k answers are
+        asked ends the asking: the values answered before come back, and
+        ``out_of_budget`` says why (so a caller can still measure them).
         """
         if not isinstance(k, int) or k < 1:
             raise ValueError(f"TGD.apropose: k must be a positive integer, got {k!r}")
@@ -317,9 +320,15 @@ class TGD:
                 return proposals
             answers = await asyncio.gather(
                 *(self._ask_valid(variable, engine, messages, seed + i, k, taken, proposals.rejections, explore)
-                  for i in range(k))
+                  for i in range(k)),
+                return_exceptions=True,
             )
-        proposals.values = [a for a in answers if a is not None]
+        for answer in answers:
+            if isinstance(answer, BudgetExceededError):
+                proposals.out_of_budget = str(answer)
+            elif isinstance(answer, BaseException):
+                raise answer
+        proposals.values = [a for a in answers if isinstance(a, str)]
         return proposals
 
     async def messages_for(

@@ -227,11 +227,12 @@ def run_molecule(args: argparse.Namespace, run: tg_core.Run) -> dict[str, Any]:
             loop = loops[index]
             if not loop.stopped:
                 tg_core.run_sync(loop.astep(local + 1))
-                if loop.out_of_budget:  # the unfinished step is not checkpointed; later sets never start
+                if not loop.step_dropped:  # a step the budget cut before any candidate is not checkpointed
+                    run.checkpoint(step, _values(loops, chosen), {"sets": [_state(o) for o in loops[:index + 1]]})
+                if loop.out_of_budget:  # later target sets never start
                     for later in loops[index + 1:]:
                         later.stopped = "not started: the budget ran out before this target set"
                     break
-                run.checkpoint(step, _values(loops, chosen), {"sets": [_state(o) for o in loops[:index + 1]]})
             if local + 1 == steps and len(loops) > 1:  # this target set is done: free its docking processes
                 from .docking_client import release_targets
 

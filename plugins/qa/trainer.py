@@ -254,6 +254,8 @@ class PromptTrainer:
         tried = self.tried()
         proposals = await self.optimizer.apropose(self.prompt, 1, avoid=tried, seed=step, explore=explore,
                                                   scored=self.scored())
+        if proposals.out_of_budget and not proposals.values:
+            raise tg.BudgetExceededError(proposals.out_of_budget)  # the engine failed: not a step without a proposal
         self.optimizer.remember(self.prompt, if_new=True)
         self.optimizer.zero_grad()
         candidates = [Candidate(FEEDBACK, value) for value in proposals.values]

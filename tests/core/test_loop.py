@@ -217,7 +217,7 @@ def test_a_spent_budget_ends_the_run_with_the_best_value_so_far_and_resuming_red
     run = tg.Run.create(tmp_path, "loop", engine=engine)
     with run:
         variable, loop = _loop(engine, steps=3, run=run)
-        loop.run_all()  # step 1 takes 3 calls (judge, feedback, proposal); step 2 runs out
+        loop.run_all()  # step 1 takes the 4 calls (judge, two backward, proposal); step 2 runs out at once
     assert len(calls) == 4 and variable.value == "3"
     assert loop.out_of_budget and loop.stopped.startswith("out of budget in step 2")
     assert "budget of 4 LLM calls reached" in loop.stopped
@@ -230,6 +230,20 @@ def test_a_spent_budget_ends_the_run_with_the_best_value_so_far_and_resuming_red
         variable, loop = _loop(engine, steps=3, run=resumed)
         loop.run_all()
     assert [r["step"] for r in loop.tracks[0].history] == [1, 2, 3] and variable.value == "5"
+
+
+def test_candidates_measured_before_the_budget_ran_out_are_kept_and_their_step_is_checkpointed(tmp_path):
+    engine = tg.engines.BudgetedEngine(_scripted(["3", "4", "5"]), tg.Budget(max_calls=5))
+    run = tg.Run.create(tmp_path, "loop", engine=engine)
+    with run:
+        variable, loop = _loop(engine, steps=3, candidates=3, run=run)
+        loop.run_all()  # the judge, two backward calls, then two of the three proposals fit
+    assert variable.value == "4" and engine.usage.calls == 5
+    assert loop.stopped.startswith("out of budget in step 1 (budget of 5 LLM calls reached")
+    assert loop.stopped.endswith("the step kept the best of the candidates measured before)")
+    record = loop.tracks[0].history[0]
+    assert sorted(c["value"] for c in record["candidates"]) == ["3", "4"] and "budget" in record["out_of_budget"]
+    assert run.completed_steps == 1 and not loop.step_dropped
 
 
 def _run_text(tmp_path, reply, *options):

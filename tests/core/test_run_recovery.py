@@ -86,16 +86,21 @@ def _real_calls(run_dir):
 
 def test_usage_and_budgets_add_up_across_resumes(tmp_path, engine_module, capsys):
     run_dir = tmp_path / "run"
-    # step 1 takes 5 calls; a budget of 7 stops the run inside step 2
-    code, err = _run(["text", "--steps", "3", "--max-calls", "7", "--engine", engine_module,
+    # step 1 takes 9 calls (3 judgements of the start and of the proposal, 2 backward, 1 proposal);
+    # a budget of 12 ends the run inside step 2, before its proposal is judged, so step 2 is dropped
+    code, err = _run(["text", "--steps", "3", "--max-calls", "12", "--engine", engine_module,
                       "--run-dir", str(run_dir)], capsys)
-    assert code == 2 and "budget of 7 LLM calls reached" in err
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert code == 0 and summary["stopped"].startswith("out of budget in step 2 (budget of 12 LLM calls reached")
+    assert summary["completed_steps"] == 1
     calls_before = sum(1 for line in (run_dir / "events.jsonl").read_text().splitlines() if '"llm_call"' in line)
-    assert calls_before == 7
+    assert calls_before == 12
     code, err = _run(["--resume", str(run_dir)], capsys)
-    assert code == 2 and "budget of 7 LLM calls reached (7 made)" in err  # not reset by resuming
+    assert code == 0 and "resuming after step 1" in err
+    stopped = json.loads((run_dir / "summary.json").read_text())["stopped"]
+    assert stopped.startswith("out of budget in step 2 (budget of 12 LLM calls reached (12 made)")  # not reset
     assert _real_calls(run_dir) == calls_before  # the resumed process made none
-    assert "usage: 7 LLM calls" in err
+    assert "usage: 12 LLM calls" in err
 
 
 def test_the_readme_resume_form_with_the_task_name_works(tmp_path, engine_module, capsys):
