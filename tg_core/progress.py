@@ -37,8 +37,9 @@ def _counts(track: Track) -> dict[str, int]:
 
 def track_summary(track: Track) -> dict[str, Any]:
     """JSON-able progress of one parameter: start and best score, score after each step, counts."""
-    start = track.history[0]["score"] if track.history else None
     best = list(track.best_score) if track.best_score else None
+    # with no step finished (a budget spent in step 1) the start was still measured: it is the best
+    start = track.history[0]["score"] if track.history else (best if track.best_step == 0 else None)
     return {
         "start_value": track.history[0]["value"] if track.history else track.best_value,
         "start_score": start,

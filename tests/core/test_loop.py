@@ -303,6 +303,18 @@ def test_tg_run_text_with_max_calls_stops_at_the_budget_and_reports_the_best_tex
     assert "Stopped early: out of budget in step 2" in (tmp_path / "run" / "report.md").read_text()
 
 
+def test_a_budget_spent_before_step_1_finishes_reports_no_improvement_over_the_measured_start(tmp_path):
+    def reply(messages, **params):
+        return "Vague.\nSCORE: 3"
+
+    code = _run_text(tmp_path, reply, "--max-words", "30", "--judge-samples", "1", "--max-calls", "3")
+    assert code == 0  # the start's judgement and the two backward calls; the proposal is refused
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["completed_steps"] == 0 and summary["stopped"].startswith("out of budget in step 1")
+    assert summary["start_score"] == summary["best_score"] == [1.0, 3.0] and summary["improved"] is False
+    assert "no improvement over the start (checks met=1, judge score=3)" in (tmp_path / "run" / "report.md").read_text()
+
+
 def test_an_over_long_text_is_projected_to_its_leading_sentences_and_scored(tmp_path):
     log = []
 
