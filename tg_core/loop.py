@@ -133,7 +133,6 @@ class Track:
     done: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
     best: Evaluation | None = None
-    out_of_budget: str = ""  # this step's candidates were cut short by a spent budget: why
 
     def state(self) -> dict[str, Any]:
         return {
@@ -324,12 +323,11 @@ class Optimization:
         """
         active = [t for t in self.tracks if not t.done]
         try:
-            await asyncio.gather(*(self._step_track(t, step) for t in active))
+            short = [why for why in await asyncio.gather(*(self._step_track(t, step) for t in active)) if why]
         except BudgetExceededError as exc:
             self._stop_for_budget(step, f"{exc}; the step was dropped, the best value of the steps before is kept")
             self.step_dropped = True
             return
-        short = [t.out_of_budget for t in active if t.out_of_budget]
         if short:
             self._stop_for_budget(step, f"{short[0]}; the step kept the best of the candidates measured before")
             return
@@ -373,7 +371,8 @@ class Optimization:
             best.feedback = list(best.variable.gradients)
         return best.feedback
 
-    async def _step_track(self, track: Track, step: int) -> None:
+    async def _step_track(self, track: Track, step: int) -> str:
+        """One step of ``track``; why a spent budget cut its candidates short ("" if it did not)."""
         best = await self._best_of(track)
         record: dict[str, Any] = {"step": step, "track": track.name, "value": best.value,
                                   "score": list(best.score) if best.score else None, "metrics": best.metrics}
@@ -385,7 +384,7 @@ class Optimization:
                           best_value=track.best_value, best_score=record["score"])
             track.history.append(record)
             self._log("loop_step", **record)
-            return
+            return ""
         # every value a step started from counts as tried, the start included
         avoid = list(dict.fromkeys([*track.tried, *(r["value"] for r in track.history), best.value]))
 
@@ -406,7 +405,6 @@ class Optimization:
             return proposed
 
         # the draws ignore the feedback, so they run while it is computed
-        track.out_of_budget = ""
         proposals, drawn = await asyncio.gather(propose(), self._resampled(track, step), return_exceptions=True)
         if isinstance(proposals, BaseException):
             raise proposals
@@ -433,7 +431,6 @@ class Optimization:
                 kept_kinds.append(kind)
         if spent and not evaluations:
             raise BudgetExceededError(spent[0])  # nothing measured: the step is dropped
-        track.out_of_budget = spent[0] if spent else ""
         track.tried.extend(e.value for e in evaluations)
         chosen = self._choose(track, best, evaluations)
         record["candidates"] = [
@@ -456,6 +453,7 @@ class Optimization:
         record.update(best_value=track.best_value, best_score=list(track.best_score) if track.best_score else None)
         track.history.append(record)
         self._log("loop_step", **record)
+        return spent[0] if spent else ""
 
     async def _resampled(self, track: Track, step: int) -> list[str]:
         """This step's draws from the objective's generator (distinct seeds per run seed, step and draw)."""
