@@ -34,6 +34,7 @@ from .aio import run_sync
 from .config import resolve_engine
 from .errors import BudgetExceededError
 from .optimizer import TGD, Proposals
+from .pacing import Pace, call_budget
 from .variable import Variable
 
 if TYPE_CHECKING:
@@ -214,6 +215,9 @@ class Optimization:
     (``extra_state()`` adds the task's own state to each checkpoint).
     ``seed`` 0 asks greedily (reproducible); any other seed samples proposals.
     ``resamples`` values per step come from each objective's ``resample``.
+    With a budget of calls on the engine (``--max-calls``) each step asks as
+    many of the ``candidates`` as its share of the calls left pays for
+    (:mod:`tg_core.pacing`), so the run does its steps.
     """
 
     def __init__(
@@ -259,6 +263,9 @@ class Optimization:
         self.stopped = ""
         self.out_of_budget = False  # the engine's budget ran out: no step follows
         self.step_dropped = False  # ... before the step measured any candidate, so it is not checkpointed
+        self._pace: Pace | None = None
+        self._evaluation_calls = 0.0  # what evaluating the start cost, the first price of a candidate
+        self._feedback_calls = 0  # calls this step's feedback made
 
     # -------------------------------------------------------------- state
 
@@ -323,7 +330,12 @@ class Optimization:
         """
         active = [t for t in self.tracks if not t.done]
         try:
-            short = [why for why in await asyncio.gather(*(self._step_track(t, step) for t in active)) if why]
+            width = await self._width(step, active)
+            begun = self._calls() if self._pace is not None else 0
+            short = [why for why in await asyncio.gather(*(self._step_track(t, step, width) for t in active)) if why]
+            if self._pace is not None:
+                self._pace.record(self._feedback_calls, self._calls() - begun - self._feedback_calls, len(active),
+                                  (width + self.resamples) * len(active))
         except BudgetExceededError as exc:
             self._stop_for_budget(step, f"{exc}; the step was dropped, the best value of the steps before is kept")
             self.step_dropped = True
@@ -337,6 +349,32 @@ class Optimization:
             self.stopped = f"stalled: no new value for {self.patience} step(s) in a row"
         if self.stopped:
             self._log("stop", step=step, reason=self.stopped)
+
+    def _calls(self) -> int:
+        return resolve_engine(self.engine, "Optimization").usage.calls
+
+    async def _width(self, step: int, active: list[Track]) -> int:
+        """Candidates per track this step: ``candidates``, or fewer where a call budget must last every step."""
+        if self.engine is None or not active:
+            return self.candidates
+        if self._pace is None:
+            limit = call_budget(self.engine)
+            if limit is None:
+                return self.candidates
+            self._pace = Pace(limit)
+        before = self._calls()
+        await asyncio.gather(*(self._best_of(t) for t in active))
+        if self._calls() > before and not self._evaluation_calls:
+            self._evaluation_calls = (self._calls() - before) / len(active)
+        self._feedback_calls = 0
+        width = self._pace.width(self.candidates, self._calls(), self.steps - step + 1, len(active),
+                                 self._evaluation_calls)
+        if width < self.candidates:
+            log.info("step %d: %d of %d candidates per track, so the call budget lasts the steps left",
+                     step, width, self.candidates)
+            self._log("pace", step=step, candidates=width, wanted=self.candidates, calls_used=self._calls(),
+                      max_calls=self._pace.max_calls)
+        return width
 
     def _stop_for_budget(self, step: int, why: str) -> None:
         self.out_of_budget = True
@@ -371,8 +409,8 @@ class Optimization:
             best.feedback = list(best.variable.gradients)
         return best.feedback
 
-    async def _step_track(self, track: Track, step: int) -> str:
-        """One step of ``track``; why a spent budget cut its candidates short ("" if it did not)."""
+    async def _step_track(self, track: Track, step: int, width: int) -> str:
+        """One step of ``track`` asking ``width`` candidates; why a spent budget cut them short ("" if it did not)."""
         best = await self._best_of(track)
         record: dict[str, Any] = {"step": step, "track": track.name, "value": best.value,
                                   "score": list(best.score) if best.score else None, "metrics": best.metrics}
@@ -389,7 +427,10 @@ class Optimization:
         avoid = list(dict.fromkeys([*track.tried, *(r["value"] for r in track.history), best.value]))
 
         async def propose() -> Proposals:
+            before = self._calls() if self._pace is not None else 0
             feedback = await self._feedback_on(track, best)
+            if self._pace is not None:
+                self._feedback_calls += self._calls() - before
             parameter = track.parameter
             parameter.zero_grad()
             parameter.set_value(best.value)
@@ -398,7 +439,7 @@ class Optimization:
             # seed 0 is greedy and reproducible; another seed samples, so runs differ by seed
             explore = self.seed != 0 or (bool(track.history) and not track.history[-1].get("accepted"))
             proposed: Proposals = await self.optimizer.apropose(
-                parameter, self.candidates, avoid=avoid, seed=self.seed + step * self.candidates, explore=explore,
+                parameter, width, avoid=avoid, seed=self.seed + step * self.candidates, explore=explore,
                 scored=self._scored(track, record),
             )
             self.optimizer.remember(parameter, if_new=True)
@@ -441,6 +482,8 @@ class Optimization:
         ]
         if spent:
             record["out_of_budget"] = spent[0]
+        if width < self.candidates:
+            record["paced"] = {"candidates": width, "wanted": self.candidates}
         record["rejections"] = [{"kind": r.kind, "reason": r.reason, "value": r.value} for r in proposals.rejections]
         record["stalled"] = not proposals.values and not drawn
         record["accepted"] = chosen is not None

@@ -102,6 +102,10 @@ def markdown(opt: Optimization) -> str:
             state = "done" if r.get("done") else ("yes" if r.get("accepted") else "no")
             lines.append(f"| {r['step']} | {fmt_score(r['score'], names)} | {cands} | {rejected} | {state} | "
                          f"{'**stalled**' if r.get('stalled') else ''} |")
+        paced = [f"step {r['step']} asked {r['paced']['candidates']} of {r['paced']['wanted']}"
+                 for r in track.history if r.get("paced")]
+        if paced:
+            lines += ["", f"Candidates paced to the call budget: {'; '.join(paced)}."]
         s = track_summary(track)
         lines += ["", f"Best value (step {s['best_step']}, {fmt_score(s['best_score'], names)}):", "",
                   "```", track.best_value, "```", ""]

@@ -233,17 +233,42 @@ def test_a_spent_budget_ends_the_run_with_the_best_value_so_far_and_resuming_red
 
 
 def test_candidates_measured_before_the_budget_ran_out_are_kept_and_their_step_is_checkpointed(tmp_path):
-    engine = tg.engines.BudgetedEngine(_scripted(["3", "4", "5"]), tg.Budget(max_calls=5))
+    engine = tg.engines.BudgetedEngine(_scripted(["3", "1", "4"]), tg.Budget(max_calls=5))
     run = tg.Run.create(tmp_path, "loop", engine=engine)
     with run:
-        variable, loop = _loop(engine, steps=3, candidates=3, run=run)
-        loop.run_all()  # the judge, two backward calls, then two of the three proposals fit
-    assert variable.value == "4" and engine.usage.calls == 5
+        variable, loop = _loop(engine, steps=1, candidates=3, run=run)
+        loop.run_all()  # judge, two backward calls, two proposals paid for; the start handed back is asked again
+    assert variable.value == "3" and engine.usage.calls == 5
     assert loop.stopped.startswith("out of budget in step 1 (budget of 5 LLM calls reached")
     assert loop.stopped.endswith("the step kept the best of the candidates measured before)")
     record = loop.tracks[0].history[0]
-    assert sorted(c["value"] for c in record["candidates"]) == ["3", "4"] and "budget" in record["out_of_budget"]
+    assert [c["value"] for c in record["candidates"]] == ["3"] and "budget" in record["out_of_budget"]
+    assert record["paced"] == {"candidates": 2, "wanted": 3}
     assert run.completed_steps == 1 and not loop.step_dropped
+
+
+def test_a_call_budget_is_spread_over_the_steps_so_each_asks_what_its_share_pays_for(tmp_path):
+    engine = tg.engines.BudgetedEngine(_scripted(["3", "4", "5", "6", "7"]), tg.Budget(max_calls=12))
+    run = tg.Run.create(tmp_path, "loop", engine=engine)
+    with run:
+        variable, loop = _loop(engine, steps=3, candidates=3, run=run)
+        loop.run_all()  # at full width step 1 would take 6 calls, step 2 the other 6, step 3 none
+    history = loop.tracks[0].history
+    assert [r["step"] for r in history] == [1, 2, 3] and not loop.out_of_budget
+    assert [r["paced"] for r in history] == [{"candidates": 1, "wanted": 3}] * 3
+    assert engine.usage.calls == 12 and variable.value == "5"  # each step: judge, two backward, one proposal
+    paced = [json.loads(line) for line in (run.path / "events.jsonl").read_text().splitlines()]
+    assert [e["candidates"] for e in paced if e["kind"] == "pace"] == [1, 1, 1]
+    assert "Candidates paced to the call budget: step 1 asked 1 of 3; step 2 asked 1 of 3; step 3 asked 1 of 3." \
+        in progress.markdown(loop)
+
+
+def test_a_budget_that_pays_for_every_candidate_leaves_the_width_alone():
+    engine = tg.engines.BudgetedEngine(_scripted([str(n) for n in range(2, 20)]), tg.Budget(max_calls=100))
+    variable, loop = _loop(engine, steps=3, candidates=3)
+    loop.run_all()
+    assert [len(r["candidates"]) for r in loop.tracks[0].history] == [3, 3, 3]
+    assert not any("paced" in r for r in loop.tracks[0].history)
 
 
 def _run_text(tmp_path, reply, *options):

@@ -111,13 +111,14 @@ def test_an_invalid_smiles_is_asked_again_with_rdkits_reason_costs_no_docking_an
 
 
 def test_max_calls_ends_the_run_with_the_best_molecule_of_the_steps_before(tmp_path, capsys):
-    code = _run(tmp_path, "one_better_one_worse", "--steps", "3", "--max-calls", "16")  # step 1 takes 13
+    # paced to one candidate a step (8 calls for 3 steps); step 2 finds biphenylol, step 3 cannot be paid for
+    code = _run(tmp_path, "one_better_one_worse", "--steps", "3", "--max-calls", "8")
     assert code == 0, capsys.readouterr().err
     summary, report, _ = _outputs(tmp_path)
-    assert summary["completed_steps"] == 1 and summary["usage"]["calls"] == 16
-    assert summary["stopped"].startswith("out of budget in step 2 (budget of 16 LLM calls reached")
-    assert summary["best_per_start"][0]["best"] == BIPHENYLOL  # step 1's find is kept
-    assert "out of budget in step 2" in report
+    assert summary["completed_steps"] == 2 and summary["usage"]["calls"] == 8
+    assert summary["stopped"].startswith("out of budget in step 3 (budget of 8 LLM calls reached")
+    assert summary["best_per_start"][0]["best"] == BIPHENYLOL  # step 2's find is kept
+    assert "out of budget in step 3" in report
 
 
 @pytest.mark.slow
