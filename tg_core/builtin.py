@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +25,13 @@ from .hookspecs import hookimpl
 from .loop import Objective, Optimization, add_loop_arguments, check_loop_arguments
 from .losses import TextLoss
 from .optimizer import TGD, Constraint
+from .pacing import call_budget
 from .runs import Run
 from .simulator import SimulatorFunction
 from .tasks import Task
 from .variable import Variable
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TEXT = "Drink water. It is good."
 DEFAULT_GOAL = (
@@ -45,6 +49,12 @@ _SCORE = re.compile(r"SCORE:\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 JUDGE_SAMPLES = 3
 JUDGE_SAMPLE_TEMPERATURE = 0.7
 JUDGE_SAMPLE_MAX_TOKENS = 384
+# A step is two feedback calls (judge -> checked text -> text), one proposal
+# and the candidate's judgements, each possibly followed by a request for its
+# score line. Under a call budget too small for the default samples in every
+# step, fewer judgements per value let the run take its steps (tg_core.pacing).
+STEP_CALLS_BESIDE_JUDGING = 3
+CALLS_PER_JUDGEMENT = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,9 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--constraint", action="append", default=[],
                         help="a constraint in words, shown to the optimizer (repeatable; not checked)")
     parser.add_argument("--momentum", type=int, default=2, help="past values shown to the optimizer (default 2)")
-    parser.add_argument("--judge-samples", type=int, default=JUDGE_SAMPLES,
+    parser.add_argument("--judge-samples", type=int,
                         help=f"judgements averaged into each score: the greedy one and sampled ones "
-                             f"(default {JUDGE_SAMPLES})")
+                             f"(default {JUDGE_SAMPLES}, fewer when --max-calls could not pay for them every step)")
     parser.add_argument("--seed", type=int, default=0, help="0: greedy, reproducible proposals (default); another seed samples them, so runs differ")
     add_loop_arguments(parser)
 
@@ -74,7 +84,7 @@ def validate(args: argparse.Namespace) -> None:
             raise ValueError(f"--{option.replace('_', '-')} must be at least 1, got {value}")
     if args.momentum < 0:
         raise ValueError(f"--momentum must be >= 0, got {args.momentum}")
-    if args.judge_samples < 1:
+    if args.judge_samples is not None and args.judge_samples < 1:
         raise ValueError(f"--judge-samples must be at least 1, got {args.judge_samples}")
     check_loop_arguments(args)
 
@@ -158,6 +168,20 @@ def text_objective(limits: dict[str, int], goal: str, engine: Any, samples: int 
     )
 
 
+def judge_samples(chosen: int | None, max_calls: int | None, steps: int) -> int:
+    """``chosen``, or the default number of judgements that an equal share of ``max_calls`` pays for.
+
+    The start's evaluation takes a share like a step: a step judging each value
+    ``n`` times costs about ``STEP_CALLS_BESIDE_JUDGING + CALLS_PER_JUDGEMENT * n`` calls.
+    """
+    if chosen is not None:
+        return chosen
+    if max_calls is None:
+        return JUDGE_SAMPLES
+    share = max_calls / (steps + 1)
+    return max(1, min(JUDGE_SAMPLES, int((share - STEP_CALLS_BESIDE_JUDGING) // CALLS_PER_JUDGEMENT)))
+
+
 def run_text(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     constraints = checked_constraints(args)
     limits = {name: value for name, value in (("words", args.max_words), ("sentences", args.max_sentences))
@@ -165,7 +189,11 @@ def run_text(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     variable = Variable(args.text, role_description=args.role)
     optimizer = TGD([variable], engine=run.engine, constraints=[*constraints, *args.constraint],
                     momentum=args.momentum)
-    loop = Optimization({"text": variable}, text_objective(limits, args.goal, run.engine, args.judge_samples),
+    samples = judge_samples(args.judge_samples, call_budget(run.engine), args.steps)
+    if samples != JUDGE_SAMPLES and args.judge_samples is None:
+        log.info("judging each text %d time(s), not %d, so --max-calls lasts %d steps", samples, JUDGE_SAMPLES,
+                 args.steps)
+    loop = Optimization({"text": variable}, text_objective(limits, args.goal, run.engine, samples),
                         optimizer,
                         steps=args.steps, candidates=args.candidates, patience=args.patience, run=run,
                         seed=args.seed)
@@ -174,6 +202,7 @@ def run_text(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     plot = progress.score_plot_svg(loop, Path(run.path) / "score.svg")
     lines = [f"# tg run text\n\nRole: {args.role}\n\nGoal: {args.goal}\n",
              f"Checked constraints: {', '.join(c.description for c in constraints) or 'none'}\n",
+             f"Judgements averaged per value: {samples}\n",
              progress.markdown(loop), f"Score plot: [{plot.name}]({plot.name})\n", "## Judgements\n"]
     for record in track.history:
         if record.get("judgement"):

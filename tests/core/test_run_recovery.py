@@ -88,7 +88,8 @@ def test_usage_and_budgets_add_up_across_resumes(tmp_path, engine_module, capsys
     run_dir = tmp_path / "run"
     # step 1 takes 9 calls (3 judgements of the start and of the proposal, 2 backward, 1 proposal);
     # a budget of 12 ends the run inside step 2, before its proposal is judged, so step 2 is dropped
-    code, err = _run(["text", "--steps", "3", "--max-calls", "12", "--engine", engine_module,
+    # (three judgements asked for: left to itself, the task judges once under this budget)
+    code, err = _run(["text", "--steps", "3", "--max-calls", "12", "--judge-samples", "3", "--engine", engine_module,
                       "--run-dir", str(run_dir)], capsys)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert code == 0 and summary["stopped"].startswith("out of budget in step 2 (budget of 12 LLM calls reached")
