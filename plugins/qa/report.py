@@ -77,6 +77,7 @@ def training_summary(source: str, trainer: PromptTrainer, plot_name: str) -> dic
         "sizes": list(trainer.splits.sizes()),
         "evaluator": trainer.evaluator.name,
         "steps": len(history),
+        "stopped": trainer.stopped or "ran every step",
         "kept": sum(r.accepted for r in history),
         "kept_from": {source: sum(r.accepted and r.source == source for r in history)
                       for source in (FEEDBACK, DEMONSTRATIONS)},
@@ -102,10 +103,12 @@ def training_verdict(history: Sequence[StepRecord], versions: Sequence[PromptVer
 
 
 def training_report(
-    title: str, history: Sequence[StepRecord], versions: Sequence[PromptVersion], plot_name: str
+    title: str, history: Sequence[StepRecord], versions: Sequence[PromptVersion], plot_name: str, stopped: str = "",
 ) -> str:
     final = versions[history[-1].version] if history else versions[0]
     lines = [f"# {title}", "", training_verdict(history, versions), ""]
+    if stopped:
+        lines += [f"Stopped early: {stopped}.", ""]
     lines += ["```", results_table(history, versions), "```", "", f"![accuracy]({plot_name})", ""]
     lines += ["## Starting prompt", "", versions[0].prompt, "", "## Final prompt", "", final.prompt, ""]
     for r in history:

@@ -132,7 +132,7 @@ def run_qa(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     history, versions = trainer.history, trainer.versions
     plot_accuracy(history, versions, run.path / PLOT_FILE)
     summary = training_summary(source, trainer, PLOT_FILE)
-    run.finish(summary, training_report(f"tg run qa: {source}", history, versions, PLOT_FILE))
+    run.finish(summary, training_report(f"tg run qa: {source}", history, versions, PLOT_FILE, trainer.stopped))
     return {**summary, "table": results_table(history, versions)}
 
 

@@ -150,6 +150,7 @@ class PromptTrainer:
         self.current = 0
         self.history: list[StepRecord] = []
         self._tests: dict[int, asyncio.Future] = {}
+        self.stopped = ""  # why training ended before its steps (a spent budget)
 
     # ---------------------------------------------------------------- data
 
@@ -217,7 +218,11 @@ class PromptTrainer:
             return
 
         async def measure() -> None:
-            scores = await self.ascore(self.versions[index].prompt, self.splits.test)
+            try:
+                scores = await self.ascore(self.versions[index].prompt, self.splits.test)
+            except tg.BudgetExceededError as exc:  # the prompt stays kept; its test accuracy is unknown
+                log.warning("test accuracy of prompt version %d not measured: %s", index, exc)
+                return
             self.versions[index].test = mean_score(scores)
 
         self._tests[index] = asyncio.ensure_future(measure())
@@ -332,7 +337,12 @@ class PromptTrainer:
             self._measure_test(index)
         try:
             for step in steps:
-                record = await self.astep(step)
+                before = self.optimizer.state()
+                try:
+                    record = await self.astep(step)
+                except tg.BudgetExceededError as exc:
+                    self._drop_step(step, before, str(exc))
+                    break
                 self._raise_failed_tests()
                 if on_step is not None:
                     on_step(record)
@@ -341,6 +351,15 @@ class PromptTrainer:
             for future in self._tests.values():
                 future.cancel()
             self._tests = {}
+
+    def _drop_step(self, step: int, optimizer_state: dict[str, Any], why: str) -> None:
+        """A budget spent inside ``step`` ends training as the shared loop does: the step is not recorded,
+        the kept prompt and the optimizer are as before it, and ``stopped`` says why."""
+        self.optimizer.load_state(optimizer_state)
+        self.optimizer.zero_grad()
+        self.prompt.set_value(self.versions[self.current].prompt)
+        self.stopped = f"out of budget in step {step} ({why}); the step was dropped, the prompt kept before it stays"
+        log.warning("%s", self.stopped)
 
     def train(self, steps: int | Iterable[int], on_step: Callable[[StepRecord], None] | None = None) -> None:
         """Synchronous ``atrain``; an int means steps 1..n."""

@@ -185,6 +185,23 @@ def test_resume_after_an_interruption_redoes_no_finished_step(tmp_path, capsys):
     assert [s for s in steps_logged if s < 4] == [0, 1, 2, 3] and 4 in steps_logged
 
 
+def test_a_spent_budget_ends_training_with_the_prompt_kept_before(tmp_path, capsys):
+    options = ["--task", "object_counting", "--sizes", SIZES, "--steps", "3", "--max-calls", "60"]
+    assert main(qa(tmp_path, *options)) == 0  # the start and step 1 take 45 calls; step 2 needs more than 15
+    run = tmp_path / "run"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 1 and summary["kept"] == 1 and summary["usage"]["calls"] <= 60
+    assert summary["stopped"].startswith("out of budget in step 2 (budget of 60 LLM calls reached")
+    assert summary["final"]["prompt"] == f"{qa_prompts.OBJECT_COUNTING_SYSTEM} Be careful."
+    assert summary["final"]["test"] == 1.0  # measured before the budget ran out
+    assert sorted(p.name for p in (run / "checkpoints").glob("step-*.json")) == ["step-0000.json", "step-0001.json"]
+    assert "Stopped early: out of budget in step 2" in (run / "report.md").read_text()
+    calls = CALLS.optimizer
+    assert main(["run", "--resume", str(run)]) == 0  # the budget counts across resumes: it stops again at once
+    again = json.loads((run / "summary.json").read_text())
+    assert again["steps"] == 1 and again["stopped"].startswith("out of budget in step 2") and CALLS.optimizer == calls
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

@@ -151,12 +151,21 @@ def test_an_unparsable_optimizer_answer_keeps_the_prompt_and_training_goes_on():
     assert trainer.history[0].candidate is None and trainer.history[1].accepted
 
 
-def test_an_engine_failure_during_the_update_stops_training_instead_of_counting_as_a_step():
+def test_a_budget_spent_during_the_update_ends_training_instead_of_counting_as_a_step():
     engine = scripted([tg.BudgetExceededError("max_calls reached")])
     trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START)
-    with pytest.raises(tg.BudgetExceededError, match="max_calls"):
-        trainer.train(1)
+    trainer.train(2)
     assert trainer.history == [] and trainer.prompt.value == START
+    assert trainer.stopped.startswith("out of budget in step 1 (max_calls reached)")
+    assert trainer.optimizer.state() == PromptTrainer(SPLITS, ExactMatchLoss(), engine, START).optimizer.state()
+
+
+def test_another_engine_failure_during_the_update_still_stops_training_with_the_error():
+    engine = scripted([tg.EngineCallError("outage")])
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START)
+    with pytest.raises(tg.EngineCallError, match="outage"):
+        trainer.train(1)
+    assert trainer.history == [] and not trainer.stopped
 
 
 def test_minibatch_answers_and_feedback_are_concurrent(recorder):
