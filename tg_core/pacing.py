@@ -8,10 +8,11 @@ gives ``--max-calls`` and ``--steps`` expects the steps, so with a call budget
 the loop gives each step an equal share of the calls left and asks as many
 candidates as that share pays for (never fewer than one, never more than
 asked for). The prices come from what the run has spent: before the first
-step, a candidate costs its proposal plus what evaluating the start cost, and
-the feedback three calls per track (the judgement, then backward through the
-simulator's report to the value); after a step, what that step's feedback and
-candidates cost. A step that still cannot be paid for ends the run as any
+step, a candidate costs two calls (its proposal and one answer asked again: a
+small model often repeats a value or breaks a constraint) plus what
+evaluating the start cost, and the feedback three calls per track (the
+judgement, then backward through the simulator's report to the value); after
+a step, what that step's feedback and candidates cost. A step that still cannot be paid for ends the run as any
 spent budget does, keeping what it measured.
 """
 
@@ -20,7 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-FIRST_FEEDBACK_CALLS = 3.0  # judge, report's feedback, value's feedback: the price until a step measures it
+# the prices until a step measures them
+FIRST_FEEDBACK_CALLS = 3.0  # judge, report's feedback, value's feedback
+FIRST_ASKING_CALLS = 2.0  # a proposal and one answer asked again
 
 
 def call_budget(engine: Any) -> int | None:
@@ -50,7 +53,7 @@ class Pace:
         """
         share = (self.max_calls - used) / max(1, steps_left)
         feedback = self.feedback_calls if self.feedback_calls is not None else FIRST_FEEDBACK_CALLS
-        candidate = self.candidate_calls if self.candidate_calls is not None else 1.0 + evaluation_calls
+        candidate = self.candidate_calls if self.candidate_calls is not None else FIRST_ASKING_CALLS + evaluation_calls
         affordable = (share - feedback * tracks) / max(candidate * tracks, 1e-9)
         return max(1, min(wanted, int(affordable)))
 

@@ -233,18 +233,20 @@ def test_a_spent_budget_ends_the_run_with_the_best_value_so_far_and_resuming_red
 
 
 def test_candidates_measured_before_the_budget_ran_out_are_kept_and_their_step_is_checkpointed(tmp_path):
-    engine = tg.engines.BudgetedEngine(_scripted(["3", "1", "4"]), tg.Budget(max_calls=5))
+    engine = tg.engines.BudgetedEngine(_scripted(["3", "4", "6", *["1"] * 6]), tg.Budget(max_calls=14))
     run = tg.Run.create(tmp_path, "loop", engine=engine)
     with run:
-        variable, loop = _loop(engine, steps=1, candidates=3, run=run)
-        loop.run_all()  # judge, two backward calls, two proposals paid for; the start handed back is asked again
-    assert variable.value == "3" and engine.usage.calls == 5
-    assert loop.stopped.startswith("out of budget in step 1 (budget of 5 LLM calls reached")
+        variable, loop = _loop(engine, steps=2, candidates=3, run=run)
+        # step 1, paced to 2 candidates, costs 5 calls, so step 2 can afford all 3 at one call each; but two of
+        # its answers hand back the start and are asked again, and the budget runs out among those
+        loop.run_all()
+    assert variable.value == "6" and engine.usage.calls == 14
+    assert loop.stopped.startswith("out of budget in step 2 (budget of 14 LLM calls reached")
     assert loop.stopped.endswith("the step kept the best of the candidates measured before)")
-    record = loop.tracks[0].history[0]
-    assert [c["value"] for c in record["candidates"]] == ["3"] and "budget" in record["out_of_budget"]
-    assert record["paced"] == {"candidates": 2, "wanted": 3}
-    assert run.completed_steps == 1 and not loop.step_dropped
+    first, second = loop.tracks[0].history
+    assert first["paced"] == {"candidates": 2, "wanted": 3} and "paced" not in second
+    assert [c["value"] for c in second["candidates"]] == ["6"] and "budget" in second["out_of_budget"]
+    assert run.completed_steps == 2 and not loop.step_dropped
 
 
 def test_a_call_budget_is_spread_over_the_steps_so_each_asks_what_its_share_pays_for(tmp_path):

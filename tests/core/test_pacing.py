@@ -15,9 +15,10 @@ from tg_core.pacing import Pace, call_budget
 
 def test_the_first_step_prices_a_candidate_by_the_start_and_later_steps_by_what_they_spent():
     pace = Pace(max_calls=20)
-    # share 20 / 5 = 4 calls: three for the feedback, one candidate of a proposal and a free evaluation
+    # share 20 / 5 = 4 calls: three for the feedback, not enough for a candidate's two (one, all the same)
     assert pace.width(wanted=4, used=0, steps_left=5, tracks=1, evaluation_calls=0) == 1
-    assert pace.width(wanted=4, used=0, steps_left=2, tracks=1, evaluation_calls=0) == 4  # 10 calls buy 7
+    assert pace.width(wanted=4, used=0, steps_left=2, tracks=1, evaluation_calls=0) == 3  # (10 - 3) / 2
+    assert pace.width(wanted=4, used=0, steps_left=2, tracks=1, evaluation_calls=1.5) == 2  # (10 - 3) / 3.5
     pace.record(feedback_calls=2, candidate_calls=6, tracks=1, asked=3)  # 2 calls per candidate measured
     assert pace.width(wanted=4, used=8, steps_left=2, tracks=1, evaluation_calls=0) == 2  # (6 - 2) / 2
     assert pace.width(wanted=4, used=19, steps_left=3, tracks=1, evaluation_calls=0) == 1  # never below one
