@@ -217,7 +217,9 @@ class Optimization:
     ``resamples`` values per step come from each objective's ``resample``.
     With a budget of calls on the engine (``--max-calls``) each step asks as
     many of the ``candidates`` as its share of the calls left pays for
-    (:mod:`tg_core.pacing`), so the run does its steps.
+    (:mod:`tg_core.pacing`), so the run does its steps. A task that runs
+    several loops one after another on one budget sets ``steps_after`` to the
+    steps of the loops still to come, so this one leaves them their share.
     """
 
     def __init__(
@@ -263,6 +265,7 @@ class Optimization:
         self.stopped = ""
         self.out_of_budget = False  # the engine's budget ran out: no step follows
         self.step_dropped = False  # ... before the step measured any candidate, so it is not checkpointed
+        self.steps_after = 0  # steps of later loops on the same budget
         self._pace: Pace | None = None
         self._evaluation_calls = 0.0  # what evaluating the start cost, the first price of a candidate
         self._feedback_calls = 0  # calls this step's feedback made
@@ -367,8 +370,8 @@ class Optimization:
         if self._calls() > before and not self._evaluation_calls:
             self._evaluation_calls = (self._calls() - before) / len(active)
         self._feedback_calls = 0
-        width = self._pace.width(self.candidates, self._calls(), self.steps - step + 1, len(active),
-                                 self._evaluation_calls)
+        width = self._pace.width(self.candidates, self._calls(), self.steps - step + 1 + self.steps_after,
+                                 len(active), self._evaluation_calls)
         if width < self.candidates:
             log.info("step %d: %d of %d candidates per track, so the call budget lasts the steps left",
                      step, width, self.candidates)

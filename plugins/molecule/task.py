@@ -219,6 +219,8 @@ def run_molecule(args: argparse.Namespace, run: tg_core.Run) -> dict[str, Any]:
                                  edits=args.edits, examples=prompts.DRUG_EXAMPLES if args.examples else (),
                                  constraints=args.constraint, executor=executor, run=run)
                  for goals in chosen.target_sets]
+        for index, loop in enumerate(loops):  # a call budget is paced over every target set's steps
+            loop.steps_after = steps * (len(loops) - index - 1)
         for loop, state in zip(loops, saved, strict=False):
             loop.load_state(state["loop"])
             loop.optimizer.load_state(state["optimizer"])

@@ -265,6 +265,18 @@ def test_a_call_budget_is_spread_over_the_steps_so_each_asks_what_its_share_pays
         in progress.markdown(loop)
 
 
+def test_loops_run_one_after_another_on_one_budget_each_leave_the_later_steps_their_share():
+    engine = tg.engines.BudgetedEngine(_scripted([str(n) for n in range(2, 20)]), tg.Budget(max_calls=24))
+    first_variable, first = _loop(engine, steps=3, candidates=3)
+    first.steps_after = 3
+    first.run_all()  # alone, its first step would have asked all three candidates (24 / 3 = 8 calls a step)
+    assert [r["paced"]["candidates"] for r in first.tracks[0].history] == [1, 1, 1]
+    second_variable, second = _loop(engine, start="1", steps=3, candidates=3)
+    second.run_all()
+    assert [r["step"] for r in second.tracks[0].history] == [1, 2, 3] and not second.out_of_budget
+    assert engine.usage.calls <= 24
+
+
 def test_a_budget_that_pays_for_every_candidate_leaves_the_width_alone():
     engine = tg.engines.BudgetedEngine(_scripted([str(n) for n in range(2, 20)]), tg.Budget(max_calls=100))
     variable, loop = _loop(engine, steps=3, candidates=3)

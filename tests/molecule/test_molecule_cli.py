@@ -156,6 +156,22 @@ def test_a_run_per_target_writes_one_table_across_targets_and_releases_each_targ
     assert summary["per_target"] and [t["targets"] for t in summary["across_targets"]] == ["DRD2", "DRD3"]
 
 
+@pytest.mark.slow
+def test_a_call_budget_per_target_leaves_the_later_targets_their_share(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    code = main(["run", "molecule", "--target", "DRD2", "--target", "DRD3", "--per-target", "--smiles", CAFFEINE,
+                 "--steps", "1", "--exhaustiveness", "1", "--executor", "thread", "--engine", ENGINE,
+                 "--max-calls", "12", "--run-dir", str(run_dir)])
+    assert code == 0, capsys.readouterr().err
+    # paced to one candidate each, both targets take their step in 12 calls; paced as if DRD2 were alone,
+    # its four candidates (each answer asked again) spent the budget and DRD3 never started
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["stopped"] == "DRD2: ran every step; DRD3: ran every step" and summary["usage"]["calls"] <= 12
+    rows = _csv(run_dir / "molecules.csv")
+    assert {(r["targets"], r["iteration"]) for r in rows} == {("DRD2", "0"), ("DRD2", "1"), ("DRD3", "0"), ("DRD3", "1")}
+    assert [e["candidates"] for e in _events(run_dir, "pace")] == [1, 1]
+
+
 def test_target_all_plans_one_optimization_per_dockstring_target():
     import argparse
 
