@@ -249,7 +249,7 @@ def test_a_step_of_the_shared_loop_with_the_light_model(real_cache, tmp_path, mo
     start.write_text("from typing import List\n\n\ndef has_close_elements(numbers: List[float], threshold: float) "
                      "-> bool:\n    return False\n")  # passes 1 of the 2 visible tests
     assert main(["run", "code", "--problem", "HumanEval/0", "--code", str(start), "--engine", "local:light",
-                 "--steps", "1", "--candidates", "1", "--no-cache", "--run-dir", str(tmp_path / "run")]) == 0
+                 "--steps", "1", "--candidates", "1", "--resamples", "0", "--no-cache", "--run-dir", str(tmp_path / "run")]) == 0
     summary, report, _ = _outputs(tmp_path)
     assert summary["start_score"] == [1.0, 2.0] and summary["iterations"] == 1
     assert summary["usage"]["calls"] >= 5  # the judge, three backward calls, at least one optimizer answer
