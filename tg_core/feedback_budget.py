@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from . import prompts
 from .calls import ask_completion
-from .engines.base import estimate_tokens
+from .engines.base import estimate_tokens, layers
 from .events import emit
 
 if TYPE_CHECKING:
@@ -49,15 +49,11 @@ CONTEXT_BY_PREFIX = (
 
 def context_tokens(engine: Engine) -> int:
     """The engine's context window in tokens (through any layers around it)."""
-    inner = engine
-    while True:
+    for layer in layers(engine):
         for name in ("context_tokens", "n_ctx"):
-            value = getattr(inner, name, None)
+            value = getattr(layer, name, None)
             if isinstance(value, int) and value > 0:
                 return value
-        if not hasattr(inner, "inner"):
-            break
-        inner = inner.inner
     model = engine.model.rpartition(":")[2].rpartition("/")[2]
     for prefix, tokens in CONTEXT_BY_PREFIX:
         if model.startswith(prefix):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .engines.base import layers
 from .errors import EngineConfigError
 
 if TYPE_CHECKING:
@@ -174,9 +175,8 @@ def unique(images: list[Image]) -> list[Image]:
 
 def accepts_images(engine: Engine) -> bool:
     """Whether ``engine`` reads image parts; a layer answers for the engine it wraps."""
-    while not hasattr(engine, "accepts_images") and hasattr(engine, "inner"):
-        engine = engine.inner
-    return bool(getattr(engine, "accepts_images", False))
+    answering = next((layer for layer in layers(engine) if hasattr(layer, "accepts_images")), None)
+    return bool(getattr(answering, "accepts_images", False))
 
 
 def has_images(messages: Messages) -> bool:

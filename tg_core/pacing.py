@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .engines.base import layers
+
 # the prices until a step measures them
 FIRST_FEEDBACK_CALLS = 3.0  # judge, report's feedback, value's feedback
 FIRST_ASKING_CALLS = 2.0  # a proposal and one answer asked again
@@ -28,13 +30,8 @@ FIRST_ASKING_CALLS = 2.0  # a proposal and one answer asked again
 
 def call_budget(engine: Any) -> int | None:
     """The ``max_calls`` of the budget layer around ``engine``, or ``None`` when calls are not limited."""
-    layer = engine
-    while layer is not None:
-        limit = getattr(getattr(layer, "budget", None), "max_calls", None)
-        if limit is not None:
-            return int(limit)
-        layer = getattr(layer, "inner", None)
-    return None
+    limits = (getattr(getattr(layer, "budget", None), "max_calls", None) for layer in layers(engine))
+    return next((int(limit) for limit in limits if limit is not None), None)
 
 
 @dataclass

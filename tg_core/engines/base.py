@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -248,6 +249,13 @@ class ModelEngine(Engine):
             cost_usd=cost,
             cached=False,
         )
+
+
+def layers(engine: Any) -> Iterator[Any]:
+    """``engine`` and every engine it wraps, outermost first (a layer keeps the one it wraps as ``inner``)."""
+    while engine is not None:
+        yield engine
+        engine = getattr(engine, "inner", None)
 
 
 class EngineLayer(Engine):
