@@ -268,7 +268,6 @@ class Optimization:
         self.steps_after = 0  # steps of later loops on the same budget
         self._pace: Pace | None = None
         self._evaluation_calls = 0.0  # what evaluating the start cost, the first price of a candidate
-        self._feedback_calls = 0  # calls this step's feedback made
 
     # -------------------------------------------------------------- state
 
@@ -335,9 +334,11 @@ class Optimization:
         try:
             width = await self._width(step, active)
             begun = self._calls() if self._pace is not None else 0
-            short = [why for why in await asyncio.gather(*(self._step_track(t, step, width) for t in active)) if why]
+            outcomes = await asyncio.gather(*(self._step_track(t, step, width) for t in active))
+            short = [why for why, _ in outcomes if why]
             if self._pace is not None:
-                self._pace.record(self._feedback_calls, self._calls() - begun - self._feedback_calls, len(active),
+                feedback = sum(calls for _, calls in outcomes)
+                self._pace.record(feedback, self._calls() - begun - feedback, len(active),
                                   (width + self.resamples) * len(active))
         except BudgetExceededError as exc:
             self._stop_for_budget(step, f"{exc}; the step was dropped, the best value of the steps before is kept")
@@ -369,7 +370,6 @@ class Optimization:
         await asyncio.gather(*(self._best_of(t) for t in active))
         if self._calls() > before and not self._evaluation_calls:
             self._evaluation_calls = (self._calls() - before) / len(active)
-        self._feedback_calls = 0
         width = self._pace.width(self.candidates, self._calls(), self.steps - step + 1 + self.steps_after,
                                  len(active), self._evaluation_calls)
         if width < self.candidates:
@@ -412,8 +412,9 @@ class Optimization:
             best.feedback = list(best.variable.gradients)
         return best.feedback
 
-    async def _step_track(self, track: Track, step: int, width: int) -> str:
-        """One step of ``track`` asking ``width`` candidates; why a spent budget cut them short ("" if it did not)."""
+    async def _step_track(self, track: Track, step: int, width: int) -> tuple[str, int]:
+        """One step of ``track`` asking ``width`` candidates: why a spent budget cut them short ("" if it did
+        not), and the calls its feedback made (counted only when a call budget is paced)."""
         best = await self._best_of(track)
         record: dict[str, Any] = {"step": step, "track": track.name, "value": best.value,
                                   "score": list(best.score) if best.score else None, "metrics": best.metrics}
@@ -425,15 +426,18 @@ class Optimization:
                           best_value=track.best_value, best_score=record["score"])
             track.history.append(record)
             self._log("loop_step", **record)
-            return ""
+            return "", 0
         # every value a step started from counts as tried, the start included
         avoid = list(dict.fromkeys([*track.tried, *(r["value"] for r in track.history), best.value]))
 
+        feedback_calls = 0
+
         async def propose() -> Proposals:
+            nonlocal feedback_calls
             before = self._calls() if self._pace is not None else 0
             feedback = await self._feedback_on(track, best)
             if self._pace is not None:
-                self._feedback_calls += self._calls() - before
+                feedback_calls = self._calls() - before
             parameter = track.parameter
             parameter.zero_grad()
             parameter.set_value(best.value)
@@ -499,7 +503,7 @@ class Optimization:
         record.update(best_value=track.best_value, best_score=list(track.best_score) if track.best_score else None)
         track.history.append(record)
         self._log("loop_step", **record)
-        return spent[0] if spent else ""
+        return (spent[0] if spent else ""), feedback_calls
 
     async def _resampled(self, track: Track, step: int) -> list[str]:
         """This step's draws from the objective's generator (distinct seeds per run seed, step and draw)."""
