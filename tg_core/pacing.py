@@ -12,8 +12,9 @@ step, a candidate costs two calls (its proposal and one answer asked again: a
 small model often repeats a value or breaks a constraint) plus what
 evaluating the start cost, and the feedback three calls per track (the
 judgement, then backward through the simulator's report to the value); after
-a step, what that step's feedback and candidates cost. A step that still cannot be paid for ends the run as any
-spent budget does, keeping what it measured.
+a step, what that step's feedback and candidates cost. A step that still
+cannot be paid for ends the run as any spent budget does, keeping what it
+measured.
 """
 
 from __future__ import annotations
