@@ -91,8 +91,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 def _engine_for(spec: str | None, args: argparse.Namespace):
     from .engines import Budget, get_engine
 
+    limits = {"--max-calls": args.max_calls, "--max-tokens": args.max_tokens, "--max-usd": args.max_usd}
+    for option, value in limits.items():
+        if value is not None and value <= 0:  # 0 would otherwise read as no limit at all
+            raise TGError(f"{option} must be positive, got {value}")
     budget = None
-    if args.max_calls or args.max_tokens or args.max_usd:
+    if any(value is not None for value in limits.values()):
         budget = Budget(args.max_calls, args.max_tokens, args.max_usd)
     return get_engine(spec, cache=not args.no_cache, budget=budget)
 

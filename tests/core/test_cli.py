@@ -137,3 +137,17 @@ def test_tg_serve_announces_its_address_and_answers_openai_clients():
 def test_tg_serve_refuses_a_bad_max_tokens_before_loading_the_model(value, capsys):
     assert main(["serve", "--model", "light", "--port", "0", "--max-tokens", value]) != 0
     assert "max_tokens must be an integer from 1 to n_ctx" in capsys.readouterr().err
+
+
+def judge(messages, **params):
+    """python:test_cli:judge, a model that would let a run go on."""
+    return "Fine.\nSCORE: 5"
+
+
+@pytest.mark.parametrize(("option", "value"), [("--max-calls", "0"), ("--max-tokens", "-5"), ("--max-usd", "0")])
+def test_a_budget_of_zero_or_less_is_named_before_a_run_folder_exists(tmp_path, capsys, option, value):
+    """0 used to read as no budget at all, so --max-calls 0 ran without a limit."""
+    assert main(["run", "text", option, value, "--engine", "python:test_cli:judge",
+                 "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert f"{option} must be positive, got {value}" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
