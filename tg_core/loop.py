@@ -73,6 +73,11 @@ class Objective:
     then judged). ``done(evaluation)`` says the value needs no more work (every
     goal met). ``metrics(report)`` gives numbers to record for each evaluated
     value. ``score_names`` label the score's components in reports.
+    ``ties_move``: a candidate that only ties the best replaces it, so the
+    next step's feedback is about a new value; set it ``False`` where a tie
+    is no evidence the new value is as good (code ranked by three visible
+    tests says nothing of the hidden ones; keeping the incumbent also keeps
+    its feedback, so the next step pays for no new judgement).
     ``describe(evaluation)`` says in a line how a value did (default: its
     score); the optimizer sees that line next to every value measured so far.
     ``neighbours(best, proposal)`` gives values the program derives from a
@@ -99,6 +104,7 @@ class Objective:
     describe: Callable[[Evaluation], str] | None = None
     neighbours: Callable[[str, str], Sequence[str]] | None = None
     resample: Callable[[int], Any] | None = None
+    ties_move: bool = True
 
     def outcome(self, evaluation: Evaluation) -> str:
         if self.describe is not None:
@@ -182,11 +188,11 @@ def scored_pairs(measured: Mapping[str, tuple[Any, str]]) -> list[tuple[str, str
     return [(value, outcome) for value, (_score, outcome) in ranked]
 
 
-def better(candidate: Score | None, incumbent: Score | None) -> bool:
-    """At least as good (ties move the search on); anything scored beats nothing scored."""
+def better(candidate: Score | None, incumbent: Score | None, ties_move: bool = True) -> bool:
+    """At least as good (strictly better with ``ties_move=False``); anything scored beats nothing scored."""
     if candidate is None:
         return False
-    return incumbent is None or candidate >= incumbent
+    return incumbent is None or candidate > incumbent or (ties_move and candidate == incumbent)
 
 
 def add_loop_arguments(parser: Any, candidates: int = 1, patience: int = 2) -> None:
@@ -546,7 +552,7 @@ class Optimization:
         if track.objective.score is None:  # nothing to measure: the first valid proposal moves on
             return evaluations[0]
         top = max((e for e in evaluations if e.score is not None), key=lambda e: e.score, default=None)
-        return top if top is not None and better(top.score, track.best_score) else None
+        return top if top is not None and better(top.score, track.best_score, track.objective.ties_move) else None
 
     def _log(self, kind: str, **fields: Any) -> None:
         if self.run is not None:

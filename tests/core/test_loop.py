@@ -77,6 +77,32 @@ def test_the_kept_value_never_gets_worse():
     assert sorted(track.tried) == ["2", "3", "4", "5"]
 
 
+@pytest.mark.parametrize("ties_move", [True, False])
+def test_a_candidate_that_only_ties_the_best_replaces_it_unless_the_objective_keeps_the_incumbent(ties_move):
+    # the score is the number's whole part: 1.5 and 1.7 tie the start 1
+    proposals, judged = ["1.5", "1.7"], []
+
+    def reply(messages, **params):
+        if messages[0]["content"] == prompts.OPTIMIZER_SYSTEM:
+            return f"{prompts.IMPROVED_START} {proposals.pop(0)} {prompts.IMPROVED_END}"
+        if messages[0]["content"] == "Judge the number.":
+            judged.append(messages[-1]["content"])
+        return "make it bigger"
+
+    engine = tg.FunctionEngine(reply)
+    variable = tg.Variable("1", role_description="a number")
+    objective = Objective(forward=tg.SimulatorFunction(_number, purpose="reads the number"),
+                          judge=tg.TextLoss("Judge the number.", engine=engine),
+                          score=lambda report, judgement: int(report.data["value"]), ties_move=ties_move)
+    loop = Optimization({"x": variable}, objective, TGD([variable], engine=engine), steps=2, engine=engine)
+    loop.run_all()
+    track = loop.tracks[0]
+    assert [r["accepted"] for r in track.history] == [ties_move, ties_move]
+    assert variable.value == ("1.7" if ties_move else "1")
+    # the kept start's judgement serves both steps; a moved search pays for one on each new value
+    assert judged == (["value: 1", "value: 1.5"] if ties_move else ["value: 1"])
+
+
 def test_the_optimizer_sees_the_values_measured_so_far_with_their_scores_best_last():
     log = []
     _variable, loop = _loop(_scripted(["5", "3", "9", "7"], log), steps=2, candidates=2)
