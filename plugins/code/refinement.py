@@ -92,7 +92,9 @@ def code_objective(problem: Problem, engine: Engine | None, sandbox: Sandbox,
                    timeout_s: float = DEFAULT_TIMEOUT_S, memory_mb: int = DEFAULT_MEMORY_MB,
                    instruction: str = prompts.CODE_LOSS_INSTRUCTION) -> Objective:
     """Visible tests forward, the code-refinement loss as judge, ranked by visible tests passed;
-    fresh solutions from the problem statement as its resample."""
+    fresh solutions from the problem statement as its resample. A candidate must pass more visible
+    tests to replace the kept code: on three tests a tie says nothing of the hidden ones (at equal
+    calls a tying rewrite of frog-jump replaced a start passing 36 of 37 hidden tests with one passing 9)."""
     return Objective(
         forward=code_tests(problem, "visible", sandbox, timeout_s, memory_mb),
         judge=code_refinement_loss(engine, problem, instruction),
@@ -101,6 +103,7 @@ def code_objective(problem: Problem, engine: Engine | None, sandbox: Sandbox,
         metrics=visible_metrics,
         score_names=SCORE_NAMES,
         resample=SolutionSampler(problem, engine),
+        ties_move=False,
     )
 
 

@@ -52,6 +52,10 @@ def worse_candidates(messages, **params):  # two candidates per step: seeds 2, 3
     return _reply(messages, params, lambda seed: {2: WORSE, 3: HALF, 4: CRASHES, 5: BUGGY.replace("0", "0 * len(height)")}[seed])
 
 
+def ties_then_improves(messages, **params):  # one candidate per step: seed 1 ties the start, seed 2 improves
+    return _reply(messages, params, lambda seed: {1: BUGGY.replace("0", "0 * len(height)"), 2: HALF}[seed])
+
+
 def syntax_error_first(messages, **params):
     return _reply(messages, params, lambda seed: FIXED if seed >= REASK else BROKEN)
 
@@ -149,6 +153,17 @@ def test_a_worse_candidate_never_replaces_a_better_one(tmp_path):
     step2 = history["tracks"]["code"]["history"][1]
     assert sorted(c["score"][0] for c in step2["candidates"]) == [0.0, 1.0] and not step2["accepted"]
     assert [c["score"] for c in step2["candidates"] if c["value"] == CRASHES.rstrip("\n")] == [[0.0, 0.0]]
+
+
+def test_code_that_only_ties_the_kept_code_on_visible_tests_does_not_replace_it(tmp_path):
+    assert _run(tmp_path, "--steps", "2", "--candidates", "1", engine="ties_then_improves") == 0
+    summary, _report, events = _outputs(tmp_path)
+    steps = [e for e in events if e["kind"] == "loop_step"]
+    assert [s["candidates"][0]["score"] for s in steps] == [[1.0, 3.0], [2.0, 3.0]]
+    assert [s["accepted"] for s in steps] == [False, True] and steps[1]["value"] == BUGGY.rstrip("\n")
+    assert (tmp_path / "run" / "final.py").read_text() == HALF.rstrip("\n")
+    # step 2 starts from the same kept code, so its review is not asked again
+    assert len([m for m in STATE["messages"] if m[0]["content"] == prompts.CODE_LOSS_SYSTEM]) == 1
 
 
 def test_code_with_a_syntax_error_is_reasked_with_the_reason_and_never_run(tmp_path):
