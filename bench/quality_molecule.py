@@ -9,7 +9,10 @@ those: how many proposals were valid and new, and the best one's Vina, QED
 and SA (best = lowest Vina among the valid new molecules free of PAINS and
 Brenk alerts, for every arm alike: tg-core refuses alerted molecules, the
 other arms may propose them, and a chemist would discard them; an arm that
-found none is left with its start). The final molecule's numbers are kept too.
+found none is left with its start). The final molecule's numbers are kept too,
+with how many of the goals every arm is given (Vina at most -10 kcal/mol, QED at
+least 0.6) the molecule it returns meets: lowest Vina alone ranks a molecule
+that gave up drug-likeness for binding above one that met the QED goal.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from quality_common import Context, Domain, read_checkpoints
 
 STARTS = (("phenol", "c1ccccc1O"), ("aspirin", "CC(=O)Oc1ccccc1C(=O)O"))
 DOCKING_SEED = 0
+GOALS = {"vina": -10.0, "qed": 0.6}  # every arm's target: Vina at most, QED at least
 # Reconstructed from the TextGrad paper's description of its molecule loss (its code was never released).
 TEXTGRAD_LOSS = (
     "You evaluate a candidate drug molecule for the protein target {target} from its docking and "
@@ -42,6 +46,13 @@ def smiles_of(outcome: dict[str, Any]) -> list[str]:
     found = [e.get("value") or (e.get("candidate") or {}).get("smiles") for e in outcome.get("evaluated", [])]
     found += outcome.get("proposals", []) + outcome.get("trajectory", [])
     return [s for s in dict.fromkeys(f for f in found if isinstance(f, str) and f.strip())]
+
+
+def goals_met(result: Any) -> int:
+    """How many of GOALS a docked molecule meets (none for an invalid one)."""
+    if not result.ok or result.qed is None:
+        return 0
+    return int(result.vina <= GOALS["vina"]) + int(result.qed >= GOALS["qed"])
 
 
 def alerts(smiles: str) -> list[str]:
@@ -82,7 +93,7 @@ class MoleculeDomain(Domain):
     def settings(self, options: argparse.Namespace) -> dict[str, Any]:
         return {"target": options.molecule_target, "exhaustiveness": options.molecule_exhaustiveness,
                 "docking_seed": DOCKING_SEED, "starts": options.molecule_starts,
-                "goals": {"vina": -10.0, "qed": 0.6}}
+                "goals": GOALS}
 
     def cases(self, options: argparse.Namespace) -> list[dict[str, Any]]:
         chosen = [s.strip() for s in options.molecule_starts.split(",")]
@@ -119,7 +130,7 @@ class MoleculeDomain(Domain):
 
     def textgrad_spec(self, ctx: Context, case: dict[str, Any], start: dict[str, Any]) -> dict[str, Any]:
         return {"program": "molecule", "start": start["value"], "role": TEXTGRAD_ROLE.format(target=case["target"]),
-                "loss": TEXTGRAD_LOSS.format(target=case["target"], vina=-10.0, qed=0.6),
+                "loss": TEXTGRAD_LOSS.format(target=case["target"], **GOALS),
                 "constraints": [TEXTGRAD_CONSTRAINT], "dock_purpose": DOCK_PURPOSE}
 
     def gepa_spec(self, ctx: Context, case: dict[str, Any], start: dict[str, Any]) -> dict[str, Any]:
@@ -161,12 +172,13 @@ class MoleculeDomain(Domain):
         return {"proposals": len(tried), "valid": len(valid), "new": len(new), "alerted": len(new) - len(clean),
                 "best_smiles": best.smiles, "best_vina": best.vina, "best_qed": best.qed, "best_sa": best.sa,
                 "final_smiles": final.smiles or outcome["value"], "final_vina": final.vina, "final_qed": final.qed,
-                "final_sa": final.sa, "final_error": final.error}
+                "final_sa": final.sa, "final_error": final.error, "final_goals": goals_met(final)}
 
     def summarize(self, measured: list[dict[str, Any]]) -> dict[str, Any]:
         n = len(measured)
         out: dict[str, Any] = {k: sum(m[k] for m in measured) / n for k in ("best_vina", "best_qed", "best_sa")}
         out.update({k: sum(m[k] for m in measured) for k in ("proposals", "valid", "new")})
+        out["final_goals"] = sum(m.get("final_goals", 0) for m in measured) / n
         return out
 
     def key(self, summary: dict[str, Any]) -> tuple[float, ...]:
@@ -174,7 +186,8 @@ class MoleculeDomain(Domain):
 
     def cell(self, summary: dict[str, Any]) -> str:
         return (f"{summary['best_vina']:.2f} (QED {summary['best_qed']:.2f}, SA {summary['best_sa']:.1f}; "
-                f"{summary['valid']:.0f} valid/{summary['new']:.0f} new of {summary['proposals']:.0f})")
+                f"{summary['valid']:.0f} valid/{summary['new']:.0f} new of {summary['proposals']:.0f}; "
+                f"returned meets {summary.get('final_goals', 0):.1f} of {len(GOALS)} goals)")
 
 
 DOMAIN = MoleculeDomain()

@@ -120,12 +120,24 @@ def test_molecule_domain(tmp_path):
     bests = {arm: run["cases"][0]["metrics"]["best_smiles"] for arm, run in runs.items()}
     assert "Oc1ccc(Cl)cc1" in bests.values() and "Sc1ccccc1O" not in bests.values()
     assert runs["start"]["metrics"]["proposals"] == 0
+    assert runs["start"]["cases"][0]["metrics"]["final_goals"] == 0  # phenol: QED 0.46, Vina about -4.5
     # Measuring the saved outcomes again (the docking cache answers) gives the same metrics.
     saved = tmp_path / "result.json"
     assert quality_remeasure.main([str(saved)]) == 0
     again = json.loads(saved.read_text())
     assert [r["metrics"] for r in again["runs"]] == [r["metrics"] for r in data["runs"]]
     assert again["summary"] == data["summary"] and again["remeasured"]["commit"]
+
+
+@pytest.mark.parametrize(("ok", "vina", "qed", "met"), [
+    (True, -10.5, 0.7, 2), (True, -10.0, 0.6, 2), (True, -6.35, 0.55, 0), (True, -5.74, 0.68, 1),
+    (True, -11.0, 0.3, 1), (False, None, None, 0)])
+def test_goals_met_counts_the_goals_every_arm_is_given(ok, vina, qed, met):
+    from types import SimpleNamespace
+
+    import quality_molecule
+
+    assert quality_molecule.goals_met(SimpleNamespace(ok=ok, vina=vina, qed=qed)) == met
 
 
 def test_remeasure_refuses_a_result_of_another_domain(tmp_path, capsys):
