@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import platform
@@ -49,12 +50,18 @@ def pinned_venv_python(venv: Path, package: str, version: str) -> Path:
     """The interpreter of ``venv`` holding ``package==version``, created on first use.
 
     Peers we compare against (textgrad, gepa) never enter the project's own
-    environment: their imports and dependencies would leak into our tests.
+    environment: their imports and dependencies would leak into our tests. A
+    lock file beside the venv makes processes that need it at once (parallel
+    test workers) wait for one build instead of writing the same venv together.
     """
     python = venv / "bin" / "python"
     stamp = venv / f".{package}-{version}"
-    if not stamp.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"{package}=={version}"], check=True)
-        stamp.touch()
+    if stamp.exists():
+        return python
+    with open(venv.with_name(venv.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not stamp.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"{package}=={version}"], check=True)
+            stamp.touch()
     return python
