@@ -7,6 +7,9 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Test workers: the light-model tests run on one thread each (the engine counts
+# idle cores), so one worker per core keeps every core busy.
+TEST_WORKERS ?= auto
 
 .PHONY: demo test bench lint install system-deps clean
 
@@ -30,7 +33,7 @@ demo: install
 
 test: install
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q --durations=20 $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=20 $(PYTEST_ARGS)
 
 bench: install
 	$(PY) bench/run_all.py
