@@ -135,7 +135,8 @@ class MoleculeDomain(Domain):
 
     def gepa_spec(self, ctx: Context, case: dict[str, Any], start: dict[str, Any]) -> dict[str, Any]:
         objective = (f"One SMILES string of a drug-like molecule that binds the protein {case['target']}: "
-                     "AutoDock Vina score at most -10 kcal/mol and QED at least 0.6. The candidate is the SMILES alone.")
+                     f"AutoDock Vina score at most {GOALS['vina']:g} kcal/mol and QED at least {GOALS['qed']:g}. "
+                     "The candidate is the SMILES alone.")
         return {"candidate": {"smiles": start["value"]}, "component": "smiles", "train": [case["id"]],
                 "objective": objective, "background": DOCK_PURPOSE, "perfect_score": 1.0}
 
@@ -155,7 +156,8 @@ class MoleculeDomain(Domain):
         if name == "gepa":
             smiles = payload["candidate"]["smiles"]
             result = self.dock(case, smiles)
-            goals = "Goals: Vina score at most -10 kcal/mol, QED at least 0.6. Answer with one SMILES only."
+            goals = (f"Goals: Vina score at most {GOALS['vina']:g} kcal/mol, QED at least {GOALS['qed']:g}. "
+                     "Answer with one SMILES only.")
             return {"scores": [self.score(result)], "outputs": [smiles], "inputs": [f"target {case['target']}"],
                     "feedback": [f"{result.to_text()}\n{goals}"]}
         raise KeyError(f"molecule domain: no evaluator {name!r}")
