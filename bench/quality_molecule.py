@@ -180,16 +180,20 @@ class MoleculeDomain(Domain):
         n = len(measured)
         out: dict[str, Any] = {k: sum(m[k] for m in measured) / n for k in ("best_vina", "best_qed", "best_sa")}
         out.update({k: sum(m[k] for m in measured) for k in ("proposals", "valid", "new")})
-        out["final_goals"] = sum(m.get("final_goals", 0) for m in measured) / n
+        goals = [m.get("final_goals") for m in measured]
+        # A result written before the goals were counted has none: say so rather than show 0 goals met.
+        out["final_goals"] = None if None in goals else sum(goals) / n
         return out
 
     def key(self, summary: dict[str, Any]) -> tuple[float, ...]:
         return (-summary["best_vina"], summary["best_qed"])
 
     def cell(self, summary: dict[str, Any]) -> str:
+        goals = summary.get("final_goals")
+        returned = (f"returned meets {goals:.1f} of {len(GOALS)} goals" if goals is not None
+                    else "goals of the returned molecule not measured")
         return (f"{summary['best_vina']:.2f} (QED {summary['best_qed']:.2f}, SA {summary['best_sa']:.1f}; "
-                f"{summary['valid']:.0f} valid/{summary['new']:.0f} new of {summary['proposals']:.0f}; "
-                f"returned meets {summary.get('final_goals', 0):.1f} of {len(GOALS)} goals)")
+                f"{summary['valid']:.0f} valid/{summary['new']:.0f} new of {summary['proposals']:.0f}; {returned})")
 
 
 DOMAIN = MoleculeDomain()

@@ -140,6 +140,17 @@ def test_goals_met_counts_the_goals_every_arm_is_given(ok, vina, qed, met):
     assert quality_molecule.goals_met(SimpleNamespace(ok=ok, vina=vina, qed=qed)) == met
 
 
+def test_a_result_without_goals_counted_says_so_instead_of_zero():
+    import quality_molecule
+
+    domain = quality_molecule.DOMAIN
+    measured = {"best_vina": -6.9, "best_qed": 0.69, "best_sa": 2.1, "proposals": 4, "valid": 3, "new": 2}
+    counted = domain.cell(domain.mean_summary([domain.summarize([{**measured, "final_goals": 1}])]))
+    assert "returned meets 1.0 of 2 goals" in counted
+    older = domain.cell(domain.mean_summary([domain.summarize([measured])]))
+    assert "goals of the returned molecule not measured" in older and "meets" not in older
+
+
 def test_remeasure_refuses_a_result_of_another_domain(tmp_path, capsys):
     other = tmp_path / "quality-text.json"
     other.write_text(json.dumps({"domain": "text", "runs": []}))
