@@ -232,9 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     data = json.loads(path.read_text())
     print(saved_table(options.baseline, path))
     print(f"\n{options.domain}: {data['wall_s']:.0f} s in all; written {path}")
-    failures = [(r["arm"], r["seed"], c["case"], c["error"]) for r in data["runs"] for c in r["cases"] if c["error"]]
-    for arm, seed, case, error in failures:
-        print(f"  {arm} seed {seed} case {case}: {error.splitlines()[0][:200]}", file=sys.stderr)
+    for run_record in data["runs"]:
+        for case in (c for c in run_record["cases"] if c["error"]):
+            finished = (f" (after {len(case['finished_steps'])} finished steps, kept in the result file)"
+                        if "finished_steps" in case else "")
+            print(f"  {run_record['arm']} seed {run_record['seed']} case {case['case']}: "
+                  f"{case['error'].splitlines()[0][:200]}{finished}", file=sys.stderr)
     return 0
 
 

@@ -333,17 +333,26 @@ def run_tg_core(tg_core: TgCore, task: str, args: list[str], engine: str, run_di
     (run_dir / "bench-command.txt").write_text(" ".join(command) + "\n")
     (run_dir / "bench-stderr.txt").write_text(done.stderr)
     if done.returncode != 0:
-        raise RuntimeError(f"tg run {task} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        # the CLI's own reason, first: the tail of stderr is mostly progress bars
+        reasons = [line for line in done.stderr.splitlines() if line.startswith("tg: error:")]
+        reason = reasons[-1] if reasons else "no 'tg: error:' line; see its stderr"
+        raise RuntimeError(f"tg run {task} failed ({done.returncode}): {reason}\n{done.stderr[-3000:]}")
     return command
+
+
+def finished_steps(run_dir: Path) -> list[dict[str, str]]:
+    """Every variable's value after each step a tg run finished (its checkpoints). Kept in the record
+    of a run that failed later, so the steps it did are not lost with it."""
+    return [json.loads(path.read_text())["variables"] for path in sorted((run_dir / "checkpoints").glob("step-*.json"))]
 
 
 def read_checkpoints(run_dir: Path, variable: str | None = None) -> list[str]:
     """The value of ``variable`` (default: the run's only one) after each completed step of a tg run."""
     values = []
-    for path in sorted((run_dir / "checkpoints").glob("step-*.json")):
-        variables = json.loads(path.read_text())["variables"]
+    for step, variables in enumerate(finished_steps(run_dir), 1):
         if variable is None and len(variables) != 1:
-            raise ValueError(f"{path}: {len(variables)} variables ({', '.join(variables)}); name the one to read")
+            raise ValueError(f"{run_dir} step {step}: {len(variables)} variables ({', '.join(variables)}); "
+                             "name the one to read")
         values.append(variables[variable] if variable is not None else next(iter(variables.values())))
     return values
 
@@ -477,6 +486,8 @@ class Runner:
         if arm == "start":  # its calls (a zero-shot value) were made when the start was made
             usage, wall = start["usage"], start["wall_s"]
         result: dict[str, Any] = {"case": case["id"], "usage": usage, **usage, "wall_s": wall, "error": error}
+        if error and arm == "tg-core":
+            result["finished_steps"] = finished_steps(folder / "run")
         if outcome is not None:
             outcome.setdefault("evaluated", self.evaluated.get(account, []))
             error = outcome.get("error")

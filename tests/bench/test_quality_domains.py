@@ -109,6 +109,32 @@ def test_radiotherapy_domain(tmp_path):
     assert {"ptv_mean_offset", "ptv_d95", "ptv_d98", "ptv_d2", "bladder_d50", "rectum_d50"} <= set(metrics)
 
 
+def test_a_tg_core_run_that_fails_keeps_the_steps_it_finished(tmp_path, capsys):
+    # Every request after step 1's checkpoint is refused: tg run fails in step 2 (as the old
+    # radiotherapy loop did when a call outlived its engine's timeout).
+    weights = ("weight for PTV: 5000, weight for bladder: 80, weight for rectum: 300, "
+               "weight for femoral heads: 80, weight for body: 100")
+    checkpoints = tmp_path / "work" / "seed-0" / "tg-core" / "case-0" / "run" / "checkpoints"
+    output = tmp_path / "result.json"
+    answer = scripted([weights])
+    with ScriptedServer() as server:
+        def reply(body: dict) -> str:
+            if any(checkpoints.glob("step-*.json")) and not server.behaviours:
+                server.behaviours.extend(["400"] * 1000)
+            return answer(body)
+
+        server.reply = reply
+        code = quality.main(["--server", server.base_url, "--seeds", "0", "--output", str(output),
+                             "--workdir", str(tmp_path / "work"), "--domain", "radiotherapy", "--rt-grid-mm", "10",
+                             "--steps", "2", "--arms", "start,tg-core"])
+    assert code == 0
+    case = json.loads(output.read_text())["runs"][1]["cases"][0]
+    assert "tg run radiotherapy failed" in case["error"] and "metrics" not in case
+    assert len(case["finished_steps"]) == 1 and "weight for PTV" in case["finished_steps"][0]["weights"]
+    printed = capsys.readouterr().err
+    assert "(after 1 finished steps, kept in the result file)" in printed and "400" in printed
+
+
 def test_molecule_domain(tmp_path):
     # The textgrad arm proposes a thiol (a Brenk alert): valid and new, but never the best.
     data = run_bench(tmp_path, scripted(["Sc1ccccc1O", "Oc1ccc(Cl)cc1", "not a molecule"]), "--domain", "molecule",
