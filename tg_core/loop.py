@@ -87,8 +87,9 @@ class Objective:
     far). They are recorded as derived candidates. ``resample(seed)`` draws
     a value anew from the task's own generator (its zero-shot prompt, sampled
     with ``seed``), ignoring the feedback; the loop evaluates ``resamples``
-    such draws beside each step's proposals and records them as resampled
-    candidates. A small model that cannot repair a value from criticism can
+    such draws beside each step's proposals, and one more for each proposal
+    that repeats a tried value, and records them as resampled candidates. A
+    small model that cannot repair a value from criticism can
     still replace it: for code, drawing more samples beats self-repair at
     equal budget for small models (Olausson et al., "Is Self-Repair a Silver
     Bullet for Code Generation?", ICLR 2024).
@@ -220,7 +221,11 @@ class Optimization:
     from the run's last checkpoint, logs events and checkpoints each step
     (``extra_state()`` adds the task's own state to each checkpoint).
     ``seed`` 0 asks greedily (reproducible); any other seed samples proposals.
-    ``resamples`` values per step come from each objective's ``resample``.
+    ``resamples`` values per step come from each objective's ``resample``;
+    with them, a proposal that repeats a tried value is not asked again, a
+    further draw takes its place (``TGD.apropose(reask_tried=False)``): with
+    the embedded model, none of 10 re-asks after a repeat in four budgeted
+    code runs answered a new value.
     With a budget of calls on the engine (``--max-calls``) each step asks as
     many of the ``candidates`` as its share of the calls left pays for
     (:mod:`tg_core.pacing`), so the run does its steps. A task that runs
@@ -453,13 +458,14 @@ class Optimization:
             explore = self.seed != 0 or (bool(track.history) and not track.history[-1].get("accepted"))
             proposed: Proposals = await self.optimizer.apropose(
                 parameter, width, avoid=avoid, seed=self.seed + step * self.candidates, explore=explore,
-                scored=self._scored(track, record),
+                scored=self._scored(track, record), reask_tried=not self.resamples,
             )
             self.optimizer.remember(parameter, if_new=True)
             return proposed
 
         # the draws ignore the feedback, so they run while it is computed
-        proposals, drawn = await asyncio.gather(propose(), self._resampled(track, step), return_exceptions=True)
+        proposals, drawn = await asyncio.gather(propose(), self._resampled(track, step, self.resamples),
+                                                return_exceptions=True)
         if isinstance(proposals, BaseException):
             raise proposals
         spent = [proposals.out_of_budget] if proposals.out_of_budget else []
@@ -468,6 +474,12 @@ class Optimization:
             drawn = []
         elif isinstance(drawn, BaseException):
             raise drawn
+        if proposals.repeats and not spent:
+            # a proposal that repeated a tried value is replaced by a draw, not asked again
+            try:
+                drawn = [*drawn, *await self._resampled(track, step, proposals.repeats, first=self.resamples)]
+            except BudgetExceededError as exc:
+                spent.append(str(exc))
         derived = self._derived(track, best.value, proposals.values, avoid)
         seen = {*avoid, *proposals.values, *derived}
         drawn = [v for i, v in enumerate(drawn) if v not in seen and v not in drawn[:i]]
@@ -511,11 +523,17 @@ class Optimization:
         self._log("loop_step", **record)
         return (spent[0] if spent else ""), feedback_calls
 
-    async def _resampled(self, track: Track, step: int) -> list[str]:
-        """This step's draws from the objective's generator (distinct seeds per run seed, step and draw)."""
-        if not self.resamples:
+    async def _resampled(self, track: Track, step: int, count: int, first: int = 0) -> list[str]:
+        """Draws ``first`` to ``first + count - 1`` of this step from the objective's generator.
+
+        Distinct seeds per run seed, step and draw: a step draws at most
+        ``resamples`` values plus one for each of its ``candidates`` that
+        repeated a tried value.
+        """
+        if not count:
             return []
-        seeds = [1_000_003 * self.seed + self.resamples * step + i for i in range(self.resamples)]
+        per_step = self.resamples + self.candidates
+        seeds = [1_000_003 * self.seed + per_step * step + first + i for i in range(count)]
         drawn = await asyncio.gather(*(_acall(track.objective.resample, seed) for seed in seeds))
         return [v for v in drawn if isinstance(v, str) and v.strip()]
 

@@ -201,10 +201,12 @@ class EditMenuTGD(TGD):
         self._avoid: dict[int, set[str]] = {}
 
     async def apropose(self, variable: Variable, k: int = 1, avoid: Iterable[str] = (), seed: int = 0,
-                       explore: bool = False, scored: Sequence[tuple[str, str]] = ()) -> Proposals:
+                       explore: bool = False, scored: Sequence[tuple[str, str]] = (),
+                       reask_tried: bool = True) -> Proposals:
         avoid = list(avoid)
         self._avoid[id(variable)] = {canonical_smiles(v) for v in avoid}
-        return await super().apropose(variable, k, avoid=avoid, seed=seed, explore=explore, scored=scored)
+        return await super().apropose(variable, k, avoid=avoid, seed=seed, explore=explore, scored=scored,
+                                      reask_tried=reask_tried)
 
     def prompt_for(self, variable: Variable, feedback: str | None = None,
                    scored: Sequence[tuple[str, str]] = ()) -> list[dict[str, Any]]:

@@ -135,9 +135,10 @@ def test_resampled_values_are_evaluated_beside_the_proposals_with_distinct_seeds
 
     def draw(seed):
         seeds.append(seed)
-        return {1: "1", 2: "9"}.get(len(seeds), "9")  # step 1: the start again (dropped); step 2: 9
+        return {1: "1", 3: "9"}.get(len(seeds), "1")  # step 1: the start again (dropped); step 2: 9
 
-    engine = _scripted(["1"] * 3 + ["2"])
+    log = []
+    engine = _scripted(["2", "1"], log)
     variable = tg.Variable("1", role_description="a number")
     objective = _objective(engine)
     objective.resample = draw
@@ -145,12 +146,64 @@ def test_resampled_values_are_evaluated_beside_the_proposals_with_distinct_seeds
                         resamples=1)
     loop.run_all()
     first, second = loop.tracks[0].history
-    assert first["stalled"] and first["candidates"] == []  # three tried answers and a draw equal to the start
+    assert [(c["value"], c.get("resampled", False), c["accepted"]) for c in first["candidates"]] == [
+        ("2", False, True)]
     assert [(c["value"], c.get("resampled", False), c["accepted"]) for c in second["candidates"]] == [
-        ("2", False, False), ("9", True, True)]
-    assert not second["stalled"] and variable.value == "9" and len(set(seeds)) == 2
+        ("9", True, True)]
+    assert not second["stalled"] and variable.value == "9" and len(set(seeds)) == len(seeds) == 3
     assert progress.track_summary(loop.tracks[0])["counts"]["resampled"] == 1
     assert "9 (resampled) (kept)" in progress.markdown(loop).replace("score=", "")
+
+
+def test_a_proposal_that_repeats_a_tried_value_is_replaced_by_a_draw_not_asked_again():
+    """With draws to make, the call a re-ask would cost buys a fresh value instead: a small model that
+    handed back a tried value mostly hands it back again."""
+    seeds = []
+
+    def draw(seed):
+        seeds.append(seed)
+        return ["1", "7"][len(seeds) - 1]  # the step's own draw repeats the start; the replacement is new
+
+    log = []
+    engine = _scripted(["1"], log)
+    variable = tg.Variable("1", role_description="a number")
+    objective = _objective(engine)
+    objective.resample = draw
+    loop = Optimization({"x": variable}, objective, TGD([variable], engine=engine), steps=1, engine=engine,
+                        resamples=1)
+    loop.run_all()
+    (record,) = loop.tracks[0].history
+    assert len(log) == 1  # the optimizer was asked once: its repeat was not asked again
+    assert [r["kind"] for r in record["rejections"]] == ["tried"]
+    assert [(c["value"], c.get("resampled", False), c["accepted"]) for c in record["candidates"]] == [
+        ("7", True, True)]
+    assert len(set(seeds)) == 2 and variable.value == "7"
+
+
+def test_a_budget_spent_before_the_replacing_draw_keeps_what_the_step_measured():
+    """The draw is an LLM call as every draw of a real task is: the budget pays for the step's own draw
+    (judge, two backward, the proposal, the draw: 5 calls) and refuses the one replacing the repeat."""
+    scripted = _scripted(["1"])
+
+    def reply(messages, **params):
+        return "5" if messages[0]["content"] == "Draw a number." else scripted.generate(messages, **params)
+
+    engine = tg.engines.BudgetedEngine(tg.FunctionEngine(reply), tg.Budget(max_calls=5))
+    ask = tg.LLMCall(engine, system_prompt="Draw a number.")
+
+    async def draw(seed):
+        return (await ask.aforward(tg.Variable("a number", role_description="request"))).value
+
+    variable = tg.Variable("1", role_description="a number")
+    objective = _objective(engine)
+    objective.resample = draw
+    loop = Optimization({"x": variable}, objective, TGD([variable], engine=engine), steps=2, engine=engine,
+                        resamples=1)
+    loop.run_all()
+    (record,) = loop.tracks[0].history
+    assert engine.usage.calls == 5 and loop.out_of_budget and "budget of 5 LLM calls reached" in loop.stopped
+    assert [(c["value"], c["accepted"]) for c in record["candidates"]] == [("5", True)]
+    assert "budget" in record["out_of_budget"] and variable.value == "5"
 
 
 def test_resamples_need_an_objective_that_can_draw():

@@ -1,3 +1,5 @@
+import asyncio
+
 import pytest
 
 import tg_core as tg
@@ -194,3 +196,21 @@ def test_remember_if_new_records_a_value_once_while_steps_start_again_from_it():
     optimizer.remember(variable, if_new=True)
     optimizer.remember(variable)  # without if_new every call is a past iteration, as TextGrad's momentum
     assert [p.value for p in optimizer.history[id(variable)]] == ["a", "b", "b"]
+
+
+@pytest.mark.parametrize("reask_tried", [True, False])
+def test_an_answer_repeating_a_tried_value_is_asked_again_unless_the_caller_draws_instead(reask_tried):
+    asked = []
+
+    def reply(messages, **params):
+        asked.append(messages)
+        return f"{prompts.IMPROVED_START} {['tried one', 'new one'][len(asked) - 1]} {prompts.IMPROVED_END}"
+
+    v = _with_feedback()
+    optimizer = tg.TGD([v], engine=tg.FunctionEngine(reply))
+    proposals = asyncio.run(optimizer.apropose(v, k=1, avoid=["tried one"], reask_tried=reask_tried))
+    assert [r.kind for r in proposals.rejections] == ["tried"]
+    if reask_tried:
+        assert len(asked) == 2 and proposals.values == ["new one"] and proposals.repeats == 0
+    else:
+        assert len(asked) == 1 and proposals.values == [] and proposals.repeats == 1
