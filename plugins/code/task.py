@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--momentum", type=int, default=0, help="past versions shown to the optimizer (default 0)")
     parser.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES,
                         help="fresh solutions drawn from the problem statement per step, evaluated beside the "
-                             f"proposals (default {DEFAULT_RESAMPLES}; 0: only the optimizer's proposals)")
+                             "proposals, plus one for each proposal repeating code already tried "
+                             f"(default {DEFAULT_RESAMPLES}; 0: only the optimizer's proposals)")
     add_loop_arguments(parser, candidates=DEFAULT_CANDIDATES)
 
 

@@ -127,14 +127,23 @@ def test_the_judge_is_told_each_tests_status_and_no_hidden_test_reaches_a_model(
     assert not any(test.removeprefix("assert ").split(" == ")[0] in everything for test in hidden_only[-3:])
 
 
-def test_a_model_that_returns_the_same_code_stalls_and_stops_early_with_a_warning(tmp_path, capsys, caplog):
-    assert _run(tmp_path, "--steps", "5", engine="never_fixes") == 0
+@pytest.mark.parametrize("resamples", [1, 0])
+def test_a_model_that_returns_the_same_code_stalls_and_stops_early_with_a_warning(tmp_path, capsys, caplog,
+                                                                                  resamples):
+    assert _run(tmp_path, "--steps", "5", "--resamples", str(resamples), engine="never_fixes") == 0
     summary, report, events = _outputs(tmp_path)
     assert summary["iterations"] == 2 and summary["stopped"].startswith("stalled")  # patience 2 of 5 steps
     assert summary["counts"]["stalled_steps"] == 2 and summary["counts"]["accepted"] == 0
-    assert summary["counts"]["unchanged"] == 18  # 3 candidates x 3 attempts x 2 steps, each refused as tried
     seeds = [seed for seed, _ in STATE["optimizer_prompts"]]
-    assert len(set(seeds)) == 18  # every re-ask had a seed of its own
+    draws = [m for m in STATE["messages"] if m[0]["content"] == prompts.INITIAL_SOLUTION_SYSTEM]
+    if resamples:
+        # 3 candidates x 2 steps, each refused as tried and not asked again: a draw takes each one's place
+        # (the step's own draw and three more a step, all the same buggy code here, so dropped)
+        assert summary["counts"]["unchanged"] == 6 and len(set(seeds)) == 6
+        assert len(draws) == 1 + 2 * (1 + 3)  # the first solution, then the draws
+    else:
+        assert summary["counts"]["unchanged"] == 18  # 3 candidates x 3 attempts x 2 steps, each refused as tried
+        assert len(set(seeds)) == 18 and len(draws) == 1  # every re-ask had a seed of its own
     assert "WARNING: no improvement over the start" in report and "Stopped early: stalled" in report
     assert "**Stalled**" in report and not summary["hidden_passed"]
     assert [e["step"] for e in events if e["kind"] == "stall"] == [1, 2]
@@ -185,7 +194,8 @@ def test_code_with_a_syntax_error_is_reasked_with_the_reason_and_never_run(tmp_p
 
 def test_an_interrupted_run_resumes_with_its_best_code_and_the_code_it_tried(tmp_path, capsys):
     STATE["interrupt_at_seed"] = 3
-    assert _run(tmp_path, "--steps", "4", "--candidates", "1", engine="interrupted") == 130
+    # no draws: a repeated code is then asked again, and the re-ask lists what the resumed run tried
+    assert _run(tmp_path, "--steps", "4", "--candidates", "1", "--resamples", "0", engine="interrupted") == 130
     assert "continue with --resume" in capsys.readouterr().err
     run_dir = tmp_path / "run"
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["step-0001.json", "step-0002.json"]

@@ -104,7 +104,8 @@ def test_a_fresh_solution_drawn_from_the_problem_replaces_code_the_optimizer_can
     (record,) = refinement.track.history
     assert [(c.get("resampled", False), c["accepted"]) for c in record["candidates"]] == [(True, True)]
     assert refinement.code.value == FIXED.rstrip("\n") and record["rejections"][0]["kind"] == "tried"
-    assert script.draws == [{"temperature": 0.8, "seed": 1}]  # step 1, draw 0
+    # step 1's own draw (seed 2 = step 1 x (1 draw + 1 candidate)), then the one replacing the repeated code
+    assert script.draws == [{"temperature": 0.8, "seed": 2}, {"temperature": 0.8, "seed": 3}]
 
 
 def test_hidden_tests_never_reach_the_llm():
