@@ -129,6 +129,17 @@ def test_neighbours_the_objective_derives_are_evaluated_recorded_and_can_be_kept
     assert variable.value == "6.0" and "6.0" in loop.tracks[0].tried
 
 
+def _drawing_loop(engine, draw, steps):
+    """A loop over "1" whose objective also draws values with ``draw(seed)``, one draw a step."""
+    variable = tg.Variable("1", role_description="a number")
+    objective = _objective(engine)
+    objective.resample = draw
+    loop = Optimization({"x": variable}, objective, TGD([variable], engine=engine), steps=steps, engine=engine,
+                        resamples=1)
+    loop.run_all()
+    return variable, loop
+
+
 def test_resampled_values_are_evaluated_beside_the_proposals_with_distinct_seeds_and_can_be_kept():
     """A model that only returns its input still moves when the task's own generator draws a better value."""
     seeds = []
@@ -137,14 +148,7 @@ def test_resampled_values_are_evaluated_beside_the_proposals_with_distinct_seeds
         seeds.append(seed)
         return {1: "1", 3: "9"}.get(len(seeds), "1")  # step 1: the start again (dropped); step 2: 9
 
-    log = []
-    engine = _scripted(["2", "1"], log)
-    variable = tg.Variable("1", role_description="a number")
-    objective = _objective(engine)
-    objective.resample = draw
-    loop = Optimization({"x": variable}, objective, TGD([variable], engine=engine), steps=2, engine=engine,
-                        resamples=1)
-    loop.run_all()
+    variable, loop = _drawing_loop(_scripted(["2", "1"]), draw, steps=2)
     first, second = loop.tracks[0].history
     assert [(c["value"], c.get("resampled", False), c["accepted"]) for c in first["candidates"]] == [
         ("2", False, True)]
@@ -156,8 +160,8 @@ def test_resampled_values_are_evaluated_beside_the_proposals_with_distinct_seeds
 
 
 def test_a_proposal_that_repeats_a_tried_value_is_replaced_by_a_draw_not_asked_again():
-    """With draws to make, the call a re-ask would cost buys a fresh value instead: a small model that
-    handed back a tried value mostly hands it back again."""
+    """With draws to make, the call a re-ask would cost buys a fresh value instead: with the embedded model
+    none of 10 re-asks after a repeat answered a new value."""
     seeds = []
 
     def draw(seed):
@@ -165,13 +169,7 @@ def test_a_proposal_that_repeats_a_tried_value_is_replaced_by_a_draw_not_asked_a
         return ["1", "7"][len(seeds) - 1]  # the step's own draw repeats the start; the replacement is new
 
     log = []
-    engine = _scripted(["1"], log)
-    variable = tg.Variable("1", role_description="a number")
-    objective = _objective(engine)
-    objective.resample = draw
-    loop = Optimization({"x": variable}, objective, TGD([variable], engine=engine), steps=1, engine=engine,
-                        resamples=1)
-    loop.run_all()
+    variable, loop = _drawing_loop(_scripted(["1"], log), draw, steps=1)
     (record,) = loop.tracks[0].history
     assert len(log) == 1  # the optimizer was asked once: its repeat was not asked again
     assert [r["kind"] for r in record["rejections"]] == ["tried"]
@@ -194,12 +192,7 @@ def test_a_budget_spent_before_the_replacing_draw_keeps_what_the_step_measured()
     async def draw(seed):
         return (await ask.aforward(tg.Variable("a number", role_description="request"))).value
 
-    variable = tg.Variable("1", role_description="a number")
-    objective = _objective(engine)
-    objective.resample = draw
-    loop = Optimization({"x": variable}, objective, TGD([variable], engine=engine), steps=2, engine=engine,
-                        resamples=1)
-    loop.run_all()
+    variable, loop = _drawing_loop(engine, draw, steps=2)
     (record,) = loop.tracks[0].history
     assert engine.usage.calls == 5 and loop.out_of_budget and "budget of 5 LLM calls reached" in loop.stopped
     assert [(c["value"], c["accepted"]) for c in record["candidates"]] == [("5", True)]
