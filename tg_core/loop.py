@@ -474,10 +474,11 @@ class Optimization:
             drawn = []
         elif isinstance(drawn, BaseException):
             raise drawn
-        if proposals.repeats and not spent:
-            # a proposal that repeated a tried value is replaced by a draw, not asked again
+        # with draws, each answer that repeated a tried value ended its asking: a draw replaces it
+        repeats = sum(r.kind == "tried" for r in proposals.rejections) if self.resamples else 0
+        if repeats and not spent:
             try:
-                drawn = [*drawn, *await self._resampled(track, step, proposals.repeats, first=self.resamples)]
+                drawn = [*drawn, *await self._resampled(track, step, repeats, first=self.resamples)]
             except BudgetExceededError as exc:
                 spent.append(str(exc))
         derived = self._derived(track, best.value, proposals.values, avoid)

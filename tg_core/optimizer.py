@@ -85,7 +85,6 @@ class Proposals:
     values: list[str] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     out_of_budget: str = ""  # why the budget refused an answer: the values are those asked before it ran out
-    repeats: int = 0  # answers that repeated a tried value and, with ``reask_tried=False``, were not asked again
 
 
 # Engine parameters TGD forwards; anything else is a mistake caught where it is given.
@@ -308,8 +307,9 @@ class TGD:
         asked ends the asking: the values answered before come back, and
         ``out_of_budget`` says why (so a caller can still measure them).
         ``reask_tried=False``: an answer that repeats a tried value is not
-        asked again but counted in ``repeats``, for a caller that has a
-        better use for the call (the loop draws a fresh value instead).
+        asked again (its "tried" rejection is the count of such answers), for
+        a caller that has a better use for the call (the loop draws a fresh
+        value instead).
         """
         if not isinstance(k, int) or k < 1:
             raise ValueError(f"TGD.apropose: k must be a positive integer, got {k!r}")
@@ -323,7 +323,8 @@ class TGD:
                 proposals.rejections.append(Rejection("malformed", str(exc)))
                 return proposals
             answers = await asyncio.gather(
-                *(self._ask_valid(variable, engine, messages, seed + i, k, taken, proposals, explore, reask_tried)
+                *(self._ask_valid(variable, engine, messages, seed + i, k, taken, proposals.rejections, explore,
+                                  reask_tried)
                   for i in range(k)),
                 return_exceptions=True,
             )
@@ -418,13 +419,13 @@ class TGD:
         ]
 
     async def _update(self, variable: Variable, engine: Engine) -> str:
-        asked = Proposals()
+        rejections: list[Rejection] = []
         messages = await self.messages_for(variable, engine)
-        value = await self._ask_valid(variable, engine, messages, 0, 1, None, asked)
+        value = await self._ask_valid(variable, engine, messages, 0, 1, None, rejections)
         if value is None:
             raise UnusableAnswerError(
                 f"no usable answer for '{variable.role_description}' after "
-                f"{self.max_retries + 1} attempts: {asked.rejections[-1].reason}"
+                f"{self.max_retries + 1} attempts: {rejections[-1].reason}"
             )
         return value
 
@@ -465,14 +466,12 @@ class TGD:
 
     async def _ask_valid(
         self, variable: Variable, engine: Engine, messages: list[dict[str, Any]], seed: int, k: int,
-        taken: dict[str, str] | None, proposals: Proposals, explore: bool = False, reask_tried: bool = True,
+        taken: dict[str, str] | None, rejections: list[Rejection], explore: bool = False, reask_tried: bool = True,
     ) -> str | None:
         """One answer that passes every check, asking again with the reason; ``None`` if none did.
 
-        Rejections go to ``proposals``; with ``reask_tried=False`` an answer
-        repeating a tried value ends the asking and counts in its ``repeats``.
+        With ``reask_tried=False`` an answer repeating a tried value ends the asking.
         """
-        rejections = proposals.rejections
         role = f"optimizer:{variable.role_description}"
         for attempt in range(self.max_retries + 1):
             params = self._params(variable, seed, k, attempt, explore)
@@ -492,7 +491,6 @@ class TGD:
             log.info("TGD: answer %d for '%s' unusable (%s): %s", attempt + 1, variable.role_description,
                      rejection.kind, rejection.reason)
             if rejection.kind == "tried" and not reask_tried:
-                proposals.repeats += 1
                 return None
             messages = [
                 *messages,
