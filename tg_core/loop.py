@@ -84,11 +84,14 @@ class Objective:
     proposal, evaluated with it: for numeric variables, a line search along
     the direction the textual gradient chose (the model picks which numbers
     move and which way; the simulator, cheap next to a model call, picks how
-    far). They are recorded as derived candidates. ``resample(seed)`` draws
-    a value anew from the task's own generator (its zero-shot prompt, sampled
-    with ``seed``), ignoring the feedback; the loop evaluates ``resamples``
-    such draws beside each step's proposals, and one more for each proposal
-    that repeats a tried value, and records them as resampled candidates. A
+    far). They are recorded as derived candidates. ``resample(seed, best,
+    avoid)`` draws a value anew from the task's own generator, ignoring the
+    feedback: for code its zero-shot prompt sampled with ``seed``, for a
+    molecule a seeded pick among the checked edits of ``best`` (the value
+    the step started from) not in ``avoid`` (the values tried). The loop
+    evaluates ``resamples`` such draws beside each step's proposals, and one
+    for each proposal that repeats a tried value (instead of asking the
+    model again), and records them as resampled candidates. A
     small model that cannot repair a value from criticism can
     still replace it: for code, drawing more samples beats self-repair at
     equal budget for small models (Olausson et al., "Is Self-Repair a Silver
@@ -104,7 +107,7 @@ class Objective:
     score_names: Sequence[str] = ("score",)
     describe: Callable[[Evaluation], str] | None = None
     neighbours: Callable[[str, str], Sequence[str]] | None = None
-    resample: Callable[[int], Any] | None = None
+    resample: Callable[[int, str, Sequence[str]], Any] | None = None
     ties_move: bool = True
 
     def outcome(self, evaluation: Evaluation) -> str:
@@ -458,13 +461,13 @@ class Optimization:
             explore = self.seed != 0 or (bool(track.history) and not track.history[-1].get("accepted"))
             proposed: Proposals = await self.optimizer.apropose(
                 parameter, width, avoid=avoid, seed=self.seed + step * self.candidates, explore=explore,
-                scored=self._scored(track, record), reask_tried=not self.resamples,
+                scored=self._scored(track, record), reask_tried=track.objective.resample is None,
             )
             self.optimizer.remember(parameter, if_new=True)
             return proposed
 
         # the draws ignore the feedback, so they run while it is computed
-        proposals, drawn = await asyncio.gather(propose(), self._resampled(track, step, self.resamples),
+        proposals, drawn = await asyncio.gather(propose(), self._resampled(track, step, self.resamples, avoid),
                                                 return_exceptions=True)
         if isinstance(proposals, BaseException):
             raise proposals
@@ -474,11 +477,12 @@ class Optimization:
             drawn = []
         elif isinstance(drawn, BaseException):
             raise drawn
-        # with draws, each answer that repeated a tried value ended its asking: a draw replaces it
-        repeats = sum(r.kind == "tried" for r in proposals.rejections) if self.resamples else 0
+        # an objective that can draw ended the asking of each answer that repeated a tried value: a draw replaces it
+        repeats = sum(r.kind == "tried" for r in proposals.rejections) if track.objective.resample else 0
         if repeats and not spent:
             try:
-                drawn = [*drawn, *await self._resampled(track, step, repeats, first=self.resamples)]
+                drawn = [*drawn, *await self._resampled(track, step, repeats, [*avoid, *proposals.values, *drawn],
+                                                        first=self.resamples)]
             except BudgetExceededError as exc:
                 spent.append(str(exc))
         derived = self._derived(track, best.value, proposals.values, avoid)
@@ -524,8 +528,10 @@ class Optimization:
         self._log("loop_step", **record)
         return (spent[0] if spent else ""), feedback_calls
 
-    async def _resampled(self, track: Track, step: int, count: int, first: int = 0) -> list[str]:
-        """Draws ``first`` to ``first + count - 1`` of this step from the objective's generator.
+    async def _resampled(self, track: Track, step: int, count: int, avoid: Sequence[str],
+                         first: int = 0) -> list[str]:
+        """Draws ``first`` to ``first + count - 1`` of this step from the objective's generator,
+        around the value the step started from and away from ``avoid``.
 
         Distinct seeds per run seed, step and draw: a step draws at most
         ``resamples`` values plus one for each of its ``candidates`` that
@@ -535,7 +541,9 @@ class Optimization:
             return []
         per_step = self.resamples + self.candidates
         seeds = [1_000_003 * self.seed + per_step * step + first + i for i in range(count)]
-        drawn = await asyncio.gather(*(_acall(track.objective.resample, seed) for seed in seeds))
+        avoid = list(avoid)
+        drawn = await asyncio.gather(*(_acall(track.objective.resample, seed, track.best_value, avoid)
+                                       for seed in seeds))
         return [v for v in drawn if isinstance(v, str) and v.strip()]
 
     @staticmethod

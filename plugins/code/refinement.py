@@ -19,7 +19,7 @@ reaches a model or ranks a candidate.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tg_core import TGD, LLMCall, Variable
@@ -90,9 +90,10 @@ def all_visible_pass(evaluation: Evaluation) -> bool:
 
 def code_objective(problem: Problem, engine: Engine | None, sandbox: Sandbox,
                    timeout_s: float = DEFAULT_TIMEOUT_S, memory_mb: int = DEFAULT_MEMORY_MB,
-                   instruction: str = prompts.CODE_LOSS_INSTRUCTION) -> Objective:
+                   instruction: str = prompts.CODE_LOSS_INSTRUCTION, draws: bool = True) -> Objective:
     """Visible tests forward, the code-refinement loss as judge, ranked by visible tests passed;
-    fresh solutions from the problem statement as its resample. A candidate must pass more visible
+    fresh solutions from the problem statement as its resample (``draws=False``: none, so a proposal
+    repeating tried code is asked again). A candidate must pass more visible
     tests to replace the kept code: on three tests a tie says nothing of the hidden ones (at equal
     calls a tying rewrite of frog-jump replaced a start passing 36 of 37 hidden tests with one passing 9)."""
     return Objective(
@@ -102,7 +103,7 @@ def code_objective(problem: Problem, engine: Engine | None, sandbox: Sandbox,
         done=all_visible_pass,
         metrics=visible_metrics,
         score_names=SCORE_NAMES,
-        resample=SolutionSampler(problem, engine),
+        resample=SolutionSampler(problem, engine) if draws else None,
         ties_move=False,
     )
 
@@ -137,7 +138,8 @@ class SolutionSampler:
         self.problem = problem
         self.engine = engine
 
-    async def __call__(self, seed: int) -> str:
+    async def __call__(self, seed: int, best: str = "", avoid: Sequence[str] = ()) -> str:
+        """A solution written afresh: the kept code and the tried ones are not shown (they failed)."""
         ask = LLMCall(self.engine, system_prompt=prompts.INITIAL_SOLUTION_SYSTEM,
                       temperature=RESAMPLE_TEMPERATURE, seed=seed)
         answer = await ask.aforward(_solution_request(self.problem), response_role_description="fresh solution")
@@ -175,7 +177,8 @@ class CodeRefinement:
         self.memory_mb = memory_mb
         self.start = code
         self.code = Variable(code, role_description=prompts.CODE_ROLE.format(signature=problem.signature))
-        self.objective = code_objective(problem, engine, self.sandbox, timeout_s, memory_mb, instruction)
+        self.objective = code_objective(problem, engine, self.sandbox, timeout_s, memory_mb, instruction,
+                                        draws=resamples > 0)
         shown = [c.format(signature=problem.signature) for c in prompts.CODE_CONSTRAINTS]
         self.optimizer = code_optimizer([self.code], entry_point=problem.entry_point, engine=engine,
                                  constraints=[COMPILES, *shown], momentum=momentum)

@@ -129,13 +129,13 @@ def test_neighbours_the_objective_derives_are_evaluated_recorded_and_can_be_kept
     assert variable.value == "6.0" and "6.0" in loop.tracks[0].tried
 
 
-def _drawing_loop(engine, draw, steps):
-    """A loop over "1" whose objective also draws values with ``draw(seed)``, one draw a step."""
+def _drawing_loop(engine, draw, steps, resamples=1):
+    """A loop over "1" whose objective also draws values with ``draw(seed, best, avoid)``, ``resamples`` a step."""
     variable = tg.Variable("1", role_description="a number")
     objective = _objective(engine)
     objective.resample = draw
     loop = Optimization({"x": variable}, objective, TGD([variable], engine=engine), steps=steps, engine=engine,
-                        resamples=1)
+                        resamples=resamples)
     loop.run_all()
     return variable, loop
 
@@ -144,7 +144,7 @@ def test_resampled_values_are_evaluated_beside_the_proposals_with_distinct_seeds
     """A model that only returns its input still moves when the task's own generator draws a better value."""
     seeds = []
 
-    def draw(seed):
+    def draw(seed, best, avoid):
         seeds.append(seed)
         return {1: "1", 3: "9"}.get(len(seeds), "1")  # step 1: the start again (dropped); step 2: 9
 
@@ -164,7 +164,7 @@ def test_a_proposal_that_repeats_a_tried_value_is_replaced_by_a_draw_not_asked_a
     none of 10 re-asks after a repeat answered a new value."""
     seeds = []
 
-    def draw(seed):
+    def draw(seed, best, avoid):
         seeds.append(seed)
         return ["1", "7"][len(seeds) - 1]  # the step's own draw repeats the start; the replacement is new
 
@@ -178,6 +178,24 @@ def test_a_proposal_that_repeats_a_tried_value_is_replaced_by_a_draw_not_asked_a
     assert len(set(seeds)) == 2 and variable.value == "7"
 
 
+def test_an_objective_that_draws_replaces_repeats_even_with_no_draws_of_its_own():
+    """``resamples=0`` (a molecule: a draw costs a docking, not worth one every step): a repeated proposal
+    still turns into a draw, made around the kept value and away from the values tried."""
+    calls = []
+
+    def draw(seed, best, avoid):
+        calls.append((best, list(avoid)))
+        return str(int(best) + 10)
+
+    log = []
+    variable, loop = _drawing_loop(_scripted(["3", "1"], log), draw, steps=2, resamples=0)
+    first, second = loop.tracks[0].history
+    assert len(log) == 2 and calls == [("3", ["3", "1"])]  # step 1 proposed 3; step 2 repeated the start
+    assert [(c["value"], c.get("resampled", False), c["accepted"]) for c in second["candidates"]] == [
+        ("13", True, True)]
+    assert variable.value == "13" and not second["stalled"]
+
+
 def test_a_budget_spent_before_the_replacing_draw_keeps_what_the_step_measured():
     """The draw is an LLM call as every draw of a real task is: the budget pays for the step's own draw
     (judge, two backward, the proposal, the draw: 5 calls) and refuses the one replacing the repeat."""
@@ -189,7 +207,7 @@ def test_a_budget_spent_before_the_replacing_draw_keeps_what_the_step_measured()
     engine = tg.engines.BudgetedEngine(tg.FunctionEngine(reply), tg.Budget(max_calls=5))
     ask = tg.LLMCall(engine, system_prompt="Draw a number.")
 
-    async def draw(seed):
+    async def draw(seed, best, avoid):
         return (await ask.aforward(tg.Variable("a number", role_description="request"))).value
 
     variable, loop = _drawing_loop(engine, draw, steps=2)
