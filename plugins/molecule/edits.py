@@ -108,6 +108,41 @@ def raw_edits(mol: Any) -> Iterable[tuple[str, str, Any]]:
             yield "remove", f"remove the terminal {atom.GetSymbol()} atom {atom.GetIdx() + 1}", edited
 
 
+def valid_edits(smiles: str, exclude: Iterable[str] = (), max_heavy_atoms: int | None = None,
+                max_rotatable_bonds: int | None = None) -> list[Edit]:
+    """Every distinct edit of ``smiles`` that RDKit sanitizes and ``parse_molecule`` accepts, highest QED
+    first, except the molecule itself and the canonical SMILES in ``exclude``; none for an unparsable one."""
+    from rdkit import Chem, rdBase
+
+    from .chemistry import parse_molecule
+    from .settings import DockingSettings
+
+    defaults = DockingSettings()
+    caps = (max_heavy_atoms or defaults.max_heavy_atoms, max_rotatable_bonds or defaults.max_rotatable_bonds)
+    try:
+        parsed_start = parse_molecule(smiles, *caps)
+    except MoleculeError:
+        return []
+    from rdkit.Chem import QED, Descriptors
+
+    seen = {parsed_start.smiles, *exclude}
+    found: list[Edit] = []
+    for kind, description, edited in raw_edits(parsed_start.mol):
+        if edited is None:
+            continue
+        try:
+            with rdBase.BlockLogs():
+                Chem.SanitizeMol(edited)
+            parsed = parse_molecule(Chem.MolToSmiles(edited), *caps)
+        except Exception:  # noqa: BLE001 - MoleculeError, or RDKit's own types for a bad valence
+            continue
+        if parsed.smiles in seen:
+            continue
+        seen.add(parsed.smiles)
+        found.append(Edit(kind, description, parsed.smiles, QED.qed(parsed.mol), Descriptors.MolWt(parsed.mol)))
+    return sorted(found, key=lambda e: -e.qed)
+
+
 def edit_menu(
     smiles: str,
     check: Callable[[str], str | None] | None = None,
@@ -123,35 +158,7 @@ def edit_menu(
     holds canonical SMILES not to offer (the molecule itself, values tried).
     An unparsable ``smiles`` gives no menu.
     """
-    from rdkit import Chem, rdBase
-
-    from .chemistry import parse_molecule
-    from .settings import DockingSettings
-
-    defaults = DockingSettings()
-    caps = (max_heavy_atoms or defaults.max_heavy_atoms, max_rotatable_bonds or defaults.max_rotatable_bonds)
-    try:
-        mol = parse_molecule(smiles, *caps).mol
-    except MoleculeError:
-        return []
-    from rdkit.Chem import QED, Descriptors
-
-    seen = {parse_molecule(smiles, *caps).smiles, *exclude}
-    found: list[Edit] = []
-    for kind, description, edited in raw_edits(mol):
-        if edited is None:
-            continue
-        try:
-            with rdBase.BlockLogs():
-                Chem.SanitizeMol(edited)
-            parsed = parse_molecule(Chem.MolToSmiles(edited), *caps)
-        except Exception:  # noqa: BLE001 - MoleculeError, or RDKit's own types for a bad valence
-            continue
-        if parsed.smiles in seen:
-            continue
-        seen.add(parsed.smiles)
-        found.append(Edit(kind, description, parsed.smiles, QED.qed(parsed.mol), Descriptors.MolWt(parsed.mol)))
-    found.sort(key=lambda e: -e.qed)
+    found = valid_edits(smiles, exclude, max_heavy_atoms, max_rotatable_bonds)
     menu: list[Edit] = []
     refused: set[str] = set()
     counts: dict[str, int] = {}
@@ -171,6 +178,38 @@ def edit_menu(
             shown.add(what)
             menu.append(edit)
     return sorted(menu, key=lambda e: -e.qed)
+
+
+def drawn_edit(
+    smiles: str,
+    seed: int,
+    check: Callable[[str], str | None] | None = None,
+    exclude: Iterable[str] = (),
+    max_heavy_atoms: int | None = None,
+    max_rotatable_bonds: int | None = None,
+) -> str | None:
+    """One valid edit of ``smiles`` picked with ``seed``, or ``None`` when no edit passes: the loop's draw.
+
+    A kind of edit is picked first, then an edit of that kind, so the many
+    ring additions do not crowd out the few swaps and removals; an edit the
+    filters (``check``) refuse is put aside and another is picked. It costs
+    no model call, only the docking the loop then runs, so it stands in for
+    an answer of the model that handed back a molecule already tried.
+    """
+    import random
+
+    rng = random.Random(seed)
+    by_kind: dict[str, list[Edit]] = {}
+    for edit in valid_edits(smiles, exclude, max_heavy_atoms, max_rotatable_bonds):
+        by_kind.setdefault(edit.kind, []).append(edit)
+    while by_kind:
+        kind = rng.choice(sorted(by_kind))
+        edit = by_kind[kind].pop(rng.randrange(len(by_kind[kind])))
+        if not by_kind[kind]:
+            del by_kind[kind]
+        if check is None or not check(edit.smiles):
+            return edit.smiles
+    return None
 
 
 def canonical_smiles(value: str) -> str:

@@ -12,12 +12,15 @@ only if it ranks at least as high as the best so far by the goal set's
 score (goals met, then the weighted objective). The optimizer is shown a
 menu of RDKit-checked edits of the best molecule to choose from (see
 ``edits``), since the embedded model rarely writes a valid SMILES unaided.
+An answer that hands back a molecule already tried is not asked again (the
+embedded model, asked again, hands it back again): a seeded pick from the
+same checked edits of the best molecule is docked in its place.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tg_core import Variable
@@ -25,7 +28,7 @@ from tg_core.loop import Evaluation, Objective, Optimization
 
 from . import prompts
 from .candidates import Candidate
-from .edits import MENU_SIZE, EditMenuTGD, edit_menu
+from .edits import MENU_SIZE, EditMenuTGD, canonical_smiles, drawn_edit, edit_menu
 from .functions import molecule_loss, molecule_simulator, smiles_constraint
 from .goals import GoalSet
 from .settings import DockingSettings
@@ -63,8 +66,10 @@ def candidate_outcome(evaluation: Evaluation) -> str:
 
 
 def molecule_objective(goals: GoalSet, settings: DockingSettings, start: str, starts: Sequence[str],
-                       engine: Engine | None, executor: cf.Executor | None = None) -> Objective:
-    """The docking simulator forward (similarity to ``start``), the goals judge, the goal set's score."""
+                       engine: Engine | None, executor: cf.Executor | None = None,
+                       resample: Callable[[int, str, Sequence[str]], str | None] | None = None) -> Objective:
+    """The docking simulator forward (similarity to ``start``), the goals judge, the goal set's score;
+    ``resample`` draws a molecule where the optimizer handed back one already tried."""
     from . import report
 
     def metrics(report_variable: Variable) -> dict[str, Any]:
@@ -80,6 +85,7 @@ def molecule_objective(goals: GoalSet, settings: DockingSettings, start: str, st
         metrics=metrics,
         score_names=SCORE_NAMES,
         describe=candidate_outcome,
+        resample=resample,
     )
 
 
@@ -111,13 +117,18 @@ def molecule_search(
     """
     role = prompts.SMILES_ROLE.format(targets=", ".join(goals.targets))
     parameters = {track_name(i): Variable(start, role_description=role) for i, start in enumerate(starts)}
-    objectives = {track_name(i): molecule_objective(goals, settings, start, starts, engine, executor)
-                  for i, start in enumerate(starts)}
     filters = goals.filters(settings.max_heavy_atoms, settings.max_rotatable_bonds)
 
     def menu(smiles: str, exclude: set[str]) -> list:
         return edit_menu(smiles, filters.check, size=edits, exclude=exclude,
                          max_heavy_atoms=settings.max_heavy_atoms, max_rotatable_bonds=settings.max_rotatable_bonds)
+
+    def draw(seed: int, best: str, avoid: Sequence[str]) -> str | None:
+        return drawn_edit(best, seed, filters.check, exclude={canonical_smiles(v) for v in avoid},
+                          max_heavy_atoms=settings.max_heavy_atoms, max_rotatable_bonds=settings.max_rotatable_bonds)
+
+    objectives = {track_name(i): molecule_objective(goals, settings, start, starts, engine, executor, draw)
+                  for i, start in enumerate(starts)}
 
     optimizer = EditMenuTGD(list(parameters.values()), engine=engine, menu=menu if edits else None,
                             momentum=momentum, in_context_examples=list(examples),

@@ -3,7 +3,7 @@
 from tg_core import Variable
 from tg_core.optimizer import Constraint
 from tg_molecule.chemistry import parse_molecule
-from tg_molecule.edits import EditMenuTGD, canonical_smiles, edit_menu
+from tg_molecule.edits import EditMenuTGD, canonical_smiles, drawn_edit, edit_menu, valid_edits
 from tg_molecule.goals import GoalSet
 
 PHENOL = "Oc1ccccc1"
@@ -27,6 +27,21 @@ def test_excluded_and_filtered_molecules_are_not_offered_and_garbage_gives_no_me
     no_fluorine = edit_menu(PHENOL, lambda s: "F refused" if "F" in s else None, size=20)
     assert no_fluorine and all("F" not in e.smiles for e in no_fluorine)
     assert edit_menu("C1CC((") == []
+
+
+def test_a_drawn_edit_is_seeded_spread_over_the_kinds_and_skips_what_is_tried_or_refused():
+    """The loop's draw: the same seed gives the same molecule; seeds spread over every kind of edit
+    (ring additions, three quarters of the list, do not crowd the others out); never a tried or refused one."""
+    filters = GoalSet().filters()
+    kind = {e.smiles: e.kind for e in valid_edits(PHENOL)}
+    drawn = [drawn_edit(PHENOL, seed, filters.check) for seed in range(12)]
+    assert drawn[:2] == [drawn_edit(PHENOL, seed, filters.check) for seed in range(2)]
+    assert all(d in kind and filters.check(d) is None for d in drawn)
+    assert {kind[d] for d in drawn} == {"ring", "substituent", "swap", "remove"}
+    assert sum(kind[d] == "ring" for d in drawn) <= 6 < sum(k == "ring" for k in kind.values()) * 12 / len(kind)
+    assert drawn_edit(PHENOL, 0, filters.check, exclude={drawn[0]}) != drawn[0]
+    assert "F" not in drawn_edit(PHENOL, 3, lambda s: "F refused" if "F" in s else None)
+    assert drawn_edit(PHENOL, 0, lambda s: "all refused") is None and drawn_edit("C1CC((", 0) is None
 
 
 def test_answers_are_canonical_so_a_molecule_written_another_way_is_the_same():

@@ -10,6 +10,7 @@ import pytest
 
 from tg_core import prompts
 from tg_core.cli import main
+from tg_molecule.edits import valid_edits
 
 PHENOL = "Oc1ccccc1"
 PHENOL_AS_GIVEN = "c1ccccc1O"  # the same molecule written another way
@@ -70,16 +71,23 @@ def _events(tmp_path, kind):
 
 
 @pytest.mark.slow
-def test_a_model_returning_the_input_stalls_and_the_run_stops_early_saying_so(tmp_path, capsys):
-    assert _run(tmp_path, "parrot", "--steps", "4", "--candidates", "2") == 0, capsys.readouterr().err
+def test_a_model_returning_the_input_is_asked_once_per_candidate_and_drawn_edits_are_docked_instead(tmp_path,
+                                                                                                      capsys):
+    """The embedded model, asked again after handing back the molecule, hands it back again: each such
+    answer costs one call, and a drawn edit of the best molecule is docked in its place."""
+    assert _run(tmp_path, "parrot", "--steps", "2", "--candidates", "2") == 0, capsys.readouterr().err
     summary, report, rows = _outputs(tmp_path)
-    assert summary["completed_steps"] == 2  # two stalled steps (patience 2), not four
-    assert summary["stopped"].startswith("stalled")
+    optimizer_calls = [c for c in _events(tmp_path, "llm_call") if _optimizer_call(c["messages"])]
+    assert len(optimizer_calls) == 4  # two candidates in each of two steps, none asked again
     counts = summary["parameters"]["molecule 1"]["counts"]
-    assert counts["accepted"] == 0 and counts["stalled_steps"] == 2 and counts["unchanged"] == 12
-    assert "WARNING: no improvement over the start" in report and "**stalled**" in report
-    assert [r["smiles"] for r in rows] == [PHENOL]  # the same molecule written another way is never docked again
-    assert summary["run_metrics"]["novelty"] == 0.0
+    assert counts["unchanged"] == 4 and counts["resampled"] == 4 and counts["stalled_steps"] == 0
+    steps = _events(tmp_path, "loop_step")
+    drawn = [c["value"] for e in steps for c in e["candidates"] if c.get("resampled")]
+    assert set(drawn[:2]) <= {e.smiles for e in valid_edits(PHENOL)}  # step 1 draws edits of phenol
+    assert set(drawn[2:]) <= {e.smiles for e in valid_edits(steps[1]["value"])}  # step 2, of the best
+    smiles = [r["smiles"] for r in rows]
+    assert PHENOL in smiles and len(set(smiles)) == len(smiles)  # phenol written another way is not docked again
+    assert summary["run_metrics"]["novelty"] > 0 and "(resampled)" in report
 
 
 @pytest.mark.slow
@@ -111,14 +119,21 @@ def test_an_invalid_smiles_is_asked_again_with_rdkits_reason_costs_no_docking_an
 
 
 def test_max_calls_ends_the_run_with_the_best_molecule_of_the_steps_before(tmp_path, capsys):
-    # paced to one candidate a step (8 calls for 3 steps); step 2 finds biphenylol, step 3 cannot be paid for
+    """Paced to one candidate a step (8 calls for 3 steps). Step 1 answers a typo, then ethanol (worse);
+    step 2 the typo, then ethanol again: a repeat is not asked again, a drawn edit of phenol is docked
+    in its place and kept. Step 3 cannot be paid for."""
     code = _run(tmp_path, "one_better_one_worse", "--steps", "3", "--max-calls", "8")
     assert code == 0, capsys.readouterr().err
     summary, report, _ = _outputs(tmp_path)
     assert summary["completed_steps"] == 2 and summary["usage"]["calls"] == 8
     assert summary["stopped"].startswith("out of budget in step 3 (budget of 8 LLM calls reached")
-    assert summary["best_per_start"][0]["best"] == BIPHENYLOL  # step 2's find is kept
-    assert "out of budget in step 3" in report
+    (step2,) = [e for e in _events(tmp_path, "loop_step") if e["step"] == 2]
+    assert [r["kind"] for r in step2["rejections"]] == ["constraint", "tried"]
+    (drawn,) = step2["candidates"]
+    assert drawn["resampled"] and drawn["accepted"] and drawn["value"] in {e.smiles for e in valid_edits(PHENOL)}
+    assert summary["best_per_start"][0]["best"] == drawn["value"]  # step 2's find is kept
+    assert summary["best_per_start"][0]["vina"] < summary["best_per_start"][0]["start_vina"]
+    assert "out of budget in step 3" in report and "(resampled) (kept)" in report
 
 
 @pytest.mark.slow
