@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,8 @@ from .variable import Feedback, Variable
 if TYPE_CHECKING:
     from .engines.base import Engine
     from .images import Image
+
+log = logging.getLogger(__name__)
 
 
 class Function:
@@ -82,16 +85,41 @@ def downstream_text(output: Variable) -> tuple[str, str]:
     return prompts.OUTPUT_IS_OBJECTIVE, "objective (the evaluation above)"
 
 
-FEEDBACK_MAX_TOKENS = 512  # feedback is criticism, not a rewrite: a cut answer is asked again, shorter
+FEEDBACK_MAX_TOKENS = 512  # feedback is criticism, not a rewrite: a cut answer keeps its whole paragraphs
+
+
+def leading_paragraphs(text: str, cut: bool) -> str:
+    """The paragraphs of ``text`` in order, each once, without the last when the answer was ``cut``
+    (it stops mid-way); "" when nothing whole is left or what is left still loops.
+
+    A small model's feedback that runs to its token limit has usually said
+    its points before it starts repeating them (an aspirin run: five numbered
+    points, then the same SMILES block four times); asking again costs a call
+    as long as the first to get those points back.
+    """
+    from .optimizer import is_repeating
+
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+    if cut:
+        paragraphs = paragraphs[:-1]
+    kept = "\n\n".join(dict.fromkeys(paragraphs))
+    return "" if is_repeating(kept) else kept
 
 
 async def bounded_answer(engine: Engine, messages: list[dict[str, Any]], role: str, max_tokens: int) -> str:
-    """An answer within ``max_tokens``: one cut at the limit (or looping) is asked again to be brief."""
+    """An answer within ``max_tokens``: one cut at the limit (or looping) keeps its whole paragraphs,
+    each once; asked again to be brief only when none is left."""
     from .optimizer import is_repeating
 
     completion = await ask_completion(engine, messages, role=role, max_tokens=max_tokens)
-    if completion.finish_reason != "length" and not is_repeating(completion.text):
+    cut = completion.finish_reason == "length"
+    if not cut and not is_repeating(completion.text):
         return completion.text
+    kept = leading_paragraphs(completion.text, cut)
+    if kept:
+        log.info("%s: the answer %s; kept its %d leading characters", role,
+                 "was cut at its token limit" if cut else "repeated itself", len(kept))
+        return kept
     retry = [*messages, {"role": "assistant", "content": completion.text},
              {"role": "user", "content": prompts.ANSWER_TOO_LONG.format(max_tokens=max_tokens)}]
     return (await ask_completion(engine, retry, role=role, max_tokens=max_tokens)).text

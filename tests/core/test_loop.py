@@ -607,18 +607,38 @@ def test_tried_values_are_shown_as_they_were_written_and_a_canonical_form_is_com
     assert "<TRIED> 5 </TRIED>" in log[2][0][-1]["content"]
 
 
-def test_feedback_cut_at_its_token_limit_is_asked_again_shorter():
+def _feedback_from(first: Completion):
+    """The feedback a one-input simulator's input gets when the backward engine answers ``first``, then
+    "Be brief."; and every call made."""
     seen = []
 
     def reply(messages, **params):
         seen.append((messages, params))
-        if len(seen) == 1:
-            return Completion("it goes on and on", finish_reason="length")
-        return "Be brief."
+        return first if len(seen) == 1 else "Be brief."
 
-    engine = tg.FunctionEngine(reply)
     x = tg.Variable("text", role_description="input")
     out = tg.SimulatorFunction(lambda v: {"n": len(v)}, purpose="counts")(x)
-    out.backward(engine=engine)
-    assert [f.text for f in x.gradients] == ["Be brief."]
-    assert seen[0][1]["max_tokens"] == 512 and "cut at 512 tokens" in seen[1][0][-1]["content"]
+    out.backward(engine=tg.FunctionEngine(reply))
+    return [f.text for f in x.gradients], seen
+
+
+def test_feedback_cut_at_its_token_limit_keeps_its_whole_paragraphs_each_once_without_asking_again():
+    """The shape of a backward answer in an aspirin run: its points, then the same SMILES block again
+    and again until the limit cut it mid-sentence."""
+    block = "```\nCC(=O)Oc1ncccc1C(=O)O\n```"
+    cut = Completion(f"1. Add a ring.\n2. Add an amine.\n\n{block}\n\nFor the Vina score, add a ring:\n\n{block}"
+                     f"\n\nFor QED, add an amine:\n\n{block}\n\nTo reduce the heavy atoms, we c", finish_reason="length")
+    feedback, seen = _feedback_from(cut)
+    assert len(seen) == 1
+    assert feedback == [f"1. Add a ring.\n2. Add an amine.\n\n{block}\n\nFor the Vina score, add a ring:\n\n"
+                        "For QED, add an amine:"]
+    looping = Completion("Add a ring.\n\n" + "Add hydrogen atoms to the molecule.\n\n" * 40)
+    feedback, seen = _feedback_from(looping)
+    assert feedback == ["Add a ring.\n\nAdd hydrogen atoms to the molecule."] and len(seen) == 1
+
+
+def test_feedback_cut_or_looping_with_nothing_whole_is_asked_again_shorter():
+    for first in (Completion("it goes on and on", finish_reason="length"), Completion("9 " * 400)):
+        feedback, seen = _feedback_from(first)
+        assert feedback == ["Be brief."] and len(seen) == 2
+        assert seen[0][1]["max_tokens"] == 512 and "cut at 512 tokens" in seen[1][0][-1]["content"]
