@@ -29,7 +29,10 @@ SUBSTITUENTS = (("F", "F"), ("Cl", "Cl"), ("OH", "O"), ("NH2", "N"), ("CH3", "C"
 RINGS = (("phenyl", "c1ccccc1"), ("4-fluorophenyl", "c1ccc(F)cc1"), ("2-pyridyl", "c1ccccn1"),
          ("piperazin-1-yl", "N1CCNCC1"), ("4-methylpiperazin-1-yl", "N1CCN(C)CC1"),
          ("morpholin-4-yl", "N1CCOCC1"), ("piperidin-1-yl", "N1CCCCC1"), ("cyclohexyl", "C1CCCCC1"))
-LINKERS = (("", ""), ("CH2", "C"), ("amide", "C(=O)N"), ("ether", "O"))
+LINKERS = (("", ""), ("CH2", "C"), ("carbonyl", "C(=O)"), ("amide", "C(=O)N"), ("ether", "O"))
+# A single bond between two heteroatoms outside a ring (N-O, N-N, O-O): an ether or amide linker on a
+# ring bonded through its N, or an OH put on an N, makes one; a chemist would not propose these.
+HETERO_HETERO = "[#7,#8,#16]-!@[#7,#8,#16]"
 MENU_SIZE = 10
 PER_KIND = 3  # at most this many of one kind of edit, so the menu shows every kind
 
@@ -86,7 +89,8 @@ def raw_edits(mol: Any) -> Iterable[tuple[str, str, Any]]:
     for atom in sites:
         for ring_name, ring in RINGS:
             for linker_name, linker in LINKERS:
-                via = f" through a {linker_name} linker" if linker_name else ""
+                article = "an" if linker_name[:1] in "aeiou" else "a"
+                via = f" through {article} {linker_name} linker" if linker_name else ""
                 group = linker + ring  # the linker's first atom bonds to the molecule, its last to the ring
                 yield ("ring", f"add a {ring_name} ring{via} on {_where(mol, atom)}", _attach(mol, atom, group))
     for atom in mol.GetAtoms():
@@ -111,7 +115,8 @@ def raw_edits(mol: Any) -> Iterable[tuple[str, str, Any]]:
 def valid_edits(smiles: str, exclude: Iterable[str] = (), max_heavy_atoms: int | None = None,
                 max_rotatable_bonds: int | None = None) -> list[Edit]:
     """Every distinct edit of ``smiles`` that RDKit sanitizes and ``parse_molecule`` accepts, highest QED
-    first, except the molecule itself and the canonical SMILES in ``exclude``; none for an unparsable one."""
+    first, except the molecule itself, the canonical SMILES in ``exclude`` and edits that add a bond
+    between two heteroatoms (``HETERO_HETERO``); none for an unparsable one."""
     from rdkit import Chem, rdBase
 
     from .chemistry import parse_molecule
@@ -126,6 +131,8 @@ def valid_edits(smiles: str, exclude: Iterable[str] = (), max_heavy_atoms: int |
     from rdkit.Chem import QED, Descriptors
 
     seen = {parsed_start.smiles, *exclude}
+    hetero_hetero = Chem.MolFromSmarts(HETERO_HETERO)
+    allowed = len(parsed_start.mol.GetSubstructMatches(hetero_hetero))
     found: list[Edit] = []
     for kind, description, edited in raw_edits(parsed_start.mol):
         if edited is None:
@@ -136,7 +143,7 @@ def valid_edits(smiles: str, exclude: Iterable[str] = (), max_heavy_atoms: int |
             parsed = parse_molecule(Chem.MolToSmiles(edited), *caps)
         except Exception:  # noqa: BLE001 - MoleculeError, or RDKit's own types for a bad valence
             continue
-        if parsed.smiles in seen:
+        if parsed.smiles in seen or len(parsed.mol.GetSubstructMatches(hetero_hetero)) > allowed:
             continue
         seen.add(parsed.smiles)
         found.append(Edit(kind, description, parsed.smiles, QED.qed(parsed.mol), Descriptors.MolWt(parsed.mol)))

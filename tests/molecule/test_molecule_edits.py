@@ -29,6 +29,18 @@ def test_excluded_and_filtered_molecules_are_not_offered_and_garbage_gives_no_me
     assert edit_menu("C1CC((") == []
 
 
+def test_no_edit_adds_a_bond_between_two_heteroatoms_and_n_rings_get_real_amides():
+    """An ether or amide linker on a ring bonded through its N gave N-O ethers and hydrazides, a
+    quarter of aspirin's edits (a drawn one was docked in a run); a carbonyl linker gives the amide."""
+    from rdkit import Chem
+
+    hetero_hetero = Chem.MolFromSmarts("[#7,#8,#16]-!@[#7,#8,#16]")
+    edits = valid_edits("CC(=O)Oc1ccccc1C(=O)O")
+    assert edits and not any(Chem.MolFromSmiles(e.smiles).HasSubstructMatch(hetero_hetero) for e in edits)
+    assert "O=C(c1ccccc1O)N1CCCCC1" in {e.smiles for e in valid_edits(PHENOL)}  # piperidine amide
+    assert valid_edits("CON(C)C")  # a heteroatom bond already there does not block every edit
+
+
 def test_a_drawn_edit_is_seeded_spread_over_the_kinds_and_skips_what_is_tried_or_refused():
     """The loop's draw: the same seed gives the same molecule; seeds spread over every kind of edit
     (ring additions, three quarters of the list, do not crowd the others out); never a tried or refused one."""
