@@ -13,6 +13,7 @@ checks whatever it sends.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -117,20 +118,29 @@ def valid_edits(smiles: str, exclude: Iterable[str] = (), max_heavy_atoms: int |
     """Every distinct edit of ``smiles`` that RDKit sanitizes and ``parse_molecule`` accepts, highest QED
     first, except the molecule itself, the canonical SMILES in ``exclude`` and edits that add a bond
     between two heteroatoms (``HETERO_HETERO``); none for an unparsable one."""
-    from rdkit import Chem, rdBase
-
-    from .chemistry import parse_molecule
     from .settings import DockingSettings
 
     defaults = DockingSettings()
-    caps = (max_heavy_atoms or defaults.max_heavy_atoms, max_rotatable_bonds or defaults.max_rotatable_bonds)
-    try:
-        parsed_start = parse_molecule(smiles, *caps)
-    except MoleculeError:
-        return []
+    excluded = set(exclude)
+    edits = _edits_of(smiles, max_heavy_atoms or defaults.max_heavy_atoms,
+                      max_rotatable_bonds or defaults.max_rotatable_bonds)
+    return [e for e in edits if e.smiles not in excluded]
+
+
+@functools.lru_cache(maxsize=32)
+def _edits_of(smiles: str, max_heavy_atoms: int, max_rotatable_bonds: int) -> tuple[Edit, ...]:
+    """The enumeration behind ``valid_edits``, kept per molecule: a step asks for the edits of its best
+    molecule once per optimizer prompt and once per draw, and each enumeration takes RDKit about 0.4 s."""
+    from rdkit import Chem, rdBase
     from rdkit.Chem import QED, Descriptors
 
-    seen = {parsed_start.smiles, *exclude}
+    from .chemistry import parse_molecule
+
+    try:
+        parsed_start = parse_molecule(smiles, max_heavy_atoms, max_rotatable_bonds)
+    except MoleculeError:
+        return ()
+    seen = {parsed_start.smiles}
     hetero_hetero = Chem.MolFromSmarts(HETERO_HETERO)
     allowed = len(parsed_start.mol.GetSubstructMatches(hetero_hetero))
     found: list[Edit] = []
@@ -140,14 +150,14 @@ def valid_edits(smiles: str, exclude: Iterable[str] = (), max_heavy_atoms: int |
         try:
             with rdBase.BlockLogs():
                 Chem.SanitizeMol(edited)
-            parsed = parse_molecule(Chem.MolToSmiles(edited), *caps)
+            parsed = parse_molecule(Chem.MolToSmiles(edited), max_heavy_atoms, max_rotatable_bonds)
         except Exception:  # noqa: BLE001 - MoleculeError, or RDKit's own types for a bad valence
             continue
         if parsed.smiles in seen or len(parsed.mol.GetSubstructMatches(hetero_hetero)) > allowed:
             continue
         seen.add(parsed.smiles)
         found.append(Edit(kind, description, parsed.smiles, QED.qed(parsed.mol), Descriptors.MolWt(parsed.mol)))
-    return sorted(found, key=lambda e: -e.qed)
+    return tuple(sorted(found, key=lambda e: -e.qed))
 
 
 def edit_menu(
