@@ -68,13 +68,13 @@ def baseline_accuracy(examples):
 
 def test_a_step_that_lowers_validation_accuracy_is_reverted_and_one_that_raises_it_is_kept():
     engine = scripted([f"{START} Just overfit.", f"{START} Be careful."])
-    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, batch_size=3)
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, batch_size=3, demonstrations=0)
     trainer.train(2)
     worse, better = trainer.history
     start = trainer.versions[0]
     assert start.validation == baseline_accuracy(SPLITS.validation)
-    assert worse.candidate == f"{START} Just overfit." and worse.source == "feedback"  # best on the minibatch
-    assert [c.batch_accuracy for c in worse.candidates] == [1.0, worse.batch_accuracy]
+    assert worse.candidate == f"{START} Just overfit." and worse.source == "feedback"
+    assert [c.batch_accuracy for c in worse.candidates] == [1.0]
     assert (worse.accepted, worse.candidate_validation, worse.version) == (False, 0.0, 0)
     assert (better.accepted, better.candidate_validation, better.version) == (True, 1.0, 1)
     assert trainer.prompt.value == f"{START} Be careful."
@@ -85,7 +85,7 @@ def test_a_step_that_lowers_validation_accuracy_is_reverted_and_one_that_raises_
 
 def test_a_step_that_keeps_validation_accuracy_equal_is_kept():
     engine = scripted([f"{START} Also say hello."])
-    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START)
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, demonstrations=0)
     trainer.train(1)
     assert trainer.history[0].accepted and trainer.prompt.value.endswith("hello.")
 
@@ -241,7 +241,45 @@ def test_when_the_optimizer_only_copies_the_prompt_labeled_training_examples_mak
     assert kept.startswith(f"{START}\n\n{qa_prompts.DEMONSTRATIONS_HEADER}\n\n")
     shown = [e for e in SPLITS.train if f"{e.render()}\nAnswer: {e.answer}" in kept]
     assert len(shown) == 2 and not {e.id for e in shown} & set(first.batch)  # never the minibatch's examples
-    # step 2: the optimizer's proposal and two more examples, ranked on the minibatch (a tie: the proposal)
+    # step 2: the optimizer's proposal and two more examples, ranked on the minibatch; a tie goes to the
+    # demonstrations, which keep the prompt whole
     assert [c.source for c in second.candidates] == ["feedback", "demonstrations"]
+    assert [c.batch_accuracy for c in second.candidates] == [1.0, 1.0]
     assert second.candidates[1].prompt.startswith(kept) and second.candidates[1].prompt.count("\nAnswer: ") == 4
-    assert second.source == "feedback"
+    assert second.source == "demonstrations"
+
+
+def test_demonstrations_show_the_models_worked_answer_to_questions_it_answered_correctly_before():
+    engine = scripted([f"{START} Be sloppy.", f"{START} Be sloppy, really."])
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, batch_size=3, demonstrations=3)
+    trainer.train(2)
+    first, second = trainer.history
+    answered = [e for e in SPLITS.train if e.id in first.batch]
+    right = [e for e in answered if int(e.answer) % 2 == 0]  # the start prompt counts even answers right
+    wrong = [e for e in answered if e not in right]
+    assert right and wrong, "the seed must give step 1 one question of each kind"
+    assert {e.render() for e in right} <= set(trainer.worked)  # and step 2's batch
+    assert all(int(ANSWERS[question]) % 2 == 0 for question in trainer.worked)  # only answers scored correct
+    demonstrated = second.candidates[1]
+    assert demonstrated.source == "demonstrations"
+    for example in right:  # shown first, with the model's work before the answer
+        assert f"{example.render()}\nCounting...\nAnswer: {example.answer}" in demonstrated.prompt
+    for example in wrong:  # a wrong answer is never shown as work
+        assert f"{example.render()}\nAnswer: {example.answer}" in demonstrated.prompt
+    assert demonstrated.prompt.count("Counting...") == len(right)
+    fresh = PromptTrainer(SPLITS, ExactMatchLoss(), scripted([]), START)
+    fresh.load_state(trainer.state())
+    assert fresh.worked == trainer.worked
+    legacy = {k: v for k, v in trainer.state().items() if k != "worked"}
+    fresh.load_state(legacy)
+    assert fresh.worked == {}
+
+
+def test_a_long_or_empty_worked_answer_is_not_kept():
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), scripted([]), START)
+    example, other, third = SPLITS.train[:3]
+    correct = ExactMatchLoss().evaluate(f"Answer: {example.answer}", example.answer)
+    trainer._remember_worked(example, "x" * 2000 + f"\nAnswer: {example.answer}", correct)
+    trainer._remember_worked(other, f"Answer: {other.answer}", correct)
+    trainer._remember_worked(third, f"Two and two.\nAnswer: {third.answer}", correct)
+    assert trainer.worked == {third.render(): "Two and two."}
