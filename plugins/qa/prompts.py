@@ -58,7 +58,6 @@ VALIDATION_OUTCOME = "validation accuracy {accuracy:.2f} ({correct} of {total} a
 # would need to write the rule is the same small model.
 DEMONSTRATIONS_HEADER = "Examples with their correct answers:"
 DEMONSTRATION = "{question}\nAnswer: {answer}"
-WORKED_DEMONSTRATION = "{question}\n{work}\nAnswer: {answer}"
 
 # ---------------------------------------------------------------- rendering questions
 

@@ -7,14 +7,11 @@ already kept or tried (an unchanged answer is asked again with another seed),
 and with every prompt validated so far shown next to its validation accuracy
 (OPRO's solution-score pairs). Beside it stands a second candidate that needs
 no model: the current prompt followed by a few training examples (not the
-minibatch's) with their correct answers, each shown with the model's own
-worked answer where an earlier step saw it answer that example correctly
-(DSPy's bootstrapped demonstrations: a small model copies a worked count far
-better than a bare number). Every candidate answers the
+minibatch's) with their correct answers. Every candidate answers the
 minibatch first, as GEPA does; the best one (among equals the demonstrations,
-which add only verified answers where a rewrite may drop an instruction), if
-it did no worse there than the current prompt, is scored on the validation
-split and kept only if
+which add only verified answers where a rewrite may drop an instruction), if it
+did no worse there than the current prompt, is scored on the validation split
+and kept only if
 validation accuracy did not drop; otherwise the step is reverted. So a step
 validates one prompt at most, as TextGrad's does. Test accuracy of every kept
 prompt is measured in the background while training goes on, since nothing
@@ -56,8 +53,6 @@ class PromptVersion:
     validation: float
     test: float | None = None
 
-
-MAX_WORKED_CHARS = 1500  # about 400 tokens: longer worked answers are not shown
 
 FEEDBACK = "feedback"  # a candidate TGD wrote from the textual gradient
 DEMONSTRATIONS = "demonstrations"  # the current prompt with labeled training examples appended
@@ -157,7 +152,6 @@ class PromptTrainer:
         self.current = 0
         self.history: list[StepRecord] = []
         self._tests: dict[int, asyncio.Future] = {}
-        self.worked: dict[str, str] = {}  # a training question -> a response of the model scored correct on it
         self.stopped = ""  # why training ended before its steps (a spent budget)
 
     # ---------------------------------------------------------------- data
@@ -179,39 +173,19 @@ class PromptTrainer:
     def with_demonstrations(self, prompt: str, step: int, batch: Sequence[Example]) -> str | None:
         """``prompt`` followed by ``demonstrations`` training examples with their correct answers, or
         ``None`` when none is left to add. Never the minibatch's examples (the candidate answers them
-        to be ranked) nor ones the prompt already shows; a fixed choice of the seed and the step, the
-        examples with a worked answer first."""
+        to be ranked) nor ones the prompt already shows; a fixed choice of the seed and the step."""
         if not self.demonstrations:
             return None
-        unused = [e for e in self.splits.train if e not in batch and e.render() not in prompt]
+        shown = [prompts.DEMONSTRATION.format(question=e.render(), answer=e.answer) for e in self.splits.train
+                 if e not in batch]
+        unused = [text for text in shown if text not in prompt]
         random.Random(f"{self.seed}:demonstrations:{step}").shuffle(unused)
         if not unused:
             return None
-        unused.sort(key=lambda e: e.render() not in self.worked)  # stable: the shuffled order within each
-        added = "\n\n".join(self.demonstration(e) for e in unused[: self.demonstrations])
+        added = "\n\n".join(unused[: self.demonstrations])
         if prompts.DEMONSTRATIONS_HEADER in prompt:
             return f"{prompt}\n\n{added}"
         return f"{prompt}\n\n{prompts.DEMONSTRATIONS_HEADER}\n\n{added}"
-
-    def demonstration(self, example: Example) -> str:
-        """The example with its correct answer, after the model's worked answer to it if one was seen."""
-        worked = self.worked.get(example.render())
-        if worked is None:
-            return prompts.DEMONSTRATION.format(question=example.render(), answer=example.answer)
-        return prompts.WORKED_DEMONSTRATION.format(question=example.render(), work=worked, answer=example.answer)
-
-    def _remember_worked(self, example: Example, response: str, evaluation: Evaluation) -> None:
-        """Keep the first correct response to a training question as its worked answer, without its
-        own last answer line (the demonstration ends with the answer in the prompt's format). A long
-        one is left out: every later call would pay for it."""
-        if not evaluation.correct or example.render() in self.worked:
-            return
-        lines = response.strip().splitlines()
-        if lines and lines[-1].strip().lower().startswith("answer:"):
-            lines.pop()
-        work = "\n".join(lines).strip()
-        if work and len(work) <= MAX_WORKED_CHARS:
-            self.worked[example.render()] = work
 
     # ---------------------------------------------------------------- scoring
 
@@ -220,19 +194,15 @@ class PromptTrainer:
 
     async def ascore(self, prompt: str, examples: Sequence[Example]) -> list[Evaluation]:
         """Answer every example with ``prompt`` (concurrently) and evaluate each answer."""
-        return [evaluation for _, evaluation in await self._answered(prompt, examples)]
-
-    async def _answered(self, prompt: str, examples: Sequence[Example]) -> list[tuple[str, Evaluation]]:
         if not examples:
             return []
         frozen = Variable(prompt, role_description=self.prompt.role_description, requires_grad=False)
         model = BlackboxLLM(self.model_engine, frozen)
         responses = await tg.amap(model, [self._question(e) for e in examples], max_concurrency=self.max_concurrency)
         with calls_limited_to(self.max_concurrency):
-            evaluations = await asyncio.gather(*(
+            return list(await asyncio.gather(*(
                 self.evaluator.aevaluate(r.value, e.answer, e.render()) for r, e in zip(responses, examples, strict=True)
-            ))
-        return [(r.value, evaluation) for r, evaluation in zip(responses, evaluations, strict=True)]
+            )))
 
     async def ainitialize(self) -> PromptVersion:
         """Score the starting prompt on validation and test (both at once)."""
@@ -282,8 +252,6 @@ class PromptTrainer:
             losses = list(await asyncio.gather(*(
                 self.evaluator.aforward(r, e.answer, q) for r, e, q in zip(responses, batch, questions, strict=True)
             )))
-        for response, example, loss in zip(responses, batch, losses, strict=True):
-            self._remember_worked(example, response.value, loss.data)
         total = tg.sum(losses, role_description=prompts.SUM_ROLE)
         await total.abackward(engine=self.engine, max_concurrency=self.max_concurrency)
         feedback = self.prompt.get_gradient_text()
@@ -335,15 +303,12 @@ class PromptTrainer:
         """The candidate to validate: the best on the minibatch, if it did no worse there than the
         current prompt; the others cost one minibatch of answers each, not a validation. Among equals
         (three questions rarely tell two prompts apart) the demonstrations, then the first: they keep
-        the prompt whole and add only answers known to be right. Every correct answer becomes a
-        worked answer for later demonstrations."""
+        the prompt whole and add only answers known to be right."""
         if not candidates:
             return None
-        answered = await asyncio.gather(*(self._answered(c.prompt, batch) for c in candidates))
-        for c, pairs in zip(candidates, answered, strict=True):
-            c.batch_accuracy = mean_score([evaluation for _, evaluation in pairs])
-            for example, (response, evaluation) in zip(batch, pairs, strict=True):
-                self._remember_worked(example, response, evaluation)
+        scores = await asyncio.gather(*(self.ascore(c.prompt, batch) for c in candidates))
+        for c, evaluations in zip(candidates, scores, strict=True):
+            c.batch_accuracy = mean_score(evaluations)
         best = max(candidates, key=lambda c: (c.batch_accuracy, c.source == DEMONSTRATIONS))
         if best.batch_accuracy < current:
             notes.append(f"no candidate did as well as the current prompt on the minibatch "
@@ -411,7 +376,6 @@ class PromptTrainer:
             "versions": [asdict(v) for v in self.versions],
             "current": self.current,
             "history": [asdict(r) for r in self.history],
-            "worked": dict(self.worked),
             "optimizer": self.optimizer.state(),
         }
 
@@ -422,11 +386,10 @@ class PromptTrainer:
             history = [StepRecord(**r) for r in state["history"]]
             current = state["current"]
             optimizer_state = state["optimizer"]
-            worked = dict(state.get("worked", {}))  # checkpoints written before worked answers have none
         except (KeyError, TypeError) as exc:
             raise ValueError(f"PromptTrainer.load_state: not a trainer state ({exc})") from None
         if not versions or not 0 <= current < len(versions):
             raise ValueError("PromptTrainer.load_state: the state holds no usable prompt version")
         self.optimizer.load_state(optimizer_state)
-        self.versions, self.history, self.current, self.worked = versions, history, current, worked
+        self.versions, self.history, self.current = versions, history, current
         self.prompt.set_value(versions[current].prompt)

@@ -247,39 +247,3 @@ def test_when_the_optimizer_only_copies_the_prompt_labeled_training_examples_mak
     assert [c.batch_accuracy for c in second.candidates] == [1.0, 1.0]
     assert second.candidates[1].prompt.startswith(kept) and second.candidates[1].prompt.count("\nAnswer: ") == 4
     assert second.source == "demonstrations"
-
-
-def test_demonstrations_show_the_models_worked_answer_to_questions_it_answered_correctly_before():
-    engine = scripted([f"{START} Be sloppy.", f"{START} Be sloppy, really."])
-    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, batch_size=3, demonstrations=3)
-    trainer.train(2)
-    first, second = trainer.history
-    answered = [e for e in SPLITS.train if e.id in first.batch]
-    right = [e for e in answered if int(e.answer) % 2 == 0]  # the start prompt counts even answers right
-    wrong = [e for e in answered if e not in right]
-    assert right and wrong, "the seed must give step 1 one question of each kind"
-    assert {e.render() for e in right} <= set(trainer.worked)  # and step 2's batch
-    assert all(int(ANSWERS[question]) % 2 == 0 for question in trainer.worked)  # only answers scored correct
-    demonstrated = second.candidates[1]
-    assert demonstrated.source == "demonstrations"
-    for example in right:  # shown first, with the model's work before the answer
-        assert f"{example.render()}\nCounting...\nAnswer: {example.answer}" in demonstrated.prompt
-    for example in wrong:  # a wrong answer is never shown as work
-        assert f"{example.render()}\nAnswer: {example.answer}" in demonstrated.prompt
-    assert demonstrated.prompt.count("Counting...") == len(right)
-    fresh = PromptTrainer(SPLITS, ExactMatchLoss(), scripted([]), START)
-    fresh.load_state(trainer.state())
-    assert fresh.worked == trainer.worked
-    legacy = {k: v for k, v in trainer.state().items() if k != "worked"}
-    fresh.load_state(legacy)
-    assert fresh.worked == {}
-
-
-def test_a_long_or_empty_worked_answer_is_not_kept():
-    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), scripted([]), START)
-    example, other, third = SPLITS.train[:3]
-    correct = ExactMatchLoss().evaluate(f"Answer: {example.answer}", example.answer)
-    trainer._remember_worked(example, "x" * 2000 + f"\nAnswer: {example.answer}", correct)
-    trainer._remember_worked(other, f"Answer: {other.answer}", correct)
-    trainer._remember_worked(third, f"Two and two.\nAnswer: {third.answer}", correct)
-    assert trainer.worked == {third.render(): "Two and two."}
