@@ -14,11 +14,14 @@ from pathlib import Path
 import openai
 import pytest
 import quality
+import quality_repeat
 from quality_code import DOMAIN as CODE
 from quality_common import Context, TgCore, compare, summarize_runs, table_row
 from quality_server import SEED_STRIDE, BenchServer, cached_prompt_tokens
 from quality_text import DOMAIN as TEXT
 from scripted_server import MODEL, ScriptedServer
+
+from tg_qa import datasets
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -241,3 +244,47 @@ def test_the_readme_quality_commands_parse_and_pass_the_checks():
         options = parser.parse_args(argv)
         if not options.table:
             quality.check(parser, options, quality.load_domain(options.domain))
+
+
+def repeat_input(tmp_path, runs):
+    path = tmp_path / "quality-qa.json"
+    path.write_text(json.dumps({"domain": "qa", "date": "2026-12-01T00:00:00", "runs": runs,
+                                "command": "python bench/quality.py --domain qa --qa-train 2 --qa-validation 2 "
+                                           "--qa-test 5"}))
+    return path
+
+
+def test_repeat_measures_each_final_value_again_through_the_server(tmp_path, capsys):
+    earlier = {"test_accuracy": 0.0, "test_examples": 5}
+    runs = [{"arm": arm, "seed": 3, "cases": [{"case": "object_counting", "outcome": {"value": f"Count ({arm})."},
+                                               "metrics": earlier}]} for arm in ("start", "textgrad")]
+    output = tmp_path / "repeated.json"
+    test = datasets.object_counting(seed=3, sizes=(2, 2, 5)).test  # the bench's split for seed 3
+    answers = {e.render(): int(e.answer) for e in test}
+    right = set(list(answers)[:3])
+    with ScriptedServer() as server:
+        server.reply = lambda body: ("Counting.\nAnswer: "
+                                     f"{answers[(q := body['messages'][-1]['content'])] + (q not in right)}")
+        assert quality_repeat.main([str(repeat_input(tmp_path, runs)), "--server", server.base_url, "--arms",
+                                    "textgrad", "--times", "2", "--output", str(output)]) == 0
+    again = {"test_accuracy": 0.6, "test_examples": 5}
+    data = json.loads(output.read_text())
+    assert [(r["arm"], r["seed"], r["measurements"]) for r in data["runs"]] == [("textgrad", 3, [earlier, again, again])]
+    assert data["repeats"]["command"].startswith("python bench/quality.py --domain qa")
+    assert {"machine", "model", "date", "command", "wall_s"} <= set(data)
+    assert "textgrad seed 3 object_counting" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("content", "args", "message"), [
+    ("not json", [], "is not a quality result file"),
+    (None, ["--times", "0"], "--times must be at least 1"),
+    (None, ["--arms", "gepa"], "--arms: no finished run of gepa"),
+])
+def test_repeat_refuses_bad_input_naming_it(tmp_path, capsys, content, args, message):
+    path = repeat_input(tmp_path, [{"arm": "start", "seed": 0, "cases": []}])
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(SystemExit):
+        quality_repeat.main([str(path), *args, "--output", str(tmp_path / "out.json")])
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out.json").exists()
