@@ -95,7 +95,7 @@ def training_verdict(history: Sequence[StepRecord], versions: Sequence[PromptVer
     if final is first:
         unchanged = sum(r.candidate is None for r in history)
         return (f"Verdict: no improvement: the final prompt is the starting one (validation {_percent(first.validation)}%); "
-                f"{unchanged} step(s) validated no candidate (none new, or none as good on the minibatch), "
+                f"{unchanged} step(s) validated no candidate (none new, or none as good on the ranking questions), "
                 f"{len(history) - unchanged} candidate(s) scored lower on validation and were reverted.")
     test = f", test {_percent(first.test)}% -> {_percent(final.test)}%" if final.test is not None else ""
     return (f"Verdict: {sum(r.accepted for r in history)} prompt(s) kept; validation {_percent(first.validation)}% -> "
@@ -117,7 +117,8 @@ def training_report(
             lines += [f"_{r.note}_", ""]
         if r.candidates:
             ranked = ", ".join(f"{c.source} {_percent(c.batch_accuracy)}%" for c in r.candidates)
-            lines += [f"Candidates on the minibatch: {ranked}.", ""]
+            where = f"validation questions {', '.join(r.ranked_on)}" if r.ranked_on else "the minibatch"
+            lines += [f"Candidates on {where}: {ranked}.", ""]
         if r.candidate is not None:
             lines += [f"**Candidate from {r.source}** (validation {_percent(r.candidate_validation)}%):", "",
                       r.candidate, ""]

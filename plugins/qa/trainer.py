@@ -6,13 +6,17 @@ flows back to the system prompt, and TGD proposes a new one: never a prompt
 already kept or tried (an unchanged answer is asked again with another seed),
 and with every prompt validated so far shown next to its validation accuracy
 (OPRO's solution-score pairs). Beside it stands a second candidate that needs
-no model: the current prompt followed by a few training examples (not the
-minibatch's) with their correct answers. Every candidate answers the
-minibatch first, as GEPA does; the best one (among equals the demonstrations,
-which add only verified answers where a rewrite may drop an instruction), if it
-did no worse there than the current prompt, is scored on the validation split
-and kept only if
-validation accuracy did not drop; otherwise the step is reverted. So a step
+no model: the current prompt followed by a few training examples with their
+correct answers. Every candidate first answers a few validation questions (as
+many as the minibatch has, drawn anew each step), where the kept prompt's
+answers are already known; the best one (among equals the demonstrations, which
+add only verified answers where a rewrite may drop an instruction), if it did
+no worse there than the kept prompt, answers the rest of the validation split
+and is kept only if validation accuracy did not drop; otherwise the step is
+reverted. Ranking on held-out questions rather than on the minibatch does not
+favour the rewrite written for the minibatch, and the winner's ranking answers
+count towards its validation, so a step costs TextGrad's calls (minibatch,
+feedback, proposal, validation) plus one ranking per extra candidate. So a step
 validates one prompt at most, as TextGrad's does. Test accuracy of every kept
 prompt is measured in the background while training goes on, since nothing
 waits for it.
@@ -52,6 +56,7 @@ class PromptVersion:
     prompt: str
     validation: float
     test: float | None = None
+    scores: list[float] | None = None  # per validation question, in split order (None in states before them)
 
 
 FEEDBACK = "feedback"  # a candidate TGD wrote from the textual gradient
@@ -60,11 +65,11 @@ DEMONSTRATIONS = "demonstrations"  # the current prompt with labeled training ex
 
 @dataclass
 class Candidate:
-    """A prompt a step considered, where it came from, and its accuracy on the step's minibatch."""
+    """A prompt a step considered, where it came from, and its accuracy on the step's ranking questions."""
 
     source: str
     prompt: str
-    batch_accuracy: float | None = None
+    batch_accuracy: float | None = None  # on the step's ranking questions (validation questions)
 
 
 @dataclass
@@ -80,6 +85,7 @@ class StepRecord:
     feedback: str  # the feedback the prompt received
     note: str = ""
     candidates: list[Candidate] = field(default_factory=list)  # every candidate of the step
+    ranked_on: list[str] = field(default_factory=list)  # ids of the validation questions the candidates answered first
 
     def __post_init__(self) -> None:
         self.candidates = [c if isinstance(c, Candidate) else Candidate(**c) for c in self.candidates]
@@ -170,14 +176,13 @@ class PromptTrainer:
         chosen = order[index * self.batch_size : (index + 1) * self.batch_size]
         return epoch + 1, [self.splits.train[i] for i in chosen]
 
-    def with_demonstrations(self, prompt: str, step: int, batch: Sequence[Example]) -> str | None:
+    def with_demonstrations(self, prompt: str, step: int) -> str | None:
         """``prompt`` followed by ``demonstrations`` training examples with their correct answers, or
-        ``None`` when none is left to add. Never the minibatch's examples (the candidate answers them
-        to be ranked) nor ones the prompt already shows; a fixed choice of the seed and the step."""
+        ``None`` when none is left to add. Never ones the prompt already shows; a fixed choice of the
+        seed and the step. Training examples only: the candidate is ranked and validated on others."""
         if not self.demonstrations:
             return None
-        shown = [prompts.DEMONSTRATION.format(question=e.render(), answer=e.answer) for e in self.splits.train
-                 if e not in batch]
+        shown = [prompts.DEMONSTRATION.format(question=e.render(), answer=e.answer) for e in self.splits.train]
         unused = [text for text in shown if text not in prompt]
         random.Random(f"{self.seed}:demonstrations:{step}").shuffle(unused)
         if not unused:
@@ -187,6 +192,14 @@ class PromptTrainer:
             return f"{prompt}\n\n{added}"
         return f"{prompt}\n\n{prompts.DEMONSTRATIONS_HEADER}\n\n{added}"
 
+    def ranking_for(self, step: int) -> list[int]:
+        """Indices of the validation questions the candidates of ``step`` answer first: as many as the
+        minibatch has, a fixed draw of the seed and the step, so resume ranks on the same ones and no
+        step's candidates are fitted to one fixed handful."""
+        _positive_int(step, "step")
+        count = min(self.batch_size, len(self.splits.validation))
+        return sorted(random.Random(f"{self.seed}:ranking:{step}").sample(range(len(self.splits.validation)), count))
+
     # ---------------------------------------------------------------- scoring
 
     def _question(self, example: Example) -> Variable:
@@ -194,14 +207,25 @@ class PromptTrainer:
 
     async def ascore(self, prompt: str, examples: Sequence[Example]) -> list[Evaluation]:
         """Answer every example with ``prompt`` (concurrently) and evaluate each answer."""
-        if not examples:
+        return await self._ascore_pairs([(prompt, e) for e in examples])
+
+    async def _ascore_pairs(self, pairs: Sequence[tuple[str, Example]]) -> list[Evaluation]:
+        """Answer each (prompt, example) pair and evaluate it: one batch operation, however many
+        prompts, so ``max_concurrency`` bounds it as a whole."""
+        if not pairs:
             return []
-        frozen = Variable(prompt, role_description=self.prompt.role_description, requires_grad=False)
-        model = BlackboxLLM(self.model_engine, frozen)
-        responses = await tg.amap(model, [self._question(e) for e in examples], max_concurrency=self.max_concurrency)
+        role = self.prompt.role_description
+        models = {prompt: BlackboxLLM(self.model_engine, Variable(prompt, role_description=role, requires_grad=False))
+                  for prompt in dict.fromkeys(prompt for prompt, _ in pairs)}
+
+        async def answer(pair: tuple[str, Example]) -> Variable:
+            prompt, example = pair
+            return await models[prompt].aforward(self._question(example))
+
+        responses = await tg.amap(answer, pairs, max_concurrency=self.max_concurrency)
         with calls_limited_to(self.max_concurrency):
             return list(await asyncio.gather(*(
-                self.evaluator.aevaluate(r.value, e.answer, e.render()) for r, e in zip(responses, examples, strict=True)
+                self.evaluator.aevaluate(r.value, e.answer, e.render()) for r, (_, e) in zip(responses, pairs, strict=True)
             )))
 
     async def ainitialize(self) -> PromptVersion:
@@ -211,7 +235,8 @@ class PromptTrainer:
         validation, test = await asyncio.gather(
             self.ascore(self.prompt.value, self.splits.validation), self.ascore(self.prompt.value, self.splits.test)
         )
-        version = PromptVersion(self.prompt.value, mean_score(validation), mean_score(test) if test else None)
+        version = PromptVersion(self.prompt.value, mean_score(validation), mean_score(test) if test else None,
+                                [e.score for e in validation])
         self.versions.append(version)
         return version
 
@@ -237,8 +262,8 @@ class PromptTrainer:
     # ---------------------------------------------------------------- training
 
     async def astep(self, step: int) -> StepRecord:
-        """One minibatch update: TGD's proposal and the demonstrations candidate are ranked on the
-        minibatch, the best is validated and kept only if validation accuracy does not drop.
+        """One minibatch update: TGD's proposal and the demonstrations candidate are ranked on a few
+        validation questions, the best is validated and kept only if validation accuracy does not drop.
 
         The test accuracy of a kept prompt is measured in the background; ``atrain`` waits for it.
         """
@@ -270,54 +295,74 @@ class PromptTrainer:
         if not candidates:
             kinds = ", ".join(sorted({r.kind for r in proposals.rejections})) or "none"
             notes.append(f"the optimizer gave no new usable prompt (rejected answers: {kinds})")
-        demonstrated = self.with_demonstrations(before, step, batch)
+        demonstrated = self.with_demonstrations(before, step)
         taken = {normalized(p) for p in [*tried, *(c.prompt for c in candidates)]}
         if demonstrated is not None and normalized(demonstrated) not in taken:
             candidates.append(Candidate(DEMONSTRATIONS, demonstrated))
-        candidate = await self._best_on_batch(candidates, batch, batch_accuracy, notes)
+        ranking = self.ranking_for(step)
+        best = await self._best_ranked(candidates, ranking, notes)
         note = "; ".join(notes)
         if note:
             log.warning("step %d: %s", step, note)
-        candidate_validation = None
+        candidate = candidate_validation = None
         accepted = False
-        if candidate is not None:
+        if best is not None:
+            candidate, ranked_scores = best
             self.prompt.set_value(candidate)
-            candidate_validation = mean_score(await self.ascore(candidate, self.splits.validation))
+            scores = await self._validate(candidate, dict(zip(ranking, ranked_scores, strict=True)))
+            candidate_validation = sum(scores) / len(scores)
             accepted = candidate_validation >= self.versions[self.current].validation
             if accepted:
-                self.versions.append(PromptVersion(candidate, candidate_validation))
+                self.versions.append(PromptVersion(candidate, candidate_validation, scores=scores))
                 self.current = len(self.versions) - 1
                 self._measure_test(self.current)
             else:
                 self.prompt.set_value(before)
         record = StepRecord(
-            step, epoch, [e.id for e in batch], batch_accuracy, candidate,
-            candidate_validation, accepted, self.current, feedback, note, candidates,
+            step, epoch, [e.id for e in batch], batch_accuracy, candidate, candidate_validation, accepted,
+            self.current, feedback, note, candidates, [self.splits.validation[i].id for i in ranking],
         )
         self.history.append(record)
         return record
 
-    async def _best_on_batch(
-        self, candidates: list[Candidate], batch: Sequence[Example], current: float, notes: list[str]
-    ) -> str | None:
-        """The candidate to validate: the best on the minibatch, if it did no worse there than the
-        current prompt; the others cost one minibatch of answers each, not a validation. Among equals
-        (three questions rarely tell two prompts apart) the demonstrations, then the first: they keep
-        the prompt whole and add only answers known to be right."""
+    async def _best_ranked(
+        self, candidates: list[Candidate], ranking: Sequence[int], notes: list[str]
+    ) -> tuple[str, list[float]] | None:
+        """The candidate to validate, with its scores on the ranking questions: the best there, if it did
+        no worse than the kept prompt did on the same questions (its answers to the whole split are
+        kept; a state from before them has none, and then only validation decides). The others cost
+        one ranking each, not a validation. Among equals (a few questions rarely tell two prompts
+        apart) the demonstrations, then the first: they keep the prompt whole and add only answers
+        known to be right."""
         if not candidates:
             return None
-        scores = await asyncio.gather(*(self.ascore(c.prompt, batch) for c in candidates))
-        for c, evaluations in zip(candidates, scores, strict=True):
-            c.batch_accuracy = mean_score(evaluations)
-        best = max(candidates, key=lambda c: (c.batch_accuracy, c.source == DEMONSTRATIONS))
-        if best.batch_accuracy < current:
-            notes.append(f"no candidate did as well as the current prompt on the minibatch "
-                         f"({best.batch_accuracy:.2f} against {current:.2f}); none was validated")
-            return None
-        return best.prompt
+        questions = [self.splits.validation[i] for i in ranking]
+        answered = await self._ascore_pairs([(c.prompt, e) for c in candidates for e in questions])
+        evaluations = [answered[i * len(questions) : (i + 1) * len(questions)] for i in range(len(candidates))]
+        for c, scored in zip(candidates, evaluations, strict=True):
+            c.batch_accuracy = mean_score(scored)
+        index = max(range(len(candidates)),
+                    key=lambda i: (candidates[i].batch_accuracy, candidates[i].source == DEMONSTRATIONS))
+        best = candidates[index]
+        kept = self.versions[self.current].scores
+        if kept is not None:
+            current = sum(kept[i] for i in ranking) / len(ranking)
+            if best.batch_accuracy < current:
+                notes.append(f"no candidate did as well as the kept prompt on {len(ranking)} validation questions "
+                             f"({best.batch_accuracy:.2f} against {current:.2f}); none was validated further")
+                return None
+        return best.prompt, [e.score for e in evaluations[index]]
+
+    async def _validate(self, prompt: str, known: dict[int, float]) -> list[float]:
+        """``prompt``'s score on every validation question, asking only those not in ``known``."""
+        rest = [i for i in range(len(self.splits.validation)) if i not in known]
+        answered = await self.ascore(prompt, [self.splits.validation[i] for i in rest])
+        scores = dict(known)
+        scores.update((i, e.score) for i, e in zip(rest, answered, strict=True))
+        return [scores[i] for i in range(len(self.splits.validation))]
 
     def tried(self) -> list[str]:
-        """Every prompt kept, validated or ranked on a minibatch so far: the optimizer must propose
+        """Every prompt kept, validated or ranked so far: the optimizer must propose
         something else."""
         return list(dict.fromkeys([*(v.prompt for v in self.versions),
                                    *(r.candidate for r in self.history if r.candidate),

@@ -73,14 +73,18 @@ def reply(messages, **params):
 TRAIN = {e.question for e in GENERATED[0].train}
 
 
+RANKED_FIRST = {e.question for e in GENERATED[0].validation[:3]}  # the questions step 1 ranks on (seed 0)
+
+
 def sloppy(messages, **params):
-    """An optimizer that adds 'Be sloppy.', after which every count outside the training split is
-    off by one: the candidate wins on the minibatch, loses on validation, and is reverted."""
+    """An optimizer that adds 'Be sloppy.', after which every count outside the training split and
+    step 1's ranking questions is off by one: the candidate does well on the ranking questions, loses
+    on validation, and is reverted."""
     system, request = messages[0]["content"], messages[-1]["content"]
     if system == core_prompts.OPTIMIZER_SYSTEM:
         return f"{core_prompts.IMPROVED_START} {current_value(request)} Be sloppy. {core_prompts.IMPROVED_END}"
     if "Be sloppy." in system and request in ANSWERS:
-        return f"Answer: {int(ANSWERS[request]) + (request not in TRAIN)}"
+        return f"Answer: {int(ANSWERS[request]) + (request not in TRAIN | RANKED_FIRST)}"
     return reply(messages, **params)
 
 
@@ -114,21 +118,22 @@ def test_tg_run_qa_prints_a_table_writes_a_plot_and_a_summary(tmp_path, capsys):
     assert main(qa(tmp_path, "--task", "object_counting", "--sizes", SIZES, "--steps", "2")) == 0
     out = capsys.readouterr().out
     assert re.search(r"step\s+epoch\s+batch\s+candidate\s+candidate val\s+decision\s+val\s+test", out)
-    # step 1's candidates tie on the minibatch: the demonstrations, which keep the prompt whole, are validated
-    assert re.search(r"^\s+1\s+1\s+100\.0\s+demonstrations\s+62\.5\s+kept\s+62\.5\s+75\.0$", out, re.M)
-    assert re.search(r"^\s+2\s+1\s+\S+\s+feedback\s+100\.0\s+kept\s+100\.0\s+100\.0$", out, re.M)
+    # step 1's rewrite answers more of the ranking questions; step 2's candidates tie there, and the
+    # demonstrations, which keep the prompt whole, are validated
+    assert re.search(r"^\s+1\s+1\s+\S+\s+feedback\s+100\.0\s+kept\s+100\.0\s+100\.0$", out, re.M)
+    assert re.search(r"^\s+2\s+1\s+100\.0\s+demonstrations\s+100\.0\s+kept\s+100\.0\s+100\.0$", out, re.M)
     run = tmp_path / "run"
     assert (run / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 2 and summary["kept"] == 2 and summary["final"]["test"] == 1.0
     assert summary["kept_from"] == {"feedback": 1, "demonstrations": 1}
     final = summary["final"]["prompt"]
-    assert final.startswith(f"{qa_prompts.OBJECT_COUNTING_SYSTEM}\n\n{qa_prompts.DEMONSTRATIONS_HEADER}")
-    assert final.endswith(" Be careful.")
+    assert final.startswith(f"{qa_prompts.OBJECT_COUNTING_SYSTEM} Be careful.\n\n{qa_prompts.DEMONSTRATIONS_HEADER}")
     assert summary["initial"]["prompt"] == qa_prompts.OBJECT_COUNTING_SYSTEM
     report = (run / "report.md").read_text()
     assert "## Step 2 (kept)" in report
-    assert re.search(r"^Candidates on the minibatch: feedback 100\.0%, demonstrations 66\.7%\.$", report, re.M)
+    assert re.search(r"^Candidates on validation questions object_counting-0-12, object_counting-0-13, "
+                     r"object_counting-0-14: feedback 100\.0%, demonstrations 66\.7%\.$", report, re.M)
     assert re.search(r"^Verdict: 2 prompt\(s\) kept; validation \S+% -> 100\.0%, test \S+% -> 100\.0%\.$", report, re.M)
 
 
@@ -137,7 +142,7 @@ def test_a_run_that_keeps_no_prompt_says_so_in_its_report(tmp_path):
                      engine="sloppy")) == 0
     report = (tmp_path / "run" / "report.md").read_text()
     assert "Verdict: no improvement: the final prompt is the starting one" in report
-    assert ("0 step(s) validated no candidate (none new, or none as good on the minibatch), 1 candidate(s) "
+    assert ("0 step(s) validated no candidate (none new, or none as good on the ranking questions), 1 candidate(s) "
             "scored lower on validation and were reverted.") in report
 
 
@@ -156,8 +161,9 @@ def test_an_llm_judge_can_score_the_answers(tmp_path):
     assert main(qa(tmp_path, "--sizes", SIZES, "--steps", "1", "--evaluator", "llm_judge")) == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["evaluator"] == "llm_judge" and summary["initial"]["validation"] == 1.0
-    # validation and test at the start, the batch, both candidates on the batch, then the new prompt
-    judged = 8 + 8 + 3 + 2 * 3 + 8 + 8
+    # validation and test at the start, the batch, both candidates on three validation questions, the
+    # other five validation questions for the better one, then the new prompt's test
+    judged = 8 + 8 + 3 + 2 * 3 + 5 + 8
     backward = 3 + 3  # judge -> answer (an LLM call, unlike a check), then answer -> prompt
     assert summary["usage"]["calls"] == len(CALLS.forward_questions) + judged + backward + 1
 
@@ -191,15 +197,15 @@ def test_resume_after_an_interruption_redoes_no_finished_step(tmp_path, capsys):
 
 
 def test_a_spent_budget_ends_training_with_the_prompt_kept_before(tmp_path, capsys):
-    options = ["--task", "object_counting", "--sizes", SIZES, "--steps", "3", "--max-calls", "60"]
-    assert main(qa(tmp_path, *options)) == 0  # the start and step 1 take 45 calls; step 2 needs more than 15
+    options = ["--task", "object_counting", "--sizes", SIZES, "--steps", "3", "--max-calls", "50"]
+    # the start takes 16 calls, step 1 18 and its kept prompt's test 8; step 2 needs more than the 8 left
+    assert main(qa(tmp_path, *options)) == 0
     run = tmp_path / "run"
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["steps"] == 1 and summary["kept"] == 1 and summary["usage"]["calls"] <= 60
-    assert summary["stopped"].startswith("out of budget in step 2 (budget of 60 LLM calls reached")
-    # step 1's candidates tie on the minibatch, so its demonstrations were kept
-    assert summary["final"]["prompt"].startswith(f"{qa_prompts.OBJECT_COUNTING_SYSTEM}\n\n{qa_prompts.DEMONSTRATIONS_HEADER}")
-    assert summary["final"]["test"] == 0.75  # measured before the budget ran out
+    assert summary["steps"] == 1 and summary["kept"] == 1 and summary["usage"]["calls"] <= 50
+    assert summary["stopped"].startswith("out of budget in step 2 (budget of 50 LLM calls reached")
+    assert summary["final"]["prompt"] == f"{qa_prompts.OBJECT_COUNTING_SYSTEM} Be careful."
+    assert summary["final"]["test"] == 1.0  # measured before the budget ran out
     assert sorted(p.name for p in (run / "checkpoints").glob("step-*.json")) == ["step-0000.json", "step-0001.json"]
     assert "Stopped early: out of budget in step 2" in (run / "report.md").read_text()
     calls = CALLS.optimizer

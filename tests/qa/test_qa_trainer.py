@@ -17,16 +17,18 @@ TRAIN = {e.question for e in SPLITS.train}
 
 def model_answer(system, question):
     """'careful' prompts always count right, 'sloppy' ones never, 'overfit' ones only on the training
-    split; prompts showing examples with their answers count right if ``demonstrations_help``;
-    others get even answers right."""
+    split, 'lucky' ones only on the questions in ``LUCKY``; prompts showing examples with their answers
+    count right if ``demonstrations_help``; others get even answers right."""
     answer = int(ANSWERS[question])
     right = ("careful" in system or ("overfit" in system and question in TRAIN)
+             or ("lucky" in system and question in LUCKY)
              or (DEMONSTRATIONS_HELP and qa_prompts.DEMONSTRATIONS_HEADER in system)
-             or ("sloppy" not in system and "overfit" not in system and answer % 2 == 0))
+             or (not any(word in system for word in ("sloppy", "overfit", "lucky")) and answer % 2 == 0))
     return f"Counting...\nAnswer: {answer if right else answer + 1}"
 
 
 DEMONSTRATIONS_HELP = False
+LUCKY = {SPLITS.validation[i].question for i in (0, 1, 5)}  # the questions step 1 ranks on (seed 0)
 
 
 @pytest.fixture
@@ -67,15 +69,16 @@ def baseline_accuracy(examples):
 
 
 def test_a_step_that_lowers_validation_accuracy_is_reverted_and_one_that_raises_it_is_kept():
-    engine = scripted([f"{START} Just overfit.", f"{START} Be careful."])
+    engine = scripted([f"{START} Be lucky.", f"{START} Be careful."])
     trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, batch_size=3, demonstrations=0)
     trainer.train(2)
     worse, better = trainer.history
     start = trainer.versions[0]
     assert start.validation == baseline_accuracy(SPLITS.validation)
-    assert worse.candidate == f"{START} Just overfit." and worse.source == "feedback"
-    assert [c.batch_accuracy for c in worse.candidates] == [1.0]
-    assert (worse.accepted, worse.candidate_validation, worse.version) == (False, 0.0, 0)
+    assert trainer.ranking_for(1) == [0, 1, 5] and worse.ranked_on == [SPLITS.validation[i].id for i in (0, 1, 5)]
+    assert worse.candidate == f"{START} Be lucky." and worse.source == "feedback"
+    assert [c.batch_accuracy for c in worse.candidates] == [1.0]  # right on the ranking questions only
+    assert (worse.accepted, worse.candidate_validation, worse.version) == (False, 0.3, 0)
     assert (better.accepted, better.candidate_validation, better.version) == (True, 1.0, 1)
     assert trainer.prompt.value == f"{START} Be careful."
     assert [v.prompt for v in trainer.versions] == [START, f"{START} Be careful."]
@@ -88,6 +91,11 @@ def test_a_step_that_keeps_validation_accuracy_equal_is_kept():
     trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, demonstrations=0)
     trainer.train(1)
     assert trainer.history[0].accepted and trainer.prompt.value.endswith("hello.")
+    assert trainer.versions[1].scores == trainer.versions[0].scores  # per question, in split order
+    start = len(SPLITS.validation) + len(SPLITS.test)
+    # the batch, backward per example, the proposal, then its validation: the three ranking answers count
+    # towards it, so only the other seven are asked; then the kept prompt's test
+    assert engine.usage.calls == start + 3 + 3 + 1 + len(SPLITS.validation) + len(SPLITS.test)
 
 
 def test_the_same_prompt_proposed_again_is_asked_again_with_another_seed_and_never_validated():
@@ -131,14 +139,14 @@ def test_the_optimizer_sees_every_validated_prompt_with_its_accuracy_worst_first
         def leave(self):
             pass
 
-    engine = scripted([f"{START} Just overfit.", f"{START} Be careful."], Prompts())
-    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START)
+    engine = scripted([f"{START} Be lucky.", f"{START} Be careful."], Prompts())
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, demonstrations=0)
     trainer.train(2)
     assert "<EVALUATED>" not in prompts_sent[0]  # one prompt measured: nothing to compare yet
     second = prompts_sent[1]
     total = len(SPLITS.validation)
     start = round(baseline_accuracy(SPLITS.validation) * total)
-    assert second.index(f"<EVALUATED> {START} Just overfit. </EVALUATED> measured: validation accuracy 0.00 (0 of {total}") \
+    assert second.index(f"<EVALUATED> {START} Be lucky. </EVALUATED> measured: validation accuracy 0.30 (3 of {total}") \
         < second.index(f"<EVALUATED> {START} </EVALUATED> measured: validation accuracy "
                        f"{start / total:.2f} ({start} of {total}")
 
@@ -216,16 +224,33 @@ def test_constructor_rejects_bad_inputs_naming_them():
         PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, demonstrations=-1)
 
 
-def test_a_candidate_worse_than_the_prompt_on_the_minibatch_costs_no_validation():
-    engine = scripted([f"{START} Be sloppy."])
+def test_a_candidate_fitted_to_the_training_examples_is_stopped_by_the_ranking_questions():
+    engine = scripted([f"{START} Just overfit."])
     trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, demonstrations=0)
     trainer.train(1)
     (record,) = trainer.history
     assert record.candidate is None and not record.accepted and record.candidates[0].batch_accuracy == 0.0
-    assert record.note == (f"no candidate did as well as the current prompt on the minibatch "
-                           f"(0.00 against {record.batch_accuracy:.2f}); none was validated")
+    assert record.note == ("no candidate did as well as the kept prompt on 3 validation questions "
+                           "(0.00 against 0.67); none was validated further")
     forward_calls = 3 + len(SPLITS.validation) + len(SPLITS.test)
-    assert engine.usage.calls == forward_calls + 3 + 1 + 3  # backward per example, the proposal, its batch answers
+    assert engine.usage.calls == forward_calls + 3 + 1 + 3  # backward per example, the proposal, its ranking answers
+    _, batch = trainer.batch_for(1)  # ranked on the minibatch the feedback was written from, it would have won
+    assert [e.score for e in asyncio.run(trainer.ascore(f"{START} Just overfit.", batch))] == [1.0, 1.0, 1.0]
+
+
+def test_a_state_saved_without_per_question_scores_resumes_and_validation_alone_decides():
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), scripted([]), START, demonstrations=0)
+    asyncio.run(trainer.ainitialize())
+    state = trainer.state()
+    del state["versions"][0]["scores"]  # as tg-core wrote it before the ranking questions
+    engine = scripted([f"{START} Be sloppy."])
+    resumed = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, demonstrations=0)
+    resumed.load_state(state)
+    resumed.train(1)
+    (record,) = resumed.history
+    assert record.candidates[0].batch_accuracy == 0.0 and record.note == ""
+    assert (record.candidate, record.candidate_validation, record.accepted) == (f"{START} Be sloppy.", 0.0, False)
+    assert engine.usage.calls == 3 + 3 + 1 + len(SPLITS.validation)
 
 
 def test_when_the_optimizer_only_copies_the_prompt_labeled_training_examples_make_the_candidate(
@@ -240,9 +265,9 @@ def test_when_the_optimizer_only_copies_the_prompt_labeled_training_examples_mak
     kept = trainer.versions[1].prompt
     assert kept.startswith(f"{START}\n\n{qa_prompts.DEMONSTRATIONS_HEADER}\n\n")
     shown = [e for e in SPLITS.train if f"{e.render()}\nAnswer: {e.answer}" in kept]
-    assert len(shown) == 2 and not {e.id for e in shown} & set(first.batch)  # never the minibatch's examples
-    # step 2: the optimizer's proposal and two more examples, ranked on the minibatch; a tie goes to the
-    # demonstrations, which keep the prompt whole
+    assert len(shown) == 2 and not {e.id for e in shown} & {e.id for e in SPLITS.validation}  # training examples only
+    # step 2: the optimizer's proposal and two more examples, ranked on validation questions; a tie goes
+    # to the demonstrations, which keep the prompt whole
     assert [c.source for c in second.candidates] == ["feedback", "demonstrations"]
     assert [c.batch_accuracy for c in second.candidates] == [1.0, 1.0]
     assert second.candidates[1].prompt.startswith(kept) and second.candidates[1].prompt.count("\nAnswer: ") == 4
