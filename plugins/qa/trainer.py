@@ -3,8 +3,8 @@
 One step: the model answers a minibatch (all examples at once), each answer
 is scored by the evaluator, the losses are summed with ``tg.sum``, feedback
 flows back to the system prompt, and TGD proposes a new one: never a prompt
-already kept or tried (an unchanged answer is asked again with another seed),
-and with every prompt validated so far shown next to its validation accuracy
+already kept or tried (an unchanged answer is asked again with another seed,
+unless the demonstrations below stand ready), and with every prompt validated so far shown next to its validation accuracy
 (OPRO's solution-score pairs). Beside it stands a second candidate that needs
 no model: the current prompt followed by a few training examples with their
 correct answers. Every candidate first answers a few validation questions (as
@@ -16,7 +16,7 @@ and is kept only if validation accuracy did not drop; otherwise the step is
 reverted. Ranking on held-out questions rather than on the minibatch does not
 favour the rewrite written for the minibatch, and the winner's ranking answers
 count towards its validation, so a step costs TextGrad's calls (minibatch,
-feedback, proposal, validation) plus one ranking per extra candidate. So a step
+feedback, one proposal, validation) plus one ranking per extra candidate. So a step
 validates one prompt at most, as TextGrad's does. Test accuracy of every kept
 prompt is measured in the background while training goes on, since nothing
 waits for it.
@@ -284,8 +284,13 @@ class PromptTrainer:
         batch_accuracy = mean_score([loss.data for loss in losses])
         explore = bool(self.history) and not self.history[-1].accepted  # the same request would give the same
         tried = self.tried()
+        demonstrated = self.with_demonstrations(before, step)
+        if demonstrated is not None and normalized(demonstrated) in {normalized(p) for p in tried}:
+            demonstrated = None
+        # with the demonstrations to rank, an answer that copies a tried prompt is not asked again: the
+        # shared loop's rule where a fresh draw can take its place, and a step then costs TextGrad's calls
         proposals = await self.optimizer.apropose(self.prompt, 1, avoid=tried, seed=step, explore=explore,
-                                                  scored=self.scored())
+                                                  scored=self.scored(), reask_tried=demonstrated is None)
         if proposals.out_of_budget and not proposals.values:
             raise tg.BudgetExceededError(proposals.out_of_budget)  # the engine failed: not a step without a proposal
         self.optimizer.remember(self.prompt, if_new=True)
@@ -295,9 +300,7 @@ class PromptTrainer:
         if not candidates:
             kinds = ", ".join(sorted({r.kind for r in proposals.rejections})) or "none"
             notes.append(f"the optimizer gave no new usable prompt (rejected answers: {kinds})")
-        demonstrated = self.with_demonstrations(before, step)
-        taken = {normalized(p) for p in [*tried, *(c.prompt for c in candidates)]}
-        if demonstrated is not None and normalized(demonstrated) not in taken:
+        if demonstrated is not None and normalized(demonstrated) not in {normalized(c.prompt) for c in candidates}:
             candidates.append(Candidate(DEMONSTRATIONS, demonstrated))
         ranking = self.ranking_for(step)
         best = await self._best_ranked(candidates, ranking, notes)

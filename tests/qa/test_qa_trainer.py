@@ -110,11 +110,23 @@ def test_the_same_prompt_proposed_again_is_asked_again_with_another_seed_and_nev
             pass
 
     engine = scripted([START, START, f"{START} Be careful."], Seeds())
-    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START)
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, demonstrations=0)
     trainer.train(1)
     (record,) = trainer.history
     assert record.accepted and record.candidate == f"{START} Be careful." and record.note == ""
     assert len(set(seen)) == 3  # each re-ask its own seed, so a deterministic model can answer otherwise
+
+
+def test_with_demonstrations_to_rank_a_copied_prompt_is_not_asked_again():
+    engine = scripted([START])
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START)
+    trainer.train(1)
+    (record,) = trainer.history
+    assert [c.source for c in record.candidates] == ["demonstrations"] and record.accepted
+    assert record.note == "the optimizer gave no new usable prompt (rejected answers: tried)"
+    # the start's validation and test, the batch, backward per example, one proposal, the validation
+    # (the ranking answers count towards it) and the kept prompt's test: TextGrad's calls for a step
+    assert engine.usage.calls == 2 * (len(SPLITS.validation) + len(SPLITS.test)) + 3 + 3 + 1
 
 
 def test_a_step_whose_every_answer_was_already_tried_is_recorded_without_validation():
@@ -256,7 +268,7 @@ def test_a_state_saved_without_per_question_scores_resumes_and_validation_alone_
 def test_when_the_optimizer_only_copies_the_prompt_labeled_training_examples_make_the_candidate(
     demonstrations_help,
 ):
-    engine = scripted([START] * 3 + [f"{START} Be careful."] * 3)
+    engine = scripted([START, f"{START} Be careful."])
     trainer = PromptTrainer(SPLITS, ExactMatchLoss(), engine, START, batch_size=2, demonstrations=2)
     trainer.train(2)
     first, second = trainer.history
