@@ -37,11 +37,9 @@ from quality_common import (
     Runner,
     TgCore,
     header,
-    model_record,
-    served_models,
+    model_server,
     summarize_runs,
     table_row,
-    tg_serve,
 )
 
 DOMAINS = ("text", "code", "molecule", "radiotherapy", "qa")
@@ -185,17 +183,8 @@ def run(options: argparse.Namespace, domain: Domain) -> Path:
     with tempfile.TemporaryDirectory(prefix=f"quality-{domain.name}-") as tmp:
         workdir = (options.workdir or Path(tmp)).resolve()  # tg-core runs start in their own folders
         workdir.mkdir(parents=True, exist_ok=True)
-        if options.server:
-            upstream = options.server.rstrip("/")
-            model_id = served_models(upstream)[0]
-            model = {"server": upstream, "served_as": model_id,
-                     "note": "an external server: its model file and digest are whatever it loaded"}
-            return _measure(options, domain, upstream, model_id, model, tg_core, pythons, workdir, began)
-        model = model_record(options.model)
-        with tg_serve(options.model, options.threads, options.ctx, workdir / "tg-serve.log") as upstream:
-            model_id = served_models(upstream)[0]
-            model.update(server="tg serve (started by the bench)", served_as=model_id,
-                         threads=options.threads, ctx=options.ctx)
+        served = model_server(options.server, options.model, options.threads, options.ctx, workdir / "tg-serve.log")
+        with served as (upstream, model_id, model):
             return _measure(options, domain, upstream, model_id, model, tg_core, pythons, workdir, began)
 
 

@@ -108,6 +108,26 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+@contextlib.contextmanager
+def model_server(
+    server: str | None, model: str, threads: int, ctx: int, log_path: Path
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """The server every framework talks to: ``server`` (a running one's URL) or a ``tg serve`` of
+    ``model`` started here. Yields its base URL, the model id it serves, and what a result records of it
+    (the model file and digest only when the bench started the server: an external one loads its own)."""
+    if server:
+        upstream = server.rstrip("/")
+        model_id = served_models(upstream)[0]
+        yield upstream, model_id, {"server": upstream, "served_as": model_id,
+                                   "note": "an external server: its model file and digest are whatever it loaded"}
+        return
+    record = model_record(model)
+    with tg_serve(model, threads, ctx, log_path) as upstream:
+        model_id = served_models(upstream)[0]
+        record.update(server="tg serve (started by the bench)", served_as=model_id, threads=threads, ctx=ctx)
+        yield upstream, model_id, record
+
+
 def model_record(model: str) -> dict[str, Any]:
     """The GGUF file ``tg serve --model MODEL`` loads, and its sha256 (pinned ones are verified on load)."""
     from tg_core.engines import model_files

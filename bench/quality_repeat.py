@@ -23,8 +23,6 @@ import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +33,7 @@ from quality_common import (
     Context,
     Record,
     TgCore,
-    model_record,
-    served_models,
-    tg_serve,
+    model_server,
 )
 
 
@@ -62,19 +58,6 @@ def original_options(result: dict[str, Any]) -> argparse.Namespace:
     return quality_parser().parse_args(words[script + 1:])
 
 
-@contextmanager
-def serving(options: argparse.Namespace, source: argparse.Namespace, model: dict[str, Any], folder: Path) -> Iterator[str]:
-    """The server's URL: ``--server``, or a tg serve of the model the result was measured with."""
-    if options.server:
-        model.clear()
-        model.update(server=options.server, note="an external server: its model is whatever it loaded")
-        yield options.server.rstrip("/")
-        return
-    model.update(model_record(source.model), server="tg serve (started by the bench)", threads=options.threads)
-    with tg_serve(source.model, options.threads, source.ctx, folder / "tg-serve.log") as upstream:
-        yield upstream
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     options = parser.parse_args(argv)
@@ -93,18 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     domain = type(importlib.import_module(f"quality_{domain_name}").DOMAIN)()
     cases = domain.cases(source)
     output = options.output or RESULTS / f"quality-{domain_name}-repeated.json"
-    model: dict[str, Any] = {}
-    record = Record(output, {
-        "benchmark": f"quality-{domain_name}-repeated", "domain": domain_name,
-        "date": dt.datetime.now().isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": machine(), "model": model,
-        "repeats": {"file": str(options.result), "date": result["date"], "command": result["command"]},
-    })
     began = time.perf_counter()
     tmp = tempfile.TemporaryDirectory(prefix="quality-repeat-")
-    with tmp, serving(options, source, model, Path(tmp.name)) as upstream, BenchServer(upstream) as server:
-        model_id = served_models(upstream)[0]
-        model["served_as"] = model_id
+    served = model_server(options.server, source.model, options.threads, source.ctx, Path(tmp.name) / "tg-serve.log")
+    with tmp, served as (upstream, model_id, model), BenchServer(upstream) as server:
+        record = Record(output, {
+            "benchmark": f"quality-{domain_name}-repeated", "domain": domain_name,
+            "date": dt.datetime.now().isoformat(timespec="seconds"),
+            "command": " ".join([Path(sys.executable).name, *sys.argv]), "machine": machine(), "model": model,
+            "repeats": {"file": str(options.result), "date": result["date"], "command": result["command"]},
+        })
         tg_core = TgCore.from_options(source.tg_core_python, source.tg_core_checkout)
         for run in runs:
             ctx = Context(server, model_id, run["seed"], source.steps, source, Path(tmp.name), tg_core)
