@@ -62,7 +62,7 @@ def add_qa_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--seed", type=int, default=0, help="seed of the data and the batch order (default 0)")
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=int, default=1, help="passes over the training split (default 1)")
-    training.add_argument("--batch-size", type=int, default=3, help="examples per step (default 3)")
+    training.add_argument("--batch-size", type=int, default=3, help="training examples per step, and validation questions its candidates are ranked on (default 3)")
     training.add_argument("--evaluator", choices=TRAINING_EVALUATORS,
                           help="how answers are scored (default: multiple_choice for data with choices, else exact_match)")
     training.add_argument("--system-prompt", help="starting system prompt (default: the task's instruction)")
