@@ -1,25 +1,25 @@
 """Prompt optimization over a dataset, the TextGrad paper's procedure made concurrent.
 
-One step: the model answers a minibatch (all examples at once), each answer
-is scored by the evaluator, the losses are summed with ``tg.sum``, feedback
-flows back to the system prompt, and TGD proposes a new one: never a prompt
-already kept or tried (an unchanged answer is asked again with another seed,
-unless the demonstrations below stand ready), and with every prompt validated so far shown next to its validation accuracy
-(OPRO's solution-score pairs). Beside it stands a second candidate that needs
-no model: the current prompt followed by a few training examples with their
-correct answers. Every candidate first answers a few validation questions (as
-many as the minibatch has, drawn anew each step), where the kept prompt's
-answers are already known; the best one (among equals the demonstrations, which
-add only verified answers where a rewrite may drop an instruction), if it did
-no worse there than the kept prompt, answers the rest of the validation split
-and is kept only if validation accuracy did not drop; otherwise the step is
-reverted. Ranking on held-out questions rather than on the minibatch does not
-favour the rewrite written for the minibatch, and the winner's ranking answers
-count towards its validation, so a step costs TextGrad's calls (minibatch,
-feedback, one proposal, validation) plus one ranking per extra candidate. So a step
-validates one prompt at most, as TextGrad's does. Test accuracy of every kept
-prompt is measured in the background while training goes on, since nothing
-waits for it.
+One step: the model answers a minibatch (all examples at once), each answer is
+scored by the evaluator, the losses are summed with ``tg.sum``, feedback flows
+back to the system prompt, and TGD proposes a new one: never a prompt already
+kept or tried (an unchanged answer is asked again with another seed, unless
+the demonstrations below stand ready), and with every prompt validated so far
+shown next to its validation accuracy (OPRO's solution-score pairs). Beside it
+stands a second candidate that needs no model: the current prompt followed by
+a few training examples with their correct answers. Every candidate first
+answers a few validation questions (as many as the minibatch has, drawn anew
+each step), where the kept prompt's answers are already known; the best one
+(among equals the demonstrations, which add only verified answers where a
+rewrite may drop an instruction), if it did no worse there than the kept
+prompt, answers the rest of the validation split and is kept only if
+validation accuracy did not drop; otherwise the step is reverted. Ranking on
+held-out questions rather than on the minibatch does not favour the rewrite
+written for the minibatch, and the winner's ranking answers count towards its
+validation, so a step costs TextGrad's calls (minibatch, feedback, one
+proposal, validation) plus one ranking per extra candidate, and validates one
+prompt at most, as TextGrad's does. Test accuracy of every kept prompt is
+measured in the background while training goes on, since nothing waits for it.
 
 The state (prompt versions with their accuracies, step records, optimizer
 history) is JSON-able, so a run can checkpoint after every step and resume.
