@@ -230,20 +230,29 @@ def test_an_older_checkout_runs_with_its_own_code_and_plugins(tmp_path):
     assert "--max-words" not in text_args and "at most 30 words" in text_args
 
 
-def _readme_quality_commands() -> list[list[str]]:
-    readme = (ROOT / "README.md").read_text()
-    return [shlex.split(line.split("  #")[0])[2:] for block in re.findall(r"```sh\n(.*?)```", readme, flags=re.S)
-            for line in block.splitlines() if "bench/quality.py" in line]
+def _documented_commands(script: str) -> list[list[str]]:
+    """The arguments of every ``script`` command in the sh blocks of the README and bench/QUALITY.md."""
+    text = "\n".join((ROOT / name).read_text() for name in ("README.md", "bench/QUALITY.md"))
+    return [shlex.split(line.split("  #")[0])[2:] for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+            for line in block.splitlines() if f"bench/{script}" in line]
 
 
-def test_the_readme_quality_commands_parse_and_pass_the_checks():
-    commands = _readme_quality_commands()
+def test_the_documented_quality_commands_parse_and_pass_the_checks():
+    commands = _documented_commands("quality.py")
     assert commands, "the README shows how to reproduce the quality table"
     for argv in commands:
         parser = quality.build_parser()
         options = parser.parse_args(argv)
         if not options.table:
             quality.check(parser, options, quality.load_domain(options.domain))
+
+
+def test_the_documented_repeat_commands_parse_and_name_a_result_file():
+    commands = _documented_commands("quality_repeat.py")
+    assert commands, "bench/QUALITY.md shows how to measure final values again"
+    for argv in commands:
+        options = quality_repeat.build_parser().parse_args(argv)
+        assert (ROOT / options.result).is_file(), options.result
 
 
 def repeat_input(tmp_path, runs):
