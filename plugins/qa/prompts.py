@@ -56,8 +56,12 @@ VALIDATION_OUTCOME = "validation accuracy {accuracy:.2f} ({correct} of {total} a
 # (DSPy's labeled few-shot): the current prompt, then these. A small model
 # copies a shown example better than it follows a rule, and the optimizer it
 # would need to write the rule is the same small model.
+# When the model itself answered a training question right, its reasoning is
+# shown too (DSPy's bootstrapped few-shot): an answer alone shows a model
+# told to think step by step a reply without steps, and it copies that.
 DEMONSTRATIONS_HEADER = "Examples with their correct answers:"
 DEMONSTRATION = "{question}\nAnswer: {answer}"
+WORKED_DEMONSTRATION = "{question}\n{reasoning}\nAnswer: {answer}"
 
 # ---------------------------------------------------------------- rendering questions
 

@@ -68,7 +68,8 @@ def add_qa_arguments(parser: argparse.ArgumentParser) -> None:
     training.add_argument("--system-prompt", help="starting system prompt (default: the task's instruction)")
     training.add_argument("--momentum", type=int, default=0, help="past prompts shown to the optimizer (default 0)")
     training.add_argument("--demonstrations", type=int, default=3,
-                          help="training examples with their answers that make each step's second candidate "
+                          help="training examples with their answers that make each step's second candidate, "
+                          "worked out in the model's words once it answered them right "
                           "(default 3; 0: only the optimizer's proposal)")
     training.add_argument("--concurrency", type=int, default=32, help="LLM calls in flight per batch operation (default 32)")
 

@@ -7,7 +7,9 @@ kept or tried (an unchanged answer is asked again with another seed, unless
 the demonstrations below stand ready), and with every prompt validated so far
 shown next to its validation accuracy (OPRO's solution-score pairs). Beside it
 stands a second candidate that needs no model: the current prompt followed by
-a few training examples with their correct answers. Every candidate first
+a few training examples with their correct answers, worked out in the model's
+own words where it answered one right in a minibatch (DSPy's bootstrapped
+few-shot: the minibatch answers are paid for anyway). Every candidate first
 answers a few validation questions (as many as the minibatch has, drawn anew
 each step), where the kept prompt's answers are already known; the best one
 (among equals the demonstrations, which add only verified answers where a
@@ -31,6 +33,7 @@ import asyncio
 import logging
 import math
 import random
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -48,6 +51,14 @@ if TYPE_CHECKING:
     from tg_core import Engine
 
 log = logging.getLogger(__name__)
+
+MAX_SOLUTION_CHARS = 1500  # a longer right answer is not kept as a worked example: the prompt would swell
+_FINAL_ANSWER_LINE = re.compile(r"\s*\**answer\**\s*:[^\n]*\s*$", re.IGNORECASE)
+
+
+def reasoning_of(response: str) -> str:
+    """``response`` without its final 'Answer: ...' line (a worked example states the true answer itself)."""
+    return _FINAL_ANSWER_LINE.sub("", response.strip()).strip()
 
 @dataclass
 class PromptVersion:
@@ -157,6 +168,7 @@ class PromptTrainer:
         self.versions: list[PromptVersion] = []
         self.current = 0
         self.history: list[StepRecord] = []
+        self.solutions: dict[str, str] = {}  # training example id -> the model's reasoning to its right answer
         self._tests: dict[int, asyncio.Future] = {}
         self.stopped = ""  # why training ended before its steps (a spent budget)
 
@@ -179,18 +191,38 @@ class PromptTrainer:
     def with_demonstrations(self, prompt: str, step: int) -> str | None:
         """``prompt`` followed by ``demonstrations`` training examples with their correct answers, or
         ``None`` when none is left to add. Never ones the prompt already shows; a fixed choice of the
-        seed and the step. Training examples only: the candidate is ranked and validated on others."""
+        seed and the step. Training examples only: the candidate is ranked and validated on others.
+
+        Once the model has answered a training question right, only such worked examples are added:
+        mixed with bare answers, the bare ones would show a reply that skips the reasoning."""
         if not self.demonstrations:
             return None
-        shown = [prompts.DEMONSTRATION.format(question=e.render(), answer=e.answer) for e in self.splits.train]
-        unused = [text for text in shown if text not in prompt]
+        unused = [e for e in self.splits.train if e.render() not in prompt]
         random.Random(f"{self.seed}:demonstrations:{step}").shuffle(unused)
-        if not unused:
+        worked = [e for e in unused if e.id in self.solutions]
+        chosen = (worked or unused)[: self.demonstrations]
+        if not chosen:
             return None
-        added = "\n\n".join(unused[: self.demonstrations])
+        added = "\n\n".join(self._demonstration(e) for e in chosen)
         if prompts.DEMONSTRATIONS_HEADER in prompt:
             return f"{prompt}\n\n{added}"
         return f"{prompt}\n\n{prompts.DEMONSTRATIONS_HEADER}\n\n{added}"
+
+    def _demonstration(self, example: Example) -> str:
+        if example.id in self.solutions:
+            return prompts.WORKED_DEMONSTRATION.format(question=example.render(), reasoning=self.solutions[example.id],
+                                                       answer=example.answer)
+        return prompts.DEMONSTRATION.format(question=example.render(), answer=example.answer)
+
+    def _keep_solutions(self, batch: Sequence[Example], responses: Sequence[Variable],
+                        evaluations: Sequence[Evaluation]) -> None:
+        """Remember the model's reasoning on the minibatch questions it answered right (the first right
+        answer to each): the worked examples of later demonstrations."""
+        for example, response, evaluation in zip(batch, responses, evaluations, strict=True):
+            reasoning = reasoning_of(response.value)
+            if (evaluation.correct and example.id not in self.solutions and reasoning
+                    and len(reasoning) <= MAX_SOLUTION_CHARS):
+                self.solutions[example.id] = reasoning
 
     def ranking_for(self, step: int) -> list[int]:
         """Indices of the validation questions the candidates of ``step`` answer first: as many as the
@@ -282,6 +314,7 @@ class PromptTrainer:
         feedback = self.prompt.get_gradient_text()
         before = self.prompt.value
         batch_accuracy = mean_score([loss.data for loss in losses])
+        self._keep_solutions(batch, responses, [loss.data for loss in losses])
         explore = bool(self.history) and not self.history[-1].accepted  # the same request would give the same
         tried = self.tried()
         demonstrated = self.with_demonstrations(before, step)
@@ -425,6 +458,7 @@ class PromptTrainer:
             "current": self.current,
             "history": [asdict(r) for r in self.history],
             "optimizer": self.optimizer.state(),
+            "solutions": dict(self.solutions),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -434,10 +468,12 @@ class PromptTrainer:
             history = [StepRecord(**r) for r in state["history"]]
             current = state["current"]
             optimizer_state = state["optimizer"]
-        except (KeyError, TypeError) as exc:
+            solutions = dict(state.get("solutions", {}))  # states written before worked examples have none
+        except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"PromptTrainer.load_state: not a trainer state ({exc})") from None
         if not versions or not 0 <= current < len(versions):
             raise ValueError("PromptTrainer.load_state: the state holds no usable prompt version")
         self.optimizer.load_state(optimizer_state)
         self.versions, self.history, self.current = versions, history, current
+        self.solutions = solutions
         self.prompt.set_value(versions[current].prompt)

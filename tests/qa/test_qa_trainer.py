@@ -8,6 +8,7 @@ import tg_core as tg
 from tg_core import prompts as core_prompts
 from tg_qa import ExactMatchLoss, PromptTrainer, datasets
 from tg_qa import prompts as qa_prompts
+from tg_qa.trainer import MAX_SOLUTION_CHARS, reasoning_of
 
 START = "Count the items."
 SPLITS = datasets.object_counting(seed=0, sizes=(6, 10, 10))
@@ -276,11 +277,65 @@ def test_when_the_optimizer_only_copies_the_prompt_labeled_training_examples_mak
     assert "no new usable prompt (rejected answers: tried)" in first.note
     kept = trainer.versions[1].prompt
     assert kept.startswith(f"{START}\n\n{qa_prompts.DEMONSTRATIONS_HEADER}\n\n")
-    shown = [e for e in (*SPLITS.train, *SPLITS.validation, *SPLITS.test) if f"{e.render()}\nAnswer: {e.answer}" in kept]
+    shown = [e for e in (*SPLITS.train, *SPLITS.validation, *SPLITS.test) if e.render() in kept]
     assert len(shown) == 2 and {e.question for e in shown} <= TRAIN  # training examples only
+    # the start answered both minibatch questions right (even answers): they are shown worked out
+    assert {e.id for e in shown} == {e.id for e in trainer.batch_for(1)[1]}
+    assert all(f"{e.render()}\nCounting...\nAnswer: {e.answer}" in kept for e in shown)
     # step 2: the optimizer's proposal and two more examples, ranked on validation questions; a tie goes
     # to the demonstrations, which keep the prompt whole
     assert [c.source for c in second.candidates] == ["feedback", "demonstrations"]
     assert [c.batch_accuracy for c in second.candidates] == [1.0, 1.0]
     assert second.candidates[1].prompt.startswith(kept) and second.candidates[1].prompt.count("\nAnswer: ") == 4
     assert second.source == "demonstrations"
+
+
+def test_without_a_right_minibatch_answer_the_demonstrations_show_labeled_answers_then_worked_ones(
+    demonstrations_help,
+):
+    sloppy = f"{START} Be sloppy."
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), scripted([sloppy, sloppy]), sloppy, batch_size=2,
+                            demonstrations=2)
+    trainer.train(1)
+    (first,) = trainer.history
+    assert trainer.solutions == {} and first.accepted and first.source == "demonstrations"
+    kept = trainer.versions[1].prompt
+    labeled = [e for e in SPLITS.train if f"{e.render()}\nAnswer: {e.answer}" in kept]
+    assert len(labeled) == 2 and "Counting..." not in kept
+    trainer.train(range(2, 3))  # the kept prompt answers its minibatch right: those come worked out
+    second = trainer.history[1]
+    batch = trainer.batch_for(2)[1]
+    assert set(trainer.solutions) == {e.id for e in batch}
+    added = second.candidates[-1].prompt.removeprefix(kept)
+    assert second.candidates[-1].source == "demonstrations" and added.count("Counting...") == 2
+    assert all(f"{e.render()}\nCounting...\nAnswer: {e.answer}" in added for e in batch if e.render() not in kept)
+
+
+def test_only_short_right_answers_become_worked_examples_without_their_own_answer_line():
+    assert reasoning_of("1 + 4 = 5.\nAnswer: 5") == "1 + 4 = 5."
+    assert reasoning_of("So the total is 5. **Answer:** 5\n") == "So the total is 5."
+    assert reasoning_of("First, 2.\nThe answer is 2.") == "First, 2.\nThe answer is 2."
+    assert reasoning_of("Answer: 5") == ""
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), scripted([]), START)
+    batch = list(SPLITS.train[:4])
+    replies = [f"Counting.\nAnswer: {batch[0].answer}", "Answer: " + batch[1].answer,
+               "x" * (MAX_SOLUTION_CHARS + 1) + f"\nAnswer: {batch[2].answer}", "Counting.\nAnswer: 999"]
+    responses = [tg.Variable(r, role_description="response") for r in replies]
+    evaluations = [ExactMatchLoss().check(r, e.answer) for r, e in zip(replies, batch, strict=True)]
+    trainer._keep_solutions(batch, responses, evaluations)
+    assert trainer.solutions == {batch[0].id: "Counting."}  # not bare, not too long, not wrong
+
+
+def test_worked_examples_survive_a_resume_and_a_state_without_them_still_loads():
+    trainer = PromptTrainer(SPLITS, ExactMatchLoss(), scripted([f"{START} Be careful."]), START)
+    trainer.train(1)
+    assert trainer.solutions
+    fresh = PromptTrainer(SPLITS, ExactMatchLoss(), scripted([]), START)
+    fresh.load_state(trainer.state())
+    assert fresh.solutions == trainer.solutions
+    old = trainer.state()
+    del old["solutions"]
+    fresh.load_state(old)
+    assert fresh.solutions == {}
+    with pytest.raises(ValueError, match="not a trainer state"):
+        fresh.load_state({**trainer.state(), "solutions": 5})
