@@ -193,8 +193,9 @@ class PromptTrainer:
         ``None`` when none is left to add. Never ones the prompt already shows; a fixed choice of the
         seed and the step. Training examples only: the candidate is ranked and validated on others.
 
-        Once the model has answered a training question right, only such worked examples are added:
-        mixed with bare answers, the bare ones would show a reply that skips the reasoning."""
+        Examples the model has answered right come first, worked out, and alone while there are
+        any: a bare answer beside them shows a reply that skips the reasoning. Bare answers fill in
+        once none is left."""
         if not self.demonstrations:
             return None
         unused = [e for e in self.splits.train if e.render() not in prompt]
