@@ -49,6 +49,8 @@ _DECORATION = re.compile(r"\*\*|__|`|\$|\\[()\[\]]")
 _ANSWER_MARKER = re.compile(r"\banswer\b[\s*_]*(?::|\bis\b:?)", re.IGNORECASE)
 # A line that starts with "Answer:" (after markdown decoration): the multiple-choice format.
 _ANSWER_LINE = re.compile(r"^[ \t>*_#-]*(?:final[ \t]+)?answer[ \t*_]*:(.*)$", re.IGNORECASE | re.MULTILINE)
+# The last line's "Answer: 3" (or "... is 3. **Answer:** 3"), to its end.
+_FINAL_ANSWER_TAIL = re.compile(r"\s*\**answer\**\s*:[^\n]*\s*$", re.IGNORECASE)
 _LEAD_IN = re.compile(
     r"^(?:(?:the\s+)?(?:correct\s+|final\s+)?(?:answer|option|choice)\s*(?:is\s*)?:?\s*)+",
     re.IGNORECASE,
@@ -198,6 +200,11 @@ def match_answer(prediction: str, answer: str) -> AnswerMatch:
     if text.text is None:
         return AnswerMatch(False, None, False, False)
     return AnswerMatch(normalized_words(text.text) == normalized_words(answer), text.text, text.marked, False)
+
+
+def reasoning_of(response: str) -> str:
+    """``response`` without its final 'Answer: ...' (a worked example states the true answer itself)."""
+    return _FINAL_ANSWER_TAIL.sub("", response.strip()).strip()
 
 
 def exact_match(prediction: str, answer: str) -> bool:

@@ -33,7 +33,6 @@ import asyncio
 import logging
 import math
 import random
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -44,6 +43,7 @@ from tg_core.loop import scored_pairs
 from tg_core.optimizer import normalized
 
 from . import prompts
+from .answers import reasoning_of
 from .examples import Example, Splits
 from .functions import Evaluation, Evaluator
 
@@ -53,12 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_SOLUTION_CHARS = 1500  # a longer right answer is not kept as a worked example: the prompt would swell
-_FINAL_ANSWER_LINE = re.compile(r"\s*\**answer\**\s*:[^\n]*\s*$", re.IGNORECASE)
 
-
-def reasoning_of(response: str) -> str:
-    """``response`` without its final 'Answer: ...' line (a worked example states the true answer itself)."""
-    return _FINAL_ANSWER_LINE.sub("", response.strip()).strip()
 
 @dataclass
 class PromptVersion:
@@ -220,9 +215,10 @@ class PromptTrainer:
         """Remember the model's reasoning on the minibatch questions it answered right (the first right
         answer to each): the worked examples of later demonstrations."""
         for example, response, evaluation in zip(batch, responses, evaluations, strict=True):
+            if not evaluation.correct or example.id in self.solutions:
+                continue
             reasoning = reasoning_of(response.value)
-            if (evaluation.correct and example.id not in self.solutions and reasoning
-                    and len(reasoning) <= MAX_SOLUTION_CHARS):
+            if reasoning and len(reasoning) <= MAX_SOLUTION_CHARS:
                 self.solutions[example.id] = reasoning
 
     def ranking_for(self, step: int) -> list[int]:
@@ -314,8 +310,9 @@ class PromptTrainer:
         await total.abackward(engine=self.engine, max_concurrency=self.max_concurrency)
         feedback = self.prompt.get_gradient_text()
         before = self.prompt.value
-        batch_accuracy = mean_score([loss.data for loss in losses])
-        self._keep_solutions(batch, responses, [loss.data for loss in losses])
+        evaluations = [loss.data for loss in losses]
+        batch_accuracy = mean_score(evaluations)
+        self._keep_solutions(batch, responses, evaluations)
         explore = bool(self.history) and not self.history[-1].accepted  # the same request would give the same
         tried = self.tried()
         demonstrated = self.with_demonstrations(before, step)

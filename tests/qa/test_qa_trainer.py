@@ -8,7 +8,8 @@ import tg_core as tg
 from tg_core import prompts as core_prompts
 from tg_qa import ExactMatchLoss, PromptTrainer, datasets
 from tg_qa import prompts as qa_prompts
-from tg_qa.trainer import MAX_SOLUTION_CHARS, reasoning_of
+from tg_qa.answers import reasoning_of
+from tg_qa.trainer import MAX_SOLUTION_CHARS
 
 START = "Count the items."
 SPLITS = datasets.object_counting(seed=0, sizes=(6, 10, 10))
