@@ -36,6 +36,7 @@ from quality_common import (
     Record,
     Runner,
     TgCore,
+    domain_minutes,
     header,
     model_server,
     summarize_runs,
@@ -198,6 +199,8 @@ def _measure(options: argparse.Namespace, domain: Domain, upstream: str, model_i
         Runner(domain, server, model_id, options, workdir, tg_core, record, pythons).run()
     record.data["summary"] = summarize_runs(domain, record.data["runs"])
     record.data["wall_s"] = time.perf_counter() - began
+    # kept arms count too: this is what one command running every arm would take
+    record.data["all_arms_minutes"] = domain_minutes(record.data["summary"])
     record.save()
     return record.path
 

@@ -43,6 +43,7 @@ BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
 ARMS = ("start", "textgrad", "gepa", "tg-core")
 SERVE_READY_TIMEOUT_S = 900.0
+DOMAIN_LIMIT_MIN = 90  # every arm of one domain, runs and measurements, on the 2-core machine
 ARM_TIMEOUT_S = 4 * 3600.0
 # The bench's own calls (judges, answers) wait as long as the model takes on a busy machine.
 SIDE_CALL_TIMEOUT_S = 3600.0
@@ -484,6 +485,7 @@ class Runner:
             "metrics": self.domain.summarize(measured) if len(measured) == len(results) else None,
             "failed_cases": [r["case"] for r in results if r.get("error")],
             **total, "wall_s": sum(r["wall_s"] for r in results),
+            "measurement_s": sum(r.get("measurement_s", 0.0) for r in results),
         })
         self.record.data["summary"] = summarize_runs(self.domain, self.record.data["runs"])
         self.record.save()
@@ -513,7 +515,9 @@ class Runner:
             error = outcome.get("error")
             measure_account = f"measure-{account}"
             self._routes[measure_account] = (ctx, case)
+            measuring = time.perf_counter()
             result["metrics"] = self.domain.measure(ctx, case, outcome, ctx.engine(measure_account))
+            result["measurement_s"] = time.perf_counter() - measuring
             result["evaluations"] = len(outcome["evaluated"])  # kept in the outcome: bench/quality_remeasure.py reads them
             result["measurement_usage"] = self.server.usage(measure_account)
             result.update(outcome=outcome, error=error)
@@ -571,12 +575,24 @@ def summarize_runs(domain: Domain, runs: list[dict[str, Any]]) -> dict[str, Any]
             "seeds_complete": len(complete),
             "metrics": domain.mean_summary(complete) if complete else None,
             **{k: sum(r[k] for r in mine) for k in ("calls", "prompt_tokens", "completion_tokens", "wall_s")},
+            # runs recorded before measurements were timed have none: then the arm's total is unknown
+            "measurement_s": (sum(r["measurement_s"] for r in mine)
+                              if all("measurement_s" in r for r in mine) else None),
         }
     start = (out.get("start") or {}).get("metrics")
     for arm, entry in out.items():
         if arm != "start" and start and entry["metrics"]:
             entry["vs_start"] = compare(domain.key(entry["metrics"]), domain.key(start))
     return out
+
+
+def domain_minutes(summary: dict[str, Any]) -> float | None:
+    """What running every arm of the summary costs in one command, in minutes: each arm's runs and the
+    measurement of its results, kept arms included (``None`` when a run predates timed measurements).
+    The issue's limit for a domain is ``DOMAIN_LIMIT_MIN``."""
+    if any(entry["measurement_s"] is None for entry in summary.values()):
+        return None
+    return sum(entry["wall_s"] + entry["measurement_s"] for entry in summary.values()) / 60
 
 
 def compare(key: tuple[float, ...], start: tuple[float, ...]) -> str:
@@ -592,7 +608,7 @@ def compare(key: tuple[float, ...], start: tuple[float, ...]) -> str:
 
 
 TABLE_HEADERS = ["domain", "metric", "start", "textgrad", "gepa", "tg-core",
-                 "calls tg/gepa/core", "wall s tg/gepa/core"]
+                 "calls tg/gepa/core", "wall s tg/gepa/core", "all arms, min"]
 
 
 def table_row(domain: Domain, summary: dict[str, Any]) -> list[str]:
@@ -614,4 +630,9 @@ def table_row(domain: Domain, summary: dict[str, Any]) -> list[str]:
     def per_arm(key: str, fmt: str) -> str:
         return "/".join(format(summary[a][key], fmt) if a in summary else "-" for a in ("textgrad", "gepa", "tg-core"))
 
-    return [domain.name, domain.metric, *cells, per_arm("calls", "d"), per_arm("wall_s", ".0f")]
+    minutes = domain_minutes(summary)
+    if minutes is None:
+        total = "unknown (measurement not timed)"
+    else:
+        total = f"{minutes:.0f}" + (f" OVER the {DOMAIN_LIMIT_MIN}" if minutes > DOMAIN_LIMIT_MIN else "")
+    return [domain.name, domain.metric, *cells, per_arm("calls", "d"), per_arm("wall_s", ".0f"), total]

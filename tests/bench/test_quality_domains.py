@@ -51,11 +51,14 @@ def test_text_domain(tmp_path):
     runs = check_arms(data)
     assert runs["start"]["cases"][0]["outcome"]["value"] == "Drink water. It is good."
     assert runs["textgrad"]["cases"][0]["outcome"]["value"] != "Drink water. It is good."
-    for arm, run in runs.items():  # the metric judge is counted apart from the arm
+    for arm, run in runs.items():  # the metric judge is counted apart from the arm, and timed apart
         assert run["cases"][0]["measurement_usage"]["calls"] == 1, arm
+        assert 0 < run["cases"][0]["measurement_s"] == run["measurement_s"], arm
         assert run["metrics"]["judge_score"] == 7.0
     assert data["summary"]["tg-core"]["vs_start"] == "same"  # same judge score, limits met by both
     assert data["tg_core"]["checkout"] and data["model"]["served_as"] == "scripted-model"
+    timed = sum(r["wall_s"] + r["measurement_s"] for r in data["runs"]) / 60
+    assert data["all_arms_minutes"] == pytest.approx(timed) and data["all_arms_minutes"] * 60 < data["wall_s"]
     again = run_bench(tmp_path, reply, "--domain", "text", "--steps", "2", "--arms", "tg-core", "--keep-arms")
     assert [r["arm"] for r in again["runs"]] == ["start", "textgrad", "gepa", "tg-core"]
     assert all(r["kept_from"]["date"] == data["date"] for r in again["runs"][:3])

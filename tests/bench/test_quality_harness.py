@@ -16,7 +16,7 @@ import pytest
 import quality
 import quality_repeat
 from quality_code import DOMAIN as CODE
-from quality_common import Context, TgCore, compare, summarize_runs, table_row
+from quality_common import Context, TgCore, compare, domain_minutes, summarize_runs, table_row
 from quality_server import SEED_STRIDE, BenchServer, cached_prompt_tokens
 from quality_text import DOMAIN as TEXT
 from scripted_server import MODEL, ScriptedServer
@@ -101,10 +101,12 @@ def test_proxy_account_names_are_one_path_segment():
         proxy.base_url("a/b")
 
 
-def run(arm: str, seed: int, judge: float, limits: float, calls: int = 4) -> dict:
+def run(arm: str, seed: int, judge: float, limits: float, calls: int = 4, wall_s: float = 2.0,
+        measurement_s: float | None = 1.0) -> dict:
     metrics = {"judge_score": judge, "limits_met": limits, "words": 10, "sentences": 1}
+    timed = {} if measurement_s is None else {"measurement_s": measurement_s}
     return {"arm": arm, "seed": seed, "metrics": metrics, "calls": calls, "prompt_tokens": 100,
-            "completion_tokens": 10, "wall_s": 2.0, "cases": []}
+            "completion_tokens": 10, "wall_s": wall_s, "cases": [], **timed}
 
 
 def test_summary_averages_seeds_and_marks_a_result_worse_than_the_start():
@@ -119,6 +121,19 @@ def test_summary_averages_seeds_and_marks_a_result_worse_than_the_start():
     assert row[0] == "text" and row[2] == "5.0 / 100%"
     assert row[3] == "8.0 / 0% WORSE than start" and row[5] == "7.0 / 100%"
     assert row[6] == "8/4/8"
+    assert row[8] == "0"  # 7 runs of 2 s and 7 measurements of 1 s: well under the limit
+
+
+def test_table_adds_every_arm_and_its_measurements_and_marks_a_domain_over_the_limit():
+    runs = [run("start", 0, 5, 1.0, 0, wall_s=10, measurement_s=600), run("textgrad", 0, 6, 1.0, wall_s=2400),
+            run("gepa", 0, 5, 1.0, wall_s=1100, measurement_s=0.0), run("tg-core", 0, 7, 1.0, wall_s=1000)]
+    assert domain_minutes(summarize_runs(TEXT, runs)) == pytest.approx((10 + 600 + 2401 + 1100 + 1001) / 60)
+    assert table_row(TEXT, summarize_runs(TEXT, runs))[8] == "85"
+    runs.append(run("tg-core", 1, 7, 1.0, wall_s=600, measurement_s=60))
+    assert table_row(TEXT, summarize_runs(TEXT, runs))[8] == "96 OVER the 90"
+    runs.append(run("textgrad", 1, 6, 1.0, measurement_s=None))  # recorded before measurements were timed
+    assert summarize_runs(TEXT, runs)["textgrad"]["measurement_s"] is None
+    assert table_row(TEXT, summarize_runs(TEXT, runs))[8] == "unknown (measurement not timed)"
 
 
 def test_summary_leaves_out_a_seed_with_a_failed_case_and_says_so():
