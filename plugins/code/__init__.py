@@ -7,6 +7,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
     {
         "COMMON_MODULES": "sandbox",
         "LEVELS": "isolation",
+        "LimitTest": "limits",
         "CodeRefinement": "refinement",
         "CodeTests": "functions",
         "Problem": "problems",
@@ -20,6 +21,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "extract_code": "extract",
         "get_problem": "problems",
         "initial_solution": "refinement",
+        "limit_test": "limits",
         "problem_ids": "problems",
     },
     submodules=("prompts",),

@@ -7,6 +7,7 @@ and ``code.refinement``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
@@ -30,10 +31,13 @@ class CodeTests:
     A plain picklable callable, so that a ``SimulatorFunction`` can send it to
     a process pool or a Dask cluster. The result carries a static signature
     check as a note, since a wrong signature otherwise shows only as errors.
+    ``limits`` (calls at the problem's largest inputs, see ``tg_code.limits``)
+    run after the problem's tests, and the report says what they check.
     """
 
     def __init__(self, problem: Problem, which: str = "visible", sandbox: Sandbox | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, memory_mb: int = DEFAULT_MEMORY_MB) -> None:
+                 timeout_s: float = DEFAULT_TIMEOUT_S, memory_mb: int = DEFAULT_MEMORY_MB,
+                 limits: Sequence[str] = ()) -> None:
         if which not in WHICH:
             raise ValueError(f"CodeTests: which must be one of {', '.join(WHICH)}, got {which!r}")
         self.problem = problem
@@ -41,34 +45,39 @@ class CodeTests:
         self.sandbox = sandbox if sandbox is not None else Sandbox()
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
+        self.limits = tuple(limits)
 
     @property
     def tests(self) -> tuple[str, ...]:
         return {"visible": self.problem.visible_tests, "hidden": self.problem.hidden_tests,
-                "all": self.problem.tests}[self.which]
+                "all": self.problem.tests}[self.which] + self.limits
 
     def __call__(self, code: str) -> SandboxResult:
+        tests = self.tests
         result = self.sandbox.run(
-            code, self.tests, timeout_s=self.timeout_s, memory_mb=self.memory_mb,
+            code, tests, timeout_s=self.timeout_s, memory_mb=self.memory_mb,
             setup=self.problem.setup, entry_point=self.problem.entry_point,
         )
         mismatch = self.problem.signature_problem(code)
         if mismatch:
             result.notes.insert(0, prompts.SIGNATURE_NOTE.format(problem=mismatch))
+        for number in range(len(tests) - len(self.limits) + 1, len(tests) + 1):
+            result.notes.append(prompts.LIMIT_NOTE.format(number=number, timeout=self.timeout_s, memory=self.memory_mb))
         return result
 
 
 def code_tests(problem: Problem | str = DEFAULT_PROBLEM, which: str = "visible", sandbox: Sandbox | None = None,
                timeout_s: float = DEFAULT_TIMEOUT_S, memory_mb: int = DEFAULT_MEMORY_MB,
-               executor: Executor | None = None) -> SimulatorFunction:
+               executor: Executor | None = None, limits: Sequence[str] = ()) -> SimulatorFunction:
     """A ``SimulatorFunction``: code Variable in, test report Variable out (``.data``: the SandboxResult).
 
     ``problem`` is a Problem or an id (``HumanEval/0``, ``hard/...``, a problem
-    file); its reference solution is the simulator's example input.
+    file); its reference solution is the simulator's example input. ``limits``
+    are limit tests run after the problem's own.
     """
     if isinstance(problem, str):
         problem = get_problem(problem)
-    runner = CodeTests(problem, which, sandbox, timeout_s, memory_mb)
+    runner = CodeTests(problem, which, sandbox, timeout_s, memory_mb, limits)
     return SimulatorFunction(
         runner,
         purpose=prompts.TEST_REPORT_PURPOSE.format(which=which),

@@ -77,6 +77,13 @@ REPORT_MORE_FAILING = "... and {count} more tests that did not pass."
 
 SIGNATURE_NOTE = "Signature check: {problem}"
 
+LIMIT_NOTE = (
+    "Test {number} is the limit test, a call at the largest inputs the problem allows: it passes when "
+    "the code returns within the time limit of {timeout:g} s and the memory limit of {memory} MB (its "
+    "answer is not checked). It fails when the algorithm is too slow or uses too much memory for inputs "
+    "of that size."
+)
+
 # ---------------------------------------------------------------- the loss (TextGrad's code refinement)
 
 CODE_LOSS_INSTRUCTION = (
@@ -102,3 +109,24 @@ INITIAL_SOLUTION_REQUEST = (
     "Answer with the complete code (imports, helper functions and the function itself) in one "
     "```python block. Do not include tests or example calls."
 )
+
+# ---------------------------------------------------------------- one call: the limit test
+
+LIMIT_SYSTEM = (
+    "You are an expert competitive programmer. You write stress tests: calls at the largest inputs a "
+    "problem's constraints allow."
+)
+
+LIMIT_REQUEST = (
+    "Here is a problem.\n\n{description}\n\n"
+    "Read its constraints and write one call of {entry_point} whose arguments are as large as the "
+    "constraints allow: the worst case for running time and memory. Build big arguments with "
+    "expressions, never by writing the values out: 10**9, [1] * 10**5, list(range(10**5)), "
+    "[i % 7 for i in range(10**5)]. For example, for solve(n, values) with n and the length of values "
+    "up to 10**5:\n```python\nsolve(10**5, [10**9] * 10**5)\n```\n"
+    "Answer with the call alone, on one line, in one ```python block."
+)
+
+LIMIT_REQUEST_ROLE = "request for a call at the largest inputs the problem allows"
+
+LIMIT_ANSWER_ROLE = "a call at the largest inputs the problem allows"

@@ -11,9 +11,11 @@ most is kept if it is at least as good as the best so far. Beside the
 proposals, ``resamples`` fresh solutions a step are drawn from the problem
 statement alone (``SolutionSampler``): the small embedded model rarely
 repairs a wrong algorithm from criticism, and a new draw can replace it.
-Hidden tests run
-only for the report, on the start and the best code: nothing about them
-reaches a model or ranks a candidate.
+A limit test (``tg_code.limits``: one call at the largest inputs the
+statement allows, written by the model before the loop) can join the
+visible tests, so that code too slow for those inputs is not called done.
+Hidden tests run only for the report, on the start and the best code:
+nothing about them reaches a model or ranks a candidate.
 """
 
 from __future__ import annotations
@@ -90,14 +92,15 @@ def all_visible_pass(evaluation: Evaluation) -> bool:
 
 def code_objective(problem: Problem, engine: Engine | None, sandbox: Sandbox,
                    timeout_s: float = DEFAULT_TIMEOUT_S, memory_mb: int = DEFAULT_MEMORY_MB,
-                   instruction: str = prompts.CODE_LOSS_INSTRUCTION, draws: bool = True) -> Objective:
-    """Visible tests forward, the code-refinement loss as judge, ranked by visible tests passed;
-    fresh solutions from the problem statement as its resample (``draws=False``: none, so a proposal
-    repeating tried code is asked again). A candidate must pass more visible
-    tests to replace the kept code: on three tests a tie says nothing of the hidden ones (at equal
+                   instruction: str = prompts.CODE_LOSS_INSTRUCTION, draws: bool = True,
+                   limits: Sequence[str] = ()) -> Objective:
+    """Visible tests (and the ``limits`` calls, see ``tg_code.limits``) forward, the code-refinement
+    loss as judge, ranked by tests passed; fresh solutions from the problem statement as its resample
+    (``draws=False``: none, so a proposal repeating tried code is asked again). A candidate must pass
+    more tests to replace the kept code: on three tests a tie says nothing of the hidden ones (at equal
     calls a tying rewrite of frog-jump replaced a start passing 36 of 37 hidden tests with one passing 9)."""
     return Objective(
-        forward=code_tests(problem, "visible", sandbox, timeout_s, memory_mb),
+        forward=code_tests(problem, "visible", sandbox, timeout_s, memory_mb, limits=limits),
         judge=code_refinement_loss(engine, problem, instruction),
         score=visible_score,
         done=all_visible_pass,
@@ -150,8 +153,9 @@ class CodeRefinement:
     """The optimization of one problem's code by the shared loop; ``code`` is the trainable Variable.
 
     ``run`` (a ``tg_core.Run``) makes the loop resume from its checkpoints and
-    log its events; ``hidden(code)`` scores code on the hidden tests, for the
-    report only.
+    log its events; ``test(code, "hidden")`` scores code on the hidden tests,
+    for the report only. ``limits`` are limit tests (``tg_code.limits``): the code is
+    done only when it passes them too.
     """
 
     def __init__(
@@ -169,16 +173,18 @@ class CodeRefinement:
         memory_mb: int = DEFAULT_MEMORY_MB,
         momentum: int = 0,
         instruction: str = prompts.CODE_LOSS_INSTRUCTION,
+        limits: Sequence[str] = (),
         run: Run | None = None,
     ) -> None:
         self.problem = problem
         self.sandbox = sandbox if sandbox is not None else Sandbox()
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
+        self.limits = tuple(limits)
         self.start = code
         self.code = Variable(code, role_description=prompts.CODE_ROLE.format(signature=problem.signature))
         self.objective = code_objective(problem, engine, self.sandbox, timeout_s, memory_mb, instruction,
-                                        draws=resamples > 0)
+                                        draws=resamples > 0, limits=self.limits)
         shown = [c.format(signature=problem.signature) for c in prompts.CODE_CONSTRAINTS]
         self.optimizer = code_optimizer([self.code], entry_point=problem.entry_point, engine=engine,
                                  constraints=[COMPILES, *shown], momentum=momentum)
@@ -197,3 +203,11 @@ class CodeRefinement:
     def test(self, code: str, which: str) -> SandboxResult:
         """``code`` on the problem's ``which`` tests, outside the graph (for the report)."""
         return CodeTests(self.problem, which, self.sandbox, self.timeout_s, self.memory_mb)(code)
+
+    def limit_statuses(self, code: str) -> list[str]:
+        """The status of ``code`` on each limit test, outside the graph (for the report)."""
+        if not self.limits:
+            return []
+        result = self.sandbox.run(code, self.limits, timeout_s=self.timeout_s, memory_mb=self.memory_mb,
+                                  setup=self.problem.setup, entry_point=self.problem.entry_point)
+        return [t.status for t in result.tests]

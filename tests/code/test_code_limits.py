@@ -1,0 +1,114 @@
+"""The limit test: the call the model writes is parsed strictly, built against a stand-in, and run for time and
+memory in the real sandbox beside the visible tests."""
+
+import pytest
+
+import tg_core
+from tg_code import CodeRefinement, CodeTests, Sandbox, get_problem, prompts
+from tg_code.limits import LimitTest, check_limit_call, limit_call, limit_test
+from tg_core import prompts as core
+
+PROBLEM = get_problem("hard/count-digit-one")  # 0 <= n <= 10**12
+SLOW = "def count_digit_one(n):\n    return sum(str(i).count('1') for i in range(n + 1))\n"  # right, O(n)
+FAST = (
+    "def count_digit_one(n):\n    count, place = 0, 1\n    while place <= n:\n"
+    "        high, low = divmod(n, place * 10)\n        digit, rest = divmod(low, place)\n"
+    "        count += high * place + (place if digit > 1 else rest + 1 if digit == 1 else 0)\n"
+    "        place *= 10\n    return count\n"
+)
+AT_LIMIT = "count_digit_one(10**12)"
+
+
+@pytest.mark.parametrize(
+    ("answer", "call"),
+    [
+        (f"The largest n is 10**12.\n```python\n{AT_LIMIT}\n```", AT_LIMIT),
+        (f"```python\n>>> {AT_LIMIT}\n```", AT_LIMIT),
+        (f"Call `{AT_LIMIT}` to stress it.", AT_LIMIT),
+        ("```python\ncount_digit_one(n=int('9' * 12))\n```", "count_digit_one(n=int('9' * 12))"),
+        ("```python\ncount_digit_one(sum([i % 7 for i in range(10**5)]))\n```",
+         "count_digit_one(sum([i % 7 for i in range(10**5)]))"),
+        ("```python\nn = 10**12\ncount_digit_one(n)\n```", None),  # a name bound outside the call
+        ("```python\nsolve(10**12)\n```", None),  # another function
+        ("```python\ncount_digit_one(__import__('os').getpid())\n```", None),
+        ("```python\ncount_digit_one((1).__class__)\n```", None),  # attribute access
+        ("```python\ncount_digit_one(count_digit_one(5))\n```", None),  # the code itself builds no argument
+        ("```python\ncount_digit_one(lambda: 1)\n```", None),
+        ("The answer is n = 10**12.", None),
+    ],
+    ids=["fenced", "prompt", "inline", "keyword-builder", "comprehension", "outside-name", "other-function",
+         "import", "attribute", "nested-call", "lambda", "prose"],
+)
+def test_only_a_call_of_the_function_on_plain_data_is_taken(answer, call):
+    assert limit_call(answer, PROBLEM.entry_point) == call
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox() as box:
+        yield box
+
+
+def test_arguments_that_cannot_be_built_in_time_or_memory_make_no_limit_test(sandbox):
+    assert check_limit_call(AT_LIMIT, PROBLEM, sandbox, timeout_s=2) is None
+    too_big = check_limit_call("count_digit_one(len([0] * 10**11))", PROBLEM, sandbox, timeout_s=2, memory_mb=128)
+    assert too_big.startswith("building its arguments ended in memory")
+    too_slow = check_limit_call("count_digit_one(sum(range(10**10)))", PROBLEM, sandbox, timeout_s=1)
+    assert too_slow.startswith("building its arguments ended in timeout")
+
+
+def test_code_too_slow_for_the_largest_input_fails_the_limit_test_and_the_report_says_why(sandbox):
+    tests = CodeTests(PROBLEM, "visible", sandbox, timeout_s=1, limits=[AT_LIMIT])
+    slow = tests(SLOW)
+    assert [t.status for t in slow.tests] == ["passed", "passed", "passed", "timeout"] and not slow.passed
+    report = slow.to_text()
+    assert f"- Test 4: TIMEOUT: {AT_LIMIT}" in report
+    assert prompts.LIMIT_NOTE.format(number=4, timeout=1, memory=512) in report
+    fast = tests(FAST)
+    assert fast.passed and len(fast.tests) == 4
+    assert CodeTests(PROBLEM, "visible", sandbox, timeout_s=1)(SLOW).passed  # without it, nothing tells
+
+
+class Scripted:
+    def __init__(self, limit_answer):
+        self.limit_answer = limit_answer
+        self.systems = []
+
+    def __call__(self, messages, **params):
+        system = messages[0]["content"]
+        self.systems.append(system)
+        if system == prompts.LIMIT_SYSTEM:
+            self.request = messages[-1]["content"]
+            return self.limit_answer
+        if system == core.OPTIMIZER_SYSTEM:
+            return f"{core.IMPROVED_START}\n```python\n{FAST}```\n{core.IMPROVED_END}"
+        if system == core.BACKWARD_SYSTEM:
+            return "Count the ones digit by digit instead of over every number."
+        return "Test 4 times out: the code visits every number up to n."
+
+
+def test_the_model_reads_the_constraints_and_its_call_is_checked_before_use(sandbox):
+    script = Scripted(f"```python\n{AT_LIMIT}\n```")
+    found = limit_test(PROBLEM, tg_core.FunctionEngine(script), sandbox, timeout_s=2)
+    assert found == LimitTest(AT_LIMIT) and found.tests == (AT_LIMIT,)
+    assert "0 <= n <= 10**12" in script.request and "count_digit_one" in script.request
+    unbuildable = limit_test(PROBLEM, tg_core.FunctionEngine(Scripted("```python\ncount_digit_one(len([0] * 10**11))\n```")),
+                             sandbox, timeout_s=2, memory_mb=128)
+    assert unbuildable.call is None and unbuildable.tests == () and "ended in memory" in unbuildable.why
+    prose = limit_test(PROBLEM, tg_core.FunctionEngine(Scripted("Use n = 10**12.")), sandbox)
+    assert prose.call is None and "holds no call of count_digit_one" in prose.why
+
+
+def test_code_that_passes_the_visible_tests_is_not_done_while_it_fails_the_limit_test(sandbox):
+    script = Scripted("")
+    refinement = CodeRefinement(PROBLEM, tg_core.FunctionEngine(script), SLOW, sandbox=sandbox, steps=3,
+                                timeout_s=1, limits=[AT_LIMIT])
+    refinement.run()
+    first, second = refinement.track.history
+    assert first["score"] == [3.0, 3.0] and first["metrics"]["statuses"][-1] == "timeout" and not first.get("done")
+    assert first["accepted"] and refinement.code.value == FAST.rstrip("\n") and second.get("done")
+    assert refinement.limit_statuses(SLOW) == ["timeout"] and refinement.limit_statuses(FAST) == ["passed"]
+
+    plain = CodeRefinement(PROBLEM, tg_core.FunctionEngine(Scripted("")), SLOW, sandbox=sandbox, steps=3, timeout_s=1)
+    plain.run()
+    assert plain.track.history[0].get("done") and plain.code.value == SLOW and plain.limit_statuses(SLOW) == []
