@@ -13,6 +13,7 @@ from typing import Any
 from tg_core import progress
 from tg_core.loop import Optimization
 
+from .limits import LimitTest
 from .problems import Problem
 from .refinement import code_diff
 from .results import SandboxResult
@@ -20,6 +21,7 @@ from .results import SandboxResult
 EVALUATION_CHARS = 2000
 
 Results = dict[str, dict[str, SandboxResult]]  # {"start"|"best": {"visible"|"hidden": result}}
+LimitStatuses = dict[str, list[str]]  # {"start"|"best": the status on each limit test}
 
 
 def _fence(text: str, language: str = "") -> str:
@@ -41,22 +43,33 @@ def _visible_rate(metrics: dict[str, Any]) -> float:
     return metrics.get("visible_passed", 0) / max(1, metrics.get("visible_total", 0))
 
 
-def verdict(loop: Optimization) -> str:
-    """The loop's verdict, except for code that passed every visible test from the start (nothing to do)."""
+def verdict(loop: Optimization, limited: bool = False) -> str:
+    """The loop's verdict, except for code that passed every visible test (and the limit test, when
+    ``limited``) from the start: nothing to do."""
     track = loop.tracks[0]
     if track.history and track.history[0].get("done"):
-        return (f"the start code already passes every visible test "
+        return (f"the start code already passes every visible test{' and the limit test' if limited else ''} "
                 f"({progress.fmt_score(track.history[0]['score'], track.objective.score_names)}): nothing to optimize")
     return progress.verdict(track)
 
 
-def verdict_line(loop: Optimization, results: Results) -> str:
+def verdict_line(loop: Optimization, results: Results, limited: bool = False) -> str:
     hidden = results["best"]["hidden"]
-    return (f"code: {verdict(loop)}; hidden tests {_rate(results['start']['hidden'])} "
+    return (f"code: {verdict(loop, limited)}; hidden tests {_rate(results['start']['hidden'])} "
             f"at the start, {_rate(hidden)} for the best code")
 
 
-def run_summary(problem: Problem, loop: Optimization, start_code: str, results: Results) -> dict[str, Any]:
+def limit_line(limit: LimitTest, statuses: LimitStatuses) -> str:
+    """What the limit test was and how the start and the best code did on it."""
+    if not limit.call:
+        return f"No limit test: {limit.why}."
+    return (f"Limit test (one call at the largest inputs the problem allows, written by the model; it passes when "
+            f"the code returns within the time and memory limits): `{limit.call}`: "
+            f"{', '.join(statuses['start'])} for the start, {', '.join(statuses['best'])} for the best code.")
+
+
+def run_summary(problem: Problem, loop: Optimization, start_code: str, results: Results, limit: LimitTest,
+                limit_statuses: LimitStatuses) -> dict[str, Any]:
     """What the run achieved, as the CLI prints it and summary.json keeps it."""
     track = loop.tracks[0]
     visible, hidden = results["best"]["visible"], results["best"]["hidden"]
@@ -75,13 +88,15 @@ def run_summary(problem: Problem, loop: Optimization, start_code: str, results: 
         "start_hidden_pass_rate": results["start"]["hidden"].pass_rate,
         "hidden": {name: _tests(found["hidden"]) for name, found in results.items()},
         "pass_rates": [{"step": r["step"], "visible": _visible_rate(r["metrics"])} for r in track.history],
+        "limit_test": {"call": limit.call, "why": limit.why, **limit_statuses},
         "initial_code": start_code,
         "final_code": track.best_value,
-        "table": verdict_line(loop, results),
+        "table": verdict_line(loop, results, bool(limit.call)),
     }
 
 
-def render_report(problem: Problem, loop: Optimization, start_code: str, results: Results, plot: str) -> str:
+def render_report(problem: Problem, loop: Optimization, start_code: str, results: Results, plot: str,
+                  limit: LimitTest, limit_statuses: LimitStatuses) -> str:
     track = loop.tracks[0]
     start, best = results["start"], results["best"]
     lines = [
@@ -98,7 +113,9 @@ def render_report(problem: Problem, loop: Optimization, start_code: str, results
         f"| best ({f'step {track.best_step}' if track.best_step else 'the start'}) | {_rate(best['visible'])} | "
         f"{_rate(best['hidden'])} |",
         "",
-        f"Verdict: {verdict(loop)}.",
+        limit_line(limit, limit_statuses),
+        "",
+        f"Verdict: {verdict(loop, bool(limit.call))}.",
         "",
         progress.markdown(loop),
         f"Score plot: [{plot}]({plot})",
@@ -114,7 +131,8 @@ def render_report(problem: Problem, loop: Optimization, start_code: str, results
     for record in track.history:
         lines += [f"### Step {record['step']}", ""]
         if record.get("done"):
-            lines += ["Every visible test passes: no update.", ""]
+            lines += [("Every visible test and the limit test pass" if limit.call else "Every visible test passes")
+                      + ": no update.", ""]
             continue
         evaluation = record.get("judgement", "")
         if len(evaluation) > EVALUATION_CHARS:

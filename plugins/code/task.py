@@ -4,7 +4,9 @@ then score the start and the best code on the hidden tests."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from tg_core import Run, progress
 from tg_core.loop import add_loop_arguments, check_loop_arguments
 
 from .isolation import LEVELS, SandboxError, resolve
+from .limits import LimitTest, limit_test
 from .problem_files import ProblemFileError
 from .problems import Problem, UnknownProblemError, get_problem
 from .refinement import CodeRefinement, initial_solution
@@ -19,6 +22,7 @@ from .report import render_report, run_summary
 from .sandbox import COMMON_MODULES, MIN_MEMORY_MB, Sandbox
 
 INITIAL_CODE_FILE = "initial.py"
+LIMIT_TEST_FILE = "limit_test.json"
 FINAL_CODE_FILE = "final.py"
 SCORE_PLOT_FILE = "score.svg"
 # Each candidate costs one optimizer call and one sandbox run (milliseconds); a step's fixed cost is
@@ -42,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fresh solutions drawn from the problem statement per step, evaluated beside the "
                              "proposals, plus one for each proposal repeating code already tried "
                              f"(default {DEFAULT_RESAMPLES}; 0: only the optimizer's proposals)")
+    parser.add_argument("--limit-test", action=argparse.BooleanOptionalAction, default=True,
+                        help="before the loop, have the model write one call at the largest inputs the problem "
+                             "allows; it joins the visible tests and passes when the code returns in time and "
+                             "memory (one LLM call; default on)")
     add_loop_arguments(parser, candidates=DEFAULT_CANDIDATES)
 
 
@@ -89,25 +97,48 @@ def starting_code(args: argparse.Namespace, run: Run, problem: Problem) -> str:
     return code
 
 
+def limits_of(args: argparse.Namespace, run: Run, problem: Problem, sandbox: Sandbox) -> LimitTest:
+    """The run's limit test: asked for once and saved in the run folder, so a resumed run tests the same."""
+    saved = run.path / LIMIT_TEST_FILE
+    if saved.is_file():
+        try:
+            found = LimitTest(**json.loads(saved.read_text(encoding="utf-8")))
+            if not isinstance(found.call, str | None) or not isinstance(found.why, str):
+                raise TypeError("call must be text or null, why text")
+        except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise ValueError(f"{saved} is not a limit test ({exc}); delete it to have the model write one "
+                             "again") from None
+        return found
+    if args.limit_test:
+        limit = limit_test(problem, run.engine, sandbox, args.timeout, args.memory_mb)
+    else:
+        limit = LimitTest(None, "turned off (--no-limit-test)")
+    _write_atomic(saved, json.dumps(asdict(limit)))
+    run.log("limit_test", call=limit.call, why=limit.why)
+    return limit
+
+
 def run_code(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     """The run itself, on options ``validate`` has checked."""
     problem = get_problem(args.problem)
     with Sandbox(isolation=args.isolation, strict=args.strict, preload=COMMON_MODULES) as sandbox:
         sandbox.resolved()  # a sandbox that cannot run fails before any LLM call
         start = starting_code(args, run, problem)
+        limit = limits_of(args, run, problem, sandbox)
         refinement = CodeRefinement(
             problem, run.engine, start, sandbox, steps=args.steps, candidates=args.candidates,
             resamples=args.resamples, patience=args.patience, timeout_s=args.timeout, memory_mb=args.memory_mb,
-            momentum=args.momentum, run=run,
+            momentum=args.momentum, limits=limit.tests, run=run,
         )
         loop = refinement.run()
         best = refinement.track.best_value
         results = {name: {which: refinement.test(code, which) for which in ("visible", "hidden")}
                    for name, code in (("start", start), ("best", best))}
+        limit_statuses = {name: refinement.limit_statuses(code) for name, code in (("start", start), ("best", best))}
     run.log("hidden_tests", **{name: f"{sum(t.passed for t in found['hidden'].tests)}/{len(found['hidden'].tests)}"
                                for name, found in results.items()})
     _write_atomic(run.path / FINAL_CODE_FILE, best)
     plot = progress.score_plot_svg(loop, run.path / SCORE_PLOT_FILE)
-    summary = run_summary(problem, loop, start, results)
-    run.finish(summary, render_report(problem, loop, start, results, plot.name))
+    summary = run_summary(problem, loop, start, results, limit, limit_statuses)
+    run.finish(summary, render_report(problem, loop, start, results, plot.name, limit, limit_statuses))
     return summary

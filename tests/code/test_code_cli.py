@@ -22,6 +22,13 @@ FIXED = (
     "def trap(height):\n    total = 0\n    for i, h in enumerate(height):\n"
     "        total += min(max(height[: i + 1]), max(height[i:])) - h\n    return total\n"
 )
+SLOW_DIGITS = "def count_digit_one(n):\n    return sum(str(i).count('1') for i in range(n + 1))\n"  # right, O(n)
+FAST_DIGITS = (
+    "def count_digit_one(n):\n    count, place = 0, 1\n    while place <= n:\n"
+    "        high, low = divmod(n, place * 10)\n        digit, rest = divmod(low, place)\n"
+    "        count += high * place + (place if digit > 1 else rest + 1 if digit == 1 else 0)\n"
+    "        place *= 10\n    return count\n"
+)
 REASK = 1009  # added to the seed of each re-ask
 STATE = {"interrupt_at_seed": None, "optimizer_prompts": [], "messages": []}
 
@@ -38,6 +45,19 @@ def _reply(messages, params, propose):
     if system == core.BACKWARD_SYSTEM:
         return "Compute the water above each bar from the tallest bars on both sides."
     return "Tests 1 and 2 fail: the code does not compute the trapped water."
+
+
+def stress_tested(messages, **params):
+    """count-digit-one: the limit test at n = 10**12, and the digit-by-digit count as the rewrite."""
+    STATE["messages"].append(messages)
+    system = messages[0]["content"]
+    if system == prompts.LIMIT_SYSTEM:
+        return "The largest input:\n```python\ncount_digit_one(10**12)\n```"
+    if system == core.OPTIMIZER_SYSTEM:
+        return f"{core.IMPROVED_START}\n```python\n{FAST_DIGITS}```\n{core.IMPROVED_END}"
+    if system == core.BACKWARD_SYSTEM:
+        return "Count the ones digit by digit instead of visiting every number."
+    return "Test 4 times out: the code visits every number up to n."
 
 
 def fixes_in_two_steps(messages, **params):  # one candidate per step: seed 1, then 2
@@ -210,6 +230,24 @@ def test_an_interrupted_run_resumes_with_its_best_code_and_the_code_it_tried(tmp
     reask = STATE["optimizer_prompts"][-1][1][-1]["content"]  # step 3 proposed step 2's code again
     assert "identical to a value already tried" in reask and "<TRIED> def trap(height):\n    return -1 </TRIED>" in reask  # as written
     assert [e["step"] for e in events if e["kind"] == "loop_step"] == [1, 2, 3, 4]
+    # the limit request was made once: the resumed run read the answer from the run folder
+    assert len([m for m in STATE["messages"] if m[0]["content"] == prompts.LIMIT_SYSTEM]) == 1
+
+
+@pytest.mark.parametrize("content", ['{"call": "count_digit_one(10**12)"', '["count_digit_one(10**12)"]',
+                                     '{"call": 12, "why": ""}', b"\xff\xfe"], ids=["cut", "list", "number", "bytes"])
+def test_a_corrupt_limit_test_file_is_named_on_resume_and_the_run_folder_kept(tmp_path, capsys, content):
+    STATE["interrupt_at_seed"] = 2
+    assert _run(tmp_path, "--steps", "3", "--candidates", "1", "--resamples", "0", engine="interrupted") == 130
+    run_dir = tmp_path / "run"
+    saved = run_dir / "limit_test.json"
+    (saved.write_bytes if isinstance(content, bytes) else saved.write_text)(content)
+    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    capsys.readouterr()
+    assert main(["run", "--resume", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert f"{saved} is not a limit test" in err and "delete it to have the model write one again" in err
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == checkpoints == ["step-0001.json"]
 
 
 @pytest.mark.parametrize(
@@ -243,14 +281,46 @@ def test_bad_options_are_named_before_a_run_folder_exists(tmp_path, capsys, opti
     assert not runs.exists()
 
 
-def test_initial_code_from_a_file_that_already_passes_costs_no_call(tmp_path):
+@pytest.mark.parametrize("limit", ["--limit-test", "--no-limit-test"])
+def test_initial_code_from_a_file_that_already_passes_costs_only_the_limit_tests_call(tmp_path, limit):
     start = tmp_path / "start.py"
     start.write_text(FIXED)
-    assert _run(tmp_path, "--code", str(start), engine="never_fixes") == 0
+    assert _run(tmp_path, "--code", str(start), limit, engine="never_fixes") == 0
     summary, report, _ = _outputs(tmp_path)
-    assert summary["stopped_early"] and summary["iterations"] == 1 and summary["usage"]["calls"] == 0
+    # the scripted model answers the limit request with prose: no call, so no limit test either way
+    assert summary["stopped_early"] and summary["iterations"] == 1
+    assert summary["usage"]["calls"] == (1 if limit == "--limit-test" else 0)
+    assert summary["limit_test"]["call"] is None
+    why = "the answer holds no call of trap built from literals" if limit == "--limit-test" else "turned off"
+    assert f"No limit test: {why}" in report
     assert "Verdict: the start code already passes every visible test (visible passed=3" in report
     assert "| best (the start) | 3/3 | 35/35 |" in report and summary["start_hidden_pass_rate"] == 1.0
+
+
+def test_code_too_slow_for_the_largest_input_is_not_done_until_a_rewrite_passes_the_limit_test(tmp_path):
+    start = tmp_path / "slow.py"
+    start.write_text(SLOW_DIGITS)
+    options = ["run", "code", "--problem", "hard/count-digit-one", "--code", str(start), "--timeout", "1",
+               "--steps", "3", "--candidates", "1", "--resamples", "0", "--engine", "python:test_code_cli:stress_tested"]
+    assert main([*options, "--run-dir", str(tmp_path / "run")]) == 0
+    summary, report, events = _outputs(tmp_path)
+    assert summary["limit_test"] == {"call": "count_digit_one(10**12)", "why": "", "start": ["timeout"],
+                                     "best": ["passed"]}
+    assert summary["start_score"] == [3.0, 3.0] and summary["best_score"] == [4.0, 4.0] and summary["iterations"] == 2
+    assert summary["visible_pass_rate"] == 1.0 and summary["start_visible_pass_rate"] == 1.0  # the problem's own
+    assert summary["hidden_passed"] and summary["start_hidden_pass_rate"] < 1.0  # the start times out there too
+    assert "`count_digit_one(10**12)`: timeout for the start, passed for the best code." in report
+    assert "Every visible test and the limit test pass: no update." in report
+    assert [e["call"] for e in events if e["kind"] == "limit_test"] == ["count_digit_one(10**12)"]
+    review = [m for m in STATE["messages"] if m[0]["content"] == prompts.CODE_LOSS_SYSTEM][0][-1]["content"]
+    assert "- Test 4: TIMEOUT: count_digit_one(10**12)" in review and "Test 4 is the limit test" in review
+    request = [m for m in STATE["messages"] if m[0]["content"] == prompts.LIMIT_SYSTEM][0][-1]["content"]
+    assert "(0 <= n <= 10**12)" in request
+
+    assert main([*options, "--no-limit-test", "--run-dir", str(tmp_path / "plain")]) == 0
+    plain = json.loads((tmp_path / "plain" / "summary.json").read_text())
+    assert plain["iterations"] == 1 and plain["usage"]["calls"] == 0 and not plain["hidden_passed"]
+    assert plain["limit_test"] == {"call": None, "why": "turned off (--no-limit-test)", "start": [], "best": []}
 
 
 def test_humaneval_problem(tmp_path):
