@@ -28,6 +28,8 @@ AT_LIMIT = "count_digit_one(10**12)"
         ("```python\ncount_digit_one(n=int('9' * 12))\n```", "count_digit_one(n=int('9' * 12))"),
         ("```python\ncount_digit_one(sum([i % 7 for i in range(10**5)]))\n```",
          "count_digit_one(sum([i % 7 for i in range(10**5)]))"),
+        ("```python\ncount_digit_one(len([i for i in range(10**6) if i % 3 == 0 or i > 5]))\n```",
+         "count_digit_one(len([i for i in range(10**6) if i % 3 == 0 or i > 5]))"),
         ("```python\nn = 10**12\ncount_digit_one(n)\n```", None),  # a name bound outside the call
         ("```python\nsolve(10**12)\n```", None),  # another function
         ("```python\ncount_digit_one(__import__('os').getpid())\n```", None),
@@ -36,7 +38,7 @@ AT_LIMIT = "count_digit_one(10**12)"
         ("```python\ncount_digit_one(lambda: 1)\n```", None),
         ("The answer is n = 10**12.", None),
     ],
-    ids=["fenced", "prompt", "inline", "keyword-builder", "comprehension", "outside-name", "other-function",
+    ids=["fenced", "prompt", "inline", "keyword-builder", "comprehension", "filtered", "outside-name", "other-function",
          "import", "attribute", "nested-call", "lambda", "prose"],
 )
 def test_only_a_call_of_the_function_on_plain_data_is_taken(answer, call):
