@@ -14,9 +14,14 @@ tests with no expected value: it passes when the code returns within the
 time and memory of any test. Its answer is never compared, so a wrong
 expectation cannot mislead the loop. The model writes only the call, and the
 call is taken only if its arguments are plain data built from literals and a
-few builtins, and if a stand-in function that returns at once gets them
-within a quarter of the time limit: arguments that cannot be built (``[0] *
-10**12``) or leave the code little of its time make no limit test.
+few builtins, and if a stand-in function that checks their number and
+annotated types and returns at once gets them within a quarter of the time
+limit: arguments of another shape (the embedded model once nested the
+prompt's examples in one list), that cannot be built (``[0] * 10**12``) or
+that leave the code little of its time make no limit test. A call beyond
+the constraints can still fail right code; the score ranks the problem's
+own tests first (``refinement.LimitedScore``), so that costs calls, never a
+right answer.
 """
 
 from __future__ import annotations
@@ -102,9 +107,51 @@ def _is_limit_call(text: str, entry_point: str) -> bool:
     return True
 
 
+STAND_IN = """KINDS = {kinds!r}
+SHOWN = {shown!r}
+
+
+def _fits(value, kind):
+    if kind is None:
+        return True
+    if isinstance(kind, list):
+        return isinstance(value, list) and all(_fits(item, kind[1]) for item in value)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return type(value).__name__ == kind
+
+
+def {entry_point}(*args):
+    if len(args) != len(KINDS):
+        raise TypeError(f"{{len(args)}} arguments given, the signature takes {{len(KINDS)}}")
+    for number, (value, kind) in enumerate(zip(args, KINDS), 1):
+        if not _fits(value, kind):
+            raise TypeError(f"argument {{number}} is not {{SHOWN[number - 1]}}")
+    return None
+"""
+
+
+def _kind(annotation: ast.expr | None) -> str | list | None:
+    """What the stand-in checks of an argument: a scalar type's name, ["list", item kind], or None (anything)."""
+    if isinstance(annotation, ast.Name) and annotation.id in ("int", "float", "str", "bool"):
+        return annotation.id
+    if (isinstance(annotation, ast.Subscript) and isinstance(annotation.value, ast.Name)
+            and annotation.value.id in ("list", "List")):
+        return ["list", _kind(annotation.slice)]
+    return None
+
+
 def stand_in(problem: Problem) -> str:
-    """A function with the problem's signature that returns at once: what building the arguments costs."""
-    return f"def {problem.entry_point}(*args, **kwargs):\n    return None\n"
+    """A function with the problem's signature that checks the arguments' number and annotated types (lists and
+    scalars) and returns at once: arguments of another shape would fail right code too, and the stand-in's
+    run is what building them costs."""
+    function = ast.parse(problem.signature.rstrip().rstrip(":") + ": pass").body[0]
+    parameters = [*function.args.posonlyargs, *function.args.args]
+    return STAND_IN.format(kinds=[_kind(p.annotation) for p in parameters],
+                           shown=[ast.unparse(p.annotation) if p.annotation else "anything" for p in parameters],
+                           entry_point=problem.entry_point)
 
 
 def check_limit_call(call: str, problem: Problem, sandbox: Sandbox, timeout_s: float = DEFAULT_TIMEOUT_S,

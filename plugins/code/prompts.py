@@ -121,10 +121,8 @@ LIMIT_REQUEST = (
     "Here is a problem.\n\n{description}\n\n"
     "Read its constraints and write one call of {entry_point} whose arguments are as large as the "
     "constraints allow: the worst case for running time and memory. Build big arguments with "
-    "expressions, never by writing the values out: 10**9, [1] * 10**5, list(range(10**5)), "
-    "[i % 7 for i in range(10**5)]. For example, for solve(n, values) with n and the length of values "
-    "up to 10**5:\n```python\nsolve(10**5, [10**9] * 10**5)\n```\n"
-    "Answer with the call alone, on one line, in one ```python block."
+    "expressions such as [1] * 10**5, never by writing the values out. Answer "
+    "with the call alone, on one line, in one ```python block:\n```python\n{entry_point}(...)\n```"
 )
 
 LIMIT_REQUEST_ROLE = "request for a call at the largest inputs the problem allows"

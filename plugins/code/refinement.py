@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .problems import Problem
 
 SCORE_NAMES = ("visible passed", "visible without error")
+LIMITED_SCORE_NAMES = ("visible passed", "limit passed", "visible without error")
 RESAMPLE_TEMPERATURE = 0.8  # fresh solutions are sampled; the first solution is greedy
 RAN = ("passed", "failed")  # statuses of a test that ran to its verdict
 
@@ -78,6 +79,23 @@ def visible_score(report: Variable, judgement: Variable | None = None) -> tuple[
     return sum(t.passed for t in result.tests), sum(t.status in RAN for t in result.tests)
 
 
+class LimitedScore:
+    """(visible tests passed, limit tests passed, visible tests run to a verdict): the problem's own tests
+    come first, since a limit call the model got wrong (beyond the constraints) fails right code too, and
+    fast code that answers wrong must not outrank slow code that answers right."""
+
+    def __init__(self, limits: int) -> None:
+        self.limits = limits
+
+    def __call__(self, report: Variable, judgement: Variable | None = None) -> tuple[int, int, int] | None:
+        result = report.data
+        if not isinstance(result, SandboxResult) or syntax_problem(report.predecessors[0].value) is not None:
+            return None
+        visible, limits = result.tests[: -self.limits], result.tests[-self.limits :]
+        return (sum(t.passed for t in visible), sum(t.passed for t in limits),
+                sum(t.status in RAN for t in visible))
+
+
 def visible_metrics(report: Variable) -> dict[str, Any]:
     result = report.data
     if not isinstance(result, SandboxResult):
@@ -95,17 +113,18 @@ def code_objective(problem: Problem, engine: Engine | None, sandbox: Sandbox,
                    instruction: str = prompts.CODE_LOSS_INSTRUCTION, draws: bool = True,
                    limits: Sequence[str] = ()) -> Objective:
     """Visible tests (and the ``limits`` calls, see ``tg_code.limits``) forward, the code-refinement
-    loss as judge, ranked by tests passed; fresh solutions from the problem statement as its resample
-    (``draws=False``: none, so a proposal repeating tried code is asked again). A candidate must pass
-    more tests to replace the kept code: on three tests a tie says nothing of the hidden ones (at equal
-    calls a tying rewrite of frog-jump replaced a start passing 36 of 37 hidden tests with one passing 9)."""
+    loss as judge, ranked by visible tests passed, then limit tests passed; fresh solutions from the
+    problem statement as its resample (``draws=False``: none, so a proposal repeating tried code is
+    asked again). A candidate must score higher to replace the kept code: on three tests a tie says
+    nothing of the hidden ones (at equal calls a tying rewrite of frog-jump replaced a start passing
+    36 of 37 hidden tests with one passing 9)."""
     return Objective(
         forward=code_tests(problem, "visible", sandbox, timeout_s, memory_mb, limits=limits),
         judge=code_refinement_loss(engine, problem, instruction),
-        score=visible_score,
+        score=LimitedScore(len(limits)) if limits else visible_score,
         done=all_visible_pass,
         metrics=visible_metrics,
-        score_names=SCORE_NAMES,
+        score_names=LIMITED_SCORE_NAMES if limits else SCORE_NAMES,
         resample=SolutionSampler(problem, engine) if draws else None,
         ties_move=False,
     )

@@ -304,16 +304,20 @@ def test_code_too_slow_for_the_largest_input_is_not_done_until_a_rewrite_passes_
                "--steps", "3", "--candidates", "1", "--resamples", "0", "--engine", "python:test_code_cli:stress_tested"]
     assert main([*options, "--run-dir", str(tmp_path / "run")]) == 0
     summary, report, events = _outputs(tmp_path)
-    assert summary["limit_test"] == {"call": "count_digit_one(10**12)", "why": "", "start": ["timeout"],
+    # the slow start does not return: its call times out, or on a loaded machine its judge is killed first
+    (start_status,) = summary["limit_test"]["start"]
+    assert start_status in ("timeout", "crashed")
+    assert summary["limit_test"] == {"call": "count_digit_one(10**12)", "why": "", "start": [start_status],
                                      "best": ["passed"]}
-    assert summary["start_score"] == [3.0, 3.0] and summary["best_score"] == [4.0, 4.0] and summary["iterations"] == 2
+    assert summary["start_score"] == [3.0, 0.0, 3.0] and summary["best_score"] == [3.0, 1.0, 3.0] and summary["iterations"] == 2
     assert summary["visible_pass_rate"] == 1.0 and summary["start_visible_pass_rate"] == 1.0  # the problem's own
     assert summary["hidden_passed"] and summary["start_hidden_pass_rate"] < 1.0  # the start times out there too
-    assert "`count_digit_one(10**12)`: timeout for the start, passed for the best code." in report
+    assert f"`count_digit_one(10**12)`: {start_status} for the start, passed for the best code." in report
     assert "Every visible test and the limit test pass: no update." in report
     assert [e["call"] for e in events if e["kind"] == "limit_test"] == ["count_digit_one(10**12)"]
     review = [m for m in STATE["messages"] if m[0]["content"] == prompts.CODE_LOSS_SYSTEM][0][-1]["content"]
-    assert "- Test 4: TIMEOUT: count_digit_one(10**12)" in review and "Test 4 is the limit test" in review
+    assert "- Test 4: TIMEOUT: count_digit_one(10**12)" in review or "- Test 4: CRASHED: count_digit_one(10**12)" in review
+    assert "Test 4 is the limit test" in review
     request = [m for m in STATE["messages"] if m[0]["content"] == prompts.LIMIT_SYSTEM][0][-1]["content"]
     assert "(0 <= n <= 10**12)" in request
 

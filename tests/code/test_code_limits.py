@@ -17,6 +17,9 @@ FAST = (
     "        place *= 10\n    return count\n"
 )
 AT_LIMIT = "count_digit_one(10**12)"
+# Code that does not return in time: its call times out, or on a loaded machine the judge waiting on it is
+# killed first (crashed); either way the limit test fails.
+NOT_RETURNED = ("timeout", "crashed")
 
 
 @pytest.mark.parametrize(
@@ -59,12 +62,30 @@ def test_arguments_that_cannot_be_built_in_time_or_memory_make_no_limit_test(san
     assert too_slow.startswith("building its arguments ended in timeout")
 
 
+@pytest.mark.parametrize(
+    ("problem", "call", "why"),
+    [
+        ("hard/count-digit-one", "count_digit_one(10**12, 5)", "2 arguments given, the signature takes 1"),
+        ("hard/count-digit-one", "count_digit_one(str(10**12))", "argument 1 is not int"),
+        ("hard/largest-rectangle-in-histogram", "largest_rectangle([10**9, [1] * 10**5, list(range(10**5))])",
+         "argument 1 is not list[int]"),
+        ("hard/largest-rectangle-in-histogram", "largest_rectangle([10**4] * 10**5)", None),
+        ("hard/kth-smallest-in-multiplication-table", "kth_in_table(3 * 10**4, 3 * 10**4, 9 * 10**8)", None),
+    ],
+    ids=["arity", "type", "nested", "list", "three-ints"],
+)
+def test_arguments_of_another_shape_than_the_signature_make_no_limit_test(sandbox, problem, call, why):
+    expected = None if why is None else f"building its arguments ended in error: TypeError: {why}"
+    assert check_limit_call(call, get_problem(problem), sandbox) == expected
+
+
 def test_code_too_slow_for_the_largest_input_fails_the_limit_test_and_the_report_says_why(sandbox):
     tests = CodeTests(PROBLEM, "visible", sandbox, timeout_s=1, limits=[AT_LIMIT])
     slow = tests(SLOW)
-    assert [t.status for t in slow.tests] == ["passed", "passed", "passed", "timeout"] and not slow.passed
+    *visible, limit = slow.tests
+    assert [t.status for t in visible] == ["passed"] * 3 and limit.status in NOT_RETURNED and not slow.passed
     report = slow.to_text()
-    assert f"- Test 4: TIMEOUT: {AT_LIMIT}" in report
+    assert f"- Test 4: {limit.status.upper()}: {AT_LIMIT}" in report
     assert prompts.LIMIT_NOTE.format(number=4, timeout=1, memory=512) in report
     fast = tests(FAST)
     assert fast.passed and len(fast.tests) == 4
@@ -72,8 +93,9 @@ def test_code_too_slow_for_the_largest_input_fails_the_limit_test_and_the_report
 
 
 class Scripted:
-    def __init__(self, limit_answer):
+    def __init__(self, limit_answer, rewrite=FAST):
         self.limit_answer = limit_answer
+        self.rewrite = rewrite
         self.systems = []
 
     def __call__(self, messages, **params):
@@ -83,7 +105,7 @@ class Scripted:
             self.request = messages[-1]["content"]
             return self.limit_answer
         if system == core.OPTIMIZER_SYSTEM:
-            return f"{core.IMPROVED_START}\n```python\n{FAST}```\n{core.IMPROVED_END}"
+            return f"{core.IMPROVED_START}\n```python\n{self.rewrite}```\n{core.IMPROVED_END}"
         if system == core.BACKWARD_SYSTEM:
             return "Count the ones digit by digit instead of over every number."
         return "Test 4 times out: the code visits every number up to n."
@@ -107,10 +129,20 @@ def test_code_that_passes_the_visible_tests_is_not_done_while_it_fails_the_limit
                                 timeout_s=1, limits=[AT_LIMIT])
     refinement.run()
     first, second = refinement.track.history
-    assert first["score"] == [3.0, 3.0] and first["metrics"]["statuses"][-1] == "timeout" and not first.get("done")
+    assert first["score"] == [3.0, 0.0, 3.0] and first["metrics"]["statuses"][-1] in NOT_RETURNED and not first.get("done")
     assert first["accepted"] and refinement.code.value == FAST.rstrip("\n") and second.get("done")
-    assert refinement.limit_statuses(SLOW) == ["timeout"] and refinement.limit_statuses(FAST) == ["passed"]
+    assert refinement.limit_statuses(SLOW)[0] in NOT_RETURNED and refinement.limit_statuses(FAST) == ["passed"]
 
     plain = CodeRefinement(PROBLEM, tg_core.FunctionEngine(Scripted("")), SLOW, sandbox=sandbox, steps=3, timeout_s=1)
     plain.run()
     assert plain.track.history[0].get("done") and plain.code.value == SLOW and plain.limit_statuses(SLOW) == []
+
+
+def test_fast_code_that_answers_wrong_never_replaces_slow_code_that_answers_right(sandbox):
+    """A limit call beyond what any code can meet would otherwise trade right answers for speed."""
+    wrong = "def count_digit_one(n):\n    return 6 if n == 13 else 0\n"  # 2 of 3 visible tests, instant
+    refinement = CodeRefinement(PROBLEM, tg_core.FunctionEngine(Scripted("", rewrite=wrong)), SLOW, sandbox=sandbox,
+                                steps=2, timeout_s=1, limits=[AT_LIMIT])
+    refinement.run()
+    scores = [c["score"] for r in refinement.track.history for c in r["candidates"]]
+    assert [2.0, 1.0, 3.0] in scores and refinement.code.value == SLOW  # (visible, limit, ran): 3, 0, 3 stays
