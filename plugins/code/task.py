@@ -46,10 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fresh solutions drawn from the problem statement per step, evaluated beside the "
                              "proposals, plus one for each proposal repeating code already tried "
                              f"(default {DEFAULT_RESAMPLES}; 0: only the optimizer's proposals)")
-    parser.add_argument("--limit-test", action=argparse.BooleanOptionalAction, default=True,
+    parser.add_argument("--limit-test", action=argparse.BooleanOptionalAction, default=False,
                         help="before the loop, have the model write one call at the largest inputs the problem "
                              "allows; it joins the visible tests and passes when the code returns in time and "
-                             "memory (one LLM call; default on)")
+                             "memory (one LLM call; default off: at textgrad's call budgets it cost calls and "
+                             "found no faster code)")
     add_loop_arguments(parser, candidates=DEFAULT_CANDIDATES)
 
 
@@ -112,7 +113,7 @@ def limits_of(args: argparse.Namespace, run: Run, problem: Problem, sandbox: San
     if args.limit_test:
         limit = limit_test(problem, run.engine, sandbox, args.timeout, args.memory_mb)
     else:
-        limit = LimitTest(None, "turned off (--no-limit-test)")
+        limit = LimitTest(None, "off (--limit-test turns it on)")
     _write_atomic(saved, json.dumps(asdict(limit)))
     run.log("limit_test", call=limit.call, why=limit.why)
     return limit

@@ -215,7 +215,8 @@ def test_code_with_a_syntax_error_is_reasked_with_the_reason_and_never_run(tmp_p
 def test_an_interrupted_run_resumes_with_its_best_code_and_the_code_it_tried(tmp_path, capsys):
     STATE["interrupt_at_seed"] = 3
     # no draws: a repeated code is then asked again, and the re-ask lists what the resumed run tried
-    assert _run(tmp_path, "--steps", "4", "--candidates", "1", "--resamples", "0", engine="interrupted") == 130
+    assert _run(tmp_path, "--steps", "4", "--candidates", "1", "--resamples", "0", "--limit-test",
+               engine="interrupted") == 130
     assert "continue with --resume" in capsys.readouterr().err
     run_dir = tmp_path / "run"
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["step-0001.json", "step-0002.json"]
@@ -281,17 +282,18 @@ def test_bad_options_are_named_before_a_run_folder_exists(tmp_path, capsys, opti
     assert not runs.exists()
 
 
-@pytest.mark.parametrize("limit", ["--limit-test", "--no-limit-test"])
-def test_initial_code_from_a_file_that_already_passes_costs_only_the_limit_tests_call(tmp_path, limit):
+@pytest.mark.parametrize("limit", [[], ["--limit-test"], ["--no-limit-test"]], ids=["default", "on", "off"])
+def test_initial_code_from_a_file_that_already_passes_costs_no_call_but_the_limit_tests(tmp_path, limit):
     start = tmp_path / "start.py"
     start.write_text(FIXED)
-    assert _run(tmp_path, "--code", str(start), limit, engine="never_fixes") == 0
+    assert _run(tmp_path, "--code", str(start), *limit, engine="never_fixes") == 0
     summary, report, _ = _outputs(tmp_path)
     # the scripted model answers the limit request with prose: no call, so no limit test either way
     assert summary["stopped_early"] and summary["iterations"] == 1
-    assert summary["usage"]["calls"] == (1 if limit == "--limit-test" else 0)
+    assert summary["usage"]["calls"] == (1 if limit == ["--limit-test"] else 0)
     assert summary["limit_test"]["call"] is None
-    why = "the answer holds no call of trap built from literals" if limit == "--limit-test" else "turned off"
+    why = ("the answer holds no call of trap built from literals" if limit == ["--limit-test"]
+           else "off (--limit-test turns it on)")
     assert f"No limit test: {why}" in report
     assert "Verdict: the start code already passes every visible test (visible passed=3" in report
     assert "| best (the start) | 3/3 | 35/35 |" in report and summary["start_hidden_pass_rate"] == 1.0
@@ -302,7 +304,7 @@ def test_code_too_slow_for_the_largest_input_is_not_done_until_a_rewrite_passes_
     start.write_text(SLOW_DIGITS)
     options = ["run", "code", "--problem", "hard/count-digit-one", "--code", str(start), "--timeout", "1",
                "--steps", "3", "--candidates", "1", "--resamples", "0", "--engine", "python:test_code_cli:stress_tested"]
-    assert main([*options, "--run-dir", str(tmp_path / "run")]) == 0
+    assert main([*options, "--limit-test", "--run-dir", str(tmp_path / "run")]) == 0
     summary, report, events = _outputs(tmp_path)
     # the slow start does not return: its call times out, or on a loaded machine its judge is killed first
     (start_status,) = summary["limit_test"]["start"]
@@ -321,10 +323,10 @@ def test_code_too_slow_for_the_largest_input_is_not_done_until_a_rewrite_passes_
     request = [m for m in STATE["messages"] if m[0]["content"] == prompts.LIMIT_SYSTEM][0][-1]["content"]
     assert "(0 <= n <= 10**12)" in request
 
-    assert main([*options, "--no-limit-test", "--run-dir", str(tmp_path / "plain")]) == 0
+    assert main([*options, "--run-dir", str(tmp_path / "plain")]) == 0  # off by default: the slow code is done
     plain = json.loads((tmp_path / "plain" / "summary.json").read_text())
     assert plain["iterations"] == 1 and plain["usage"]["calls"] == 0 and not plain["hidden_passed"]
-    assert plain["limit_test"] == {"call": None, "why": "turned off (--no-limit-test)", "start": [], "best": []}
+    assert plain["limit_test"] == {"call": None, "why": "off (--limit-test turns it on)", "start": [], "best": []}
 
 
 def test_humaneval_problem(tmp_path):
