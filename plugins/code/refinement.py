@@ -71,10 +71,18 @@ def code_optimizer(parameters: Iterable[Variable], entry_point: str | None = Non
     return TGD(parameters, canonical=lambda value: extract_code(value, entry_point), **options)
 
 
-def visible_score(report: Variable, judgement: Variable | None = None) -> tuple[int, int] | None:
-    """(tests passed, tests run to a verdict) of the visible tests; ``None`` for code that does not compile."""
+def scored_result(report: Variable) -> SandboxResult | None:
+    """The test run a score is read from; ``None`` for code that does not compile (it is not scored)."""
     result = report.data
     if not isinstance(result, SandboxResult) or syntax_problem(report.predecessors[0].value) is not None:
+        return None
+    return result
+
+
+def visible_score(report: Variable, judgement: Variable | None = None) -> tuple[int, int] | None:
+    """(tests passed, tests run to a verdict) of the visible tests; ``None`` for code that does not compile."""
+    result = scored_result(report)
+    if result is None:
         return None
     return sum(t.passed for t in result.tests), sum(t.status in RAN for t in result.tests)
 
@@ -88,8 +96,8 @@ class LimitedScore:
         self.limits = limits
 
     def __call__(self, report: Variable, judgement: Variable | None = None) -> tuple[int, int, int] | None:
-        result = report.data
-        if not isinstance(result, SandboxResult) or syntax_problem(report.predecessors[0].value) is not None:
+        result = scored_result(report)
+        if result is None:
             return None
         visible, limits = result.tests[: -self.limits], result.tests[-self.limits :]
         return (sum(t.passed for t in visible), sum(t.passed for t in limits),
