@@ -12,10 +12,12 @@
   refuses it.
 
 Every level applies the resource limits (inside the runner) and, when started
-as root, runs the code as uid 65534 ("nobody"), with no groups, no
+as root, runs the code as an unprivileged uid, with no groups, no
 capabilities and no-new-privileges: RLIMIT_NPROC is not enforced for root.
-The judge (the interpreter that runs the tests) runs as uid 65533, so that
-even without namespaces the solution cannot reach it. Started by an ordinary
+The judge (the interpreter that runs the tests) runs as another uid, so that
+even without namespaces the solution cannot reach it. Each open ``Sandbox``
+leases its own pair (``sandbox_users``); ``SANDBOX_UID`` ("nobody") and
+``JUDGE_UID`` are the shared fallback. Started by an ordinary
 user, ``rlimits`` runs everything as that user, which the code can reach:
 use a namespace level (``strict=True``) where the verdict matters. Which levels work is probed once per process by starting a trivial
 interpreter exactly as a real run would.

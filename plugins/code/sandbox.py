@@ -22,9 +22,10 @@ from typing import Any
 
 from .assert_plans import plan_test
 from .interpreter import SandboxedInterpreter, start_interpreter
-from .isolation import JUDGE_UID, Isolation, SandboxError, resolve
+from .isolation import JUDGE_UID, Isolation, SandboxError, is_root, resolve
 from .referee import Referee
 from .results import SandboxResult, shorten
+from .sandbox_users import UidLease, lease_uids
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,15 @@ MIN_MEMORY_MB = 64
 COMMON_MODULES = ("typing", "collections", "math", "re", "itertools", "functools", "heapq", "bisect", "string")
 
 
-def _discard_all(spares: list[Future[SandboxedInterpreter]], judges: list[SandboxedInterpreter]) -> None:
+def _discard_all(spares: list[Future[SandboxedInterpreter]], judges: list[SandboxedInterpreter],
+                 leases: list[UidLease]) -> None:
+    """End the idle interpreters, then give back the uid they ran as (none of its processes is left)."""
     while spares:
         spares.pop().result().end()
     while judges:
         judges.pop().end()
+    while leases:
+        leases.pop().release()
 
 
 class Sandbox:
@@ -58,9 +63,11 @@ class Sandbox:
     run nothing else. ``preload`` names standard modules (e.g.
     ``COMMON_MODULES``) a prestarted interpreter imports while it waits for
     its job (one started on demand imports nothing ahead: that would only
-    delay the run). Nothing is checked or started until
-    the first ``run``; ``close()`` (or leaving a ``with`` block) ends a
-    prestarted interpreter.
+    delay the run). Started as root, the code and the tests run as two uids
+    this sandbox holds alone while it is open (``sandbox_users``), so their
+    process limits are their own. Nothing is checked or started until the first ``run``;
+    ``close()`` (or leaving a ``with`` block) ends a prestarted interpreter
+    and gives the uid back (a later ``run`` takes one again).
     """
 
     def __init__(
@@ -98,7 +105,9 @@ class Sandbox:
         self._lock = threading.Lock()
         self._spares: list[Future[SandboxedInterpreter]] = []
         self._judges: list[SandboxedInterpreter] = []
-        weakref.finalize(self, _discard_all, self._spares, self._judges)
+        self._leases: list[UidLease] = []
+        self._uids: tuple[int, int] | None = None
+        weakref.finalize(self, _discard_all, self._spares, self._judges, self._leases)
 
     def resolved(self) -> Isolation:
         """The isolation level and interpreter this sandbox uses (probed on first call)."""
@@ -107,13 +116,26 @@ class Sandbox:
                 self._resolved = resolve(self.isolation, self.strict, self.python)
             return self._resolved
 
+    def running(self, judge: bool = False) -> Isolation:
+        """``resolved()`` as the uid the code (``judge``: the tests) runs as: one this sandbox holds, leased
+        on the first run after opening (started as root), else the shared one."""
+        isolation = self.resolved()
+        with self._lock:
+            if self._uids is None:
+                lease = lease_uids() if is_root() else None
+                if lease is not None:
+                    self._leases.append(lease)
+                self._uids = (lease.uid, lease.judge_uid) if lease is not None else (isolation.uid, JUDGE_UID)
+            return dataclasses.replace(isolation, uid=self._uids[judge])
+
     @property
     def level(self) -> str:
         return self.resolved().level
 
     def __getstate__(self) -> dict[str, Any]:
         """Settings only: a copy sent to another process (or machine) probes and starts its own."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_spares", "_judges", "_resolved")}
+        return {k: v for k, v in self.__dict__.items()
+                if k not in ("_lock", "_spares", "_judges", "_leases", "_uids", "_resolved")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -121,11 +143,14 @@ class Sandbox:
         self._lock = threading.Lock()
         self._spares = []
         self._judges = []
-        weakref.finalize(self, _discard_all, self._spares, self._judges)
+        self._leases = []
+        self._uids = None
+        weakref.finalize(self, _discard_all, self._spares, self._judges, self._leases)
 
     def close(self) -> None:
         with self._lock:
-            _discard_all(self._spares, self._judges)
+            _discard_all(self._spares, self._judges, self._leases)
+            self._uids = None
 
     def __enter__(self) -> Sandbox:
         return self
@@ -155,7 +180,7 @@ class Sandbox:
         the solution's interpreter) and its plain values, never a name of a builtin.
         """
         self._check(code, tests, timeout_s, memory_mb, setup, entry_point, total_timeout_s)
-        isolation = self.resolved()
+        isolation = self.running()
         started = time.monotonic()
         budget_end = started + total_timeout_s if total_timeout_s else float("inf")
         tests = list(tests)
@@ -203,7 +228,7 @@ class Sandbox:
                 if judge.alive():
                     return judge
                 judge.end()
-        judge = start_interpreter(dataclasses.replace(isolation, uid=JUDGE_UID), self.work_mb).result()
+        judge = start_interpreter(self.running(judge=True), self.work_mb).result()
         job = {"role": "judge", "output_limit": self.output_limit, "own_pid_namespace": isolation.namespaced,
                "limits": {"cpu_s": None, "memory_mb": None, "file_mb": self.file_mb,
                           "open_files": self.open_files, "processes": self.processes}}

@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from tg_code import LEVELS, Sandbox, SandboxError
-from tg_code.isolation import JUDGE_UID, SANDBOX_UID, is_root
+from tg_code.isolation import is_root
+from tg_code.sandbox_users import FIRST_UID, PAIR_COUNT
 
 ADD = "def add(a, b):\n    print('adding', a, b)\n    return a + b\n"
 
@@ -193,11 +194,13 @@ def test_results_are_deterministic(sandbox):
 
 @pytest.mark.skipif(not is_root(), reason="the uid is only changed when started as root")
 def test_runs_as_the_unprivileged_user_when_root(sandbox):
-    """The code as "nobody", the tests as another user the code cannot signal, trace or read."""
+    """The code as a sandbox user of its own, the tests as another user the code cannot signal, trace or read."""
     code = "import os\n\ndef ids():\n    return (os.getuid(), os.getgid(), os.getgroups())\n"
     result = sandbox.run(code, ["print(*ids())", "import os\nprint(os.getuid(), os.getgid(), os.getgroups())"])
-    assert result.tests[0].stdout.strip() == f"{SANDBOX_UID} {SANDBOX_UID} []"
-    assert result.tests[1].stdout.strip() == f"{JUDGE_UID} {JUDGE_UID} []"
+    uid, judge = sandbox.running().uid, sandbox.running(judge=True).uid
+    assert FIRST_UID <= uid < judge < FIRST_UID + 2 * PAIR_COUNT
+    assert result.tests[0].stdout.strip() == f"{uid} {uid} []"
+    assert result.tests[1].stdout.strip() == f"{judge} {judge} []"
 
 
 def test_result_serializes_to_json_and_text(sandbox):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tg_code import Sandbox
-from tg_code.isolation import SANDBOX_UID, is_root
+from tg_code.isolation import is_root
 
 NAMESPACED = ("bwrap", "unshare")
 REPO = Path(__file__).resolve().parents[2]
@@ -116,6 +116,7 @@ def test_hostile_code_gets_clear_results_and_the_host_is_unharmed(level, monkeyp
 def test_nothing_of_the_sandbox_user_survives_a_namespaced_run():
     with Sandbox(isolation="bwrap", prestart=0) as sandbox:
         sandbox.run("import subprocess\n", ["ps = [subprocess.Popen(['sleep', '30']) for _ in range(5)]"])
+        uid = sandbox.running().uid
     leftovers = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -124,6 +125,6 @@ def test_nothing_of_the_sandbox_user_survives_a_namespaced_run():
             except OSError:
                 continue
             uid_line = next(line for line in status.splitlines() if line.startswith("Uid:"))
-            if int(uid_line.split()[1]) == SANDBOX_UID and "sleep" in Path(f"/proc/{entry}/cmdline").read_text():
+            if int(uid_line.split()[1]) == uid and "sleep" in Path(f"/proc/{entry}/cmdline").read_text():
                 leftovers.append(entry)
     assert leftovers == []
