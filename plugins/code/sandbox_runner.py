@@ -48,6 +48,8 @@ MAX_DEPTH = 100
 MAX_VALUE_CHARS = 1 << 19
 MAX_NAMES = 500
 SMALL_INT = 1 << 256
+END_TIMEOUT_S = 5.0
+PR_SET_CHILD_SUBREAPER = 36
 PLAIN_TYPES = "numbers, strings, lists, dicts, sets, tuples, None or bool"
 
 COMPARE = {
@@ -259,25 +261,55 @@ class Capture:
 
 
 def end_children(own_pid_namespace):
-    """Kill every process the phase left behind, so the next phase starts clean.
+    """Kill every process the phase left behind, and reap it, so the next phase starts clean.
 
-    With namespaces the runner is PID 1 of its own PID namespace: ``kill(-1)``
+    A killed process counts against the process limit until it is reaped. With
+    namespaces the runner is PID 1 of its own PID namespace: ``kill(-1)``
     reaches exactly the sandbox's other processes (detached ones included),
-    and every orphan is re-parented to the runner, which reaps them all (a
-    killed process counts against the process limit until reaped). Without
-    one, ``kill(-1)`` would reach every process of the sandbox user on the
-    host, so only descendants still attached to the runner are killed.
+    and every orphan is re-parented to the runner, which reaps them all.
+    Without one, ``kill(-1)`` would reach every process of the sandbox user on
+    the host, so the runner is a child subreaper (``become_subreaper``): the
+    orphans of a fork bomb or a detached daemon come back to it rather than to
+    the host's init, which reaps when it gets to it. It kills its descendants
+    until none is left (a fork bomb forks between two listings) and reaps each.
     """
     if own_pid_namespace:
         kill(-1)
-    elif has_children():
+        while True:
+            try:
+                posix.waitpid(-1, 0)
+            except ChildProcessError:
+                return
+    deadline = time.monotonic() + END_TIMEOUT_S
+    while has_children() and time.monotonic() < deadline:
         for pid in descendants(RUNNER_PID):
             kill(pid)
+        reap_ended()
+        if has_children():
+            time.sleep(0.001)
+
+
+def reap_ended():
+    """Reap every child that has ended, without waiting for the others."""
     while True:
         try:
-            posix.waitpid(-1, 0)
+            pid, _ = posix.waitpid(-1, posix.WNOHANG)
         except ChildProcessError:
             return
+        if pid == 0:
+            return
+
+
+def become_subreaper():
+    """Orphaned descendants are re-parented to this process (Linux ``PR_SET_CHILD_SUBREAPER``).
+
+    Imports ctypes, so only runners without a PID namespace of their own pay for it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (ImportError, OSError, AttributeError):
+        pass
 
 
 def kill(pid):
@@ -606,6 +638,8 @@ def main():
     job = receive()
     if job is None:
         return
+    if not job["own_pid_namespace"]:
+        become_subreaper()
     send({"event": "ready"})
     if job["role"] == "judge":
         serve_judge(job)
