@@ -95,19 +95,9 @@ TESTS = ["assert f(2) == 4", "assert abs(f(2) - 4) < 1e-9"]
 ANSWER_FOUR = WRONG + "import sys\nsys.modules['__main__'].plain = lambda value, *args, **kwargs: 4\n"
 
 
-def _level_works(level):
-    try:
-        Sandbox(isolation=level, prestart=0).resolved()
-    except Exception:  # noqa: BLE001 - a level this machine lacks is skipped, not failed
-        return False
-    return True
-
-
-@pytest.fixture(scope="module", params=["bwrap", "unshare", "rlimits"])
-def sandbox(request):
-    if not _level_works(request.param):
-        pytest.skip(f"{request.param} does not work on this machine")
-    with Sandbox(isolation=request.param) as box:
+@pytest.fixture(scope="module")
+def sandbox(level):
+    with Sandbox(isolation=level) as box:
         yield box
 
 

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tg_code import Sandbox, sandbox_users
-from tg_code.isolation import JUDGE_UID, LEVELS, SANDBOX_UID, is_root
+from tg_code.isolation import JUDGE_UID, SANDBOX_UID, is_root
 from tg_code.sandbox_users import lease_uids
 
 pytestmark = pytest.mark.skipif(not is_root(), reason="the uid is only changed when started as root")
@@ -65,15 +65,6 @@ def _held(uid):
     finally:
         os.close(fd)
     return False
-
-
-@pytest.fixture(params=LEVELS)
-def level(request):
-    try:
-        Sandbox(isolation=request.param, prestart=0).resolved()
-    except Exception:  # noqa: BLE001 - a level this machine lacks is skipped, not failed
-        pytest.skip(f"{request.param} does not work on this machine")
-    return request.param
 
 
 @pytest.mark.parametrize("where", ["code", "tests"])
