@@ -8,8 +8,9 @@ timed out on the four hidden ones near n = 10**12, and the code kept for
 kth-smallest-in-multiplication-table built the whole table and ran out of
 memory on the three at m, n = 3 * 10**4.
 
-So before the loop the model reads the constraints and writes one call of the
-function at those limits (one LLM call a run). The call joins the visible
+So the model reads the constraints and writes one call of the function at
+those limits (one LLM call a run), when code first passes every visible test
+(``DeferredLimitTest``) or before the loop. The call joins the visible
 tests with no expected value: it passes when the code returns within the
 time and memory of any test. Its answer is never compared, so a wrong
 expectation cannot mislead the loop. The model writes only the call, and the
@@ -27,12 +28,14 @@ right answer.
 from __future__ import annotations
 
 import ast
+import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tg_core import LLMCall, Variable
+from tg_core import LLMCall, Variable, run_sync
 
 from . import prompts
 from .extract import FENCE
@@ -54,6 +57,7 @@ ALLOWED_NODES = (
     ast.comprehension, ast.keyword, ast.Subscript, ast.Slice, ast.Starred, ast.Compare, ast.cmpop, ast.BoolOp,
     ast.boolop, ast.IfExp,
 )
+LIMIT_WHEN = ("passing", "start", "off")  # when a run writes its limit test (tg run code --limit-test)
 INLINE = re.compile(r"`([^`\n]+)`")
 BUILD_SHARE = 0.25  # of the time limit, at most spent building the arguments (the stand-in's whole run)
 
@@ -167,20 +171,57 @@ def check_limit_call(call: str, problem: Problem, sandbox: Sandbox, timeout_s: f
     return None
 
 
-def limit_test(problem: Problem, engine: Engine, sandbox: Sandbox, timeout_s: float = DEFAULT_TIMEOUT_S,
-               memory_mb: int = DEFAULT_MEMORY_MB) -> LimitTest:
+async def alimit_test(problem: Problem, engine: Engine, sandbox: Sandbox, timeout_s: float = DEFAULT_TIMEOUT_S,
+                      memory_mb: int = DEFAULT_MEMORY_MB) -> LimitTest:
     """Ask ``engine`` (one call, greedy) for the call at the problem's limits and check it."""
     ask = LLMCall(engine, system_prompt=prompts.LIMIT_SYSTEM)
     request = Variable(prompts.LIMIT_REQUEST.format(description=problem.description(), entry_point=problem.entry_point),
                        role_description=prompts.LIMIT_REQUEST_ROLE, requires_grad=False)
-    answer = ask(request, response_role_description=prompts.LIMIT_ANSWER_ROLE).value
+    answer = (await ask.aforward(request, response_role_description=prompts.LIMIT_ANSWER_ROLE)).value
     call = limit_call(answer, problem.entry_point)
     if call is None:
         why = f"the answer holds no call of {problem.entry_point} built from literals"
         log.warning("no limit test for %s: %s", problem.id, why)
         return LimitTest(None, why)
-    why = check_limit_call(call, problem, sandbox, timeout_s, memory_mb)
+    why = await asyncio.to_thread(check_limit_call, call, problem, sandbox, timeout_s, memory_mb)
     if why is not None:
         log.warning("no limit test for %s: %s: %s", problem.id, call, why)
         return LimitTest(None, f"{call}: {why}")
     return LimitTest(call)
+
+
+def limit_test(problem: Problem, engine: Engine, sandbox: Sandbox, timeout_s: float = DEFAULT_TIMEOUT_S,
+               memory_mb: int = DEFAULT_MEMORY_MB) -> LimitTest:
+    """``alimit_test`` from synchronous code."""
+    return run_sync(alimit_test(problem, engine, sandbox, timeout_s, memory_mb))
+
+
+class DeferredLimitTest:
+    """The limit test, written when code first passes every visible test (``tg run code --limit-test passing``).
+
+    Until then nothing could be called done, so the call would buy nothing:
+    written up front, it cost each problem a call at textgrad's budgets (5 to 15
+    a problem) that the search needed on the problems still failing their
+    visible tests. Deferred, those never pay for it, and code that passes its
+    visible tests pays one call to learn whether it is fast enough. ``write``
+    asks for it (and saves it); concurrent candidates wait for the one
+    answer, so it is asked once.
+    """
+
+    def __init__(self, write: Callable[[], Awaitable[LimitTest]], found: LimitTest | None = None) -> None:
+        self.found = found
+        self._write = write
+        self._lock: asyncio.Lock | None = None
+
+    @property
+    def tests(self) -> tuple[str, ...]:
+        return self.found.tests if self.found is not None else ()
+
+    async def awrite(self) -> LimitTest:
+        """The limit test, asked for on the first call."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self.found is None:
+                self.found = await self._write()
+        return self.found

@@ -24,13 +24,14 @@ import difflib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tg_core import TGD, LLMCall, Variable
+from tg_core import TGD, BudgetExceededError, LLMCall, SimulatorFunction, Variable
 from tg_core.loop import Evaluation, Objective, Optimization, Track
 from tg_core.optimizer import Constraint
 
 from . import prompts
 from .extract import extract_code
 from .functions import CodeTests, code_refinement_loss, code_tests
+from .limits import DeferredLimitTest
 from .results import SandboxResult
 from .sandbox import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, Sandbox
 
@@ -90,26 +91,67 @@ def visible_score(report: Variable, judgement: Variable | None = None) -> tuple[
 class LimitedScore:
     """(visible tests passed, limit tests passed, visible tests run to a verdict): the problem's own tests
     come first, since a limit call the model got wrong (beyond the constraints) fails right code too, and
-    fast code that answers wrong must not outrank slow code that answers right."""
+    fast code that answers wrong must not outrank slow code that answers right. The tests after the
+    problem's ``visible`` ones are limit tests; code measured before a deferred limit test was written
+    counts none passed."""
 
-    def __init__(self, limits: int) -> None:
-        self.limits = limits
+    def __init__(self, visible: int) -> None:
+        self.visible = visible
 
     def __call__(self, report: Variable, judgement: Variable | None = None) -> tuple[int, int, int] | None:
         result = scored_result(report)
         if result is None:
             return None
-        visible, limits = result.tests[: -self.limits], result.tests[-self.limits :]
+        visible, limits = result.tests[: self.visible], result.tests[self.visible :]
         return (sum(t.passed for t in visible), sum(t.passed for t in limits),
                 sum(t.status in RAN for t in visible))
 
 
-def visible_metrics(report: Variable) -> dict[str, Any]:
-    result = report.data
-    if not isinstance(result, SandboxResult):
-        return {}
-    return {"visible_passed": sum(t.passed for t in result.tests), "visible_total": len(result.tests),
-            "statuses": [t.status for t in result.tests]}
+class TestsThenLimit:
+    """The forward of code with a deferred limit test: the visible tests, then, once code passes all of
+    them, the limit test too (asked for then, once).
+
+    Code that passes every visible test is run again with the limit test when
+    its run did not include it (measured before the test was written, or
+    while another candidate was asking for it), so no code is called done
+    without it, unless the budget runs out at that call: the code keeps its
+    report on the visible tests rather than being lost with the step.
+    """
+
+    def __init__(self, function: SimulatorFunction, limit: DeferredLimitTest) -> None:
+        self.function = function
+        self.runner: CodeTests = function.fn
+        self.limit = limit
+
+    async def aforward(self, code: Variable) -> Variable:
+        report = await self.function.aforward(code)
+        result = report.data
+        if (isinstance(result, SandboxResult) and result.passed
+                and len(result.tests) == len(self.runner.problem.visible_tests)):
+            try:
+                found = await self.limit.awrite()
+            except BudgetExceededError:
+                return report
+            if found.tests:
+                self.runner.limits = found.tests
+                report = await self.function.aforward(code)
+        return report
+
+
+class VisibleMetrics:
+    """What the loop records of each measured code: the problem's ``visible`` tests passed (limit tests
+    after them are not among them), and the status of every test run."""
+
+    def __init__(self, visible: int) -> None:
+        self.visible = visible
+
+    def __call__(self, report: Variable) -> dict[str, Any]:
+        result = report.data
+        if not isinstance(result, SandboxResult):
+            return {}
+        visible = result.tests[: self.visible]
+        return {"visible_passed": sum(t.passed for t in visible), "visible_total": len(visible),
+                "statuses": [t.status for t in result.tests]}
 
 
 def all_visible_pass(evaluation: Evaluation) -> bool:
@@ -119,20 +161,23 @@ def all_visible_pass(evaluation: Evaluation) -> bool:
 def code_objective(problem: Problem, engine: Engine | None, sandbox: Sandbox,
                    timeout_s: float = DEFAULT_TIMEOUT_S, memory_mb: int = DEFAULT_MEMORY_MB,
                    instruction: str = prompts.CODE_LOSS_INSTRUCTION, draws: bool = True,
-                   limits: Sequence[str] = ()) -> Objective:
-    """Visible tests (and the ``limits`` calls, see ``tg_code.limits``) forward, the code-refinement
-    loss as judge, ranked by visible tests passed, then limit tests passed; fresh solutions from the
-    problem statement as its resample (``draws=False``: none, so a proposal repeating tried code is
-    asked again). A candidate must score higher to replace the kept code: on three tests a tie says
-    nothing of the hidden ones (at equal calls a tying rewrite of frog-jump replaced a start passing
-    36 of 37 hidden tests with one passing 9)."""
+                   limits: Sequence[str] = (), limit_later: DeferredLimitTest | None = None) -> Objective:
+    """Visible tests (and the ``limits`` calls, see ``tg_code.limits``, or the limit test ``limit_later``
+    writes when code first passes them) forward, the code-refinement loss as judge, ranked by visible
+    tests passed, then limit tests passed; fresh solutions from the problem statement as its resample
+    (``draws=False``: none, so a proposal repeating tried code is asked again). A candidate must score
+    higher to replace the kept code: on three tests a tie says nothing of the hidden ones (at equal
+    calls a tying rewrite of frog-jump replaced a start passing 36 of 37 hidden tests with one passing 9)."""
+    tests = code_tests(problem, "visible", sandbox, timeout_s, memory_mb,
+                       limits=limit_later.tests if limit_later is not None else limits)
+    limited = bool(limits) or limit_later is not None
     return Objective(
-        forward=code_tests(problem, "visible", sandbox, timeout_s, memory_mb, limits=limits),
+        forward=TestsThenLimit(tests, limit_later) if limit_later is not None else tests,
         judge=code_refinement_loss(engine, problem, instruction),
-        score=LimitedScore(len(limits)) if limits else visible_score,
+        score=LimitedScore(len(problem.visible_tests)) if limited else visible_score,
         done=all_visible_pass,
-        metrics=visible_metrics,
-        score_names=LIMITED_SCORE_NAMES if limits else SCORE_NAMES,
+        metrics=VisibleMetrics(len(problem.visible_tests)),
+        score_names=LIMITED_SCORE_NAMES if limited else SCORE_NAMES,
         resample=SolutionSampler(problem, engine) if draws else None,
         ties_move=False,
     )
@@ -182,7 +227,8 @@ class CodeRefinement:
     ``run`` (a ``tg_core.Run``) makes the loop resume from its checkpoints and
     log its events; ``test(code, "hidden")`` scores code on the hidden tests,
     for the report only. ``limits`` are limit tests (``tg_code.limits``): the code is
-    done only when it passes them too.
+    done only when it passes them too. ``limit_later`` writes the limit test
+    when code first passes every visible test (then ``limits`` is unused).
     """
 
     def __init__(
@@ -201,23 +247,30 @@ class CodeRefinement:
         momentum: int = 0,
         instruction: str = prompts.CODE_LOSS_INSTRUCTION,
         limits: Sequence[str] = (),
+        limit_later: DeferredLimitTest | None = None,
         run: Run | None = None,
     ) -> None:
         self.problem = problem
         self.sandbox = sandbox if sandbox is not None else Sandbox()
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
-        self.limits = tuple(limits)
+        self.given_limits = tuple(limits)
+        self.limit_later = limit_later
         self.start = code
         self.code = Variable(code, role_description=prompts.CODE_ROLE.format(signature=problem.signature))
         self.objective = code_objective(problem, engine, self.sandbox, timeout_s, memory_mb, instruction,
-                                        draws=resamples > 0, limits=self.limits)
+                                        draws=resamples > 0, limits=self.given_limits, limit_later=limit_later)
         shown = [c.format(signature=problem.signature) for c in prompts.CODE_CONSTRAINTS]
         self.optimizer = code_optimizer([self.code], entry_point=problem.entry_point, engine=engine,
                                  constraints=[COMPILES, *shown], momentum=momentum)
         self.loop = Optimization({"code": self.code}, self.objective, self.optimizer, steps=steps,
                                  candidates=candidates, resamples=resamples, patience=patience, engine=engine,
                                  run=run)
+
+    @property
+    def limits(self) -> tuple[str, ...]:
+        """The limit tests: those given, or the one written later (none until then)."""
+        return self.limit_later.tests if self.limit_later is not None else self.given_limits
 
     @property
     def track(self) -> Track:

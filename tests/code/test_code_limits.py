@@ -5,7 +5,14 @@ import pytest
 
 import tg_core
 from tg_code import CodeRefinement, CodeTests, Sandbox, get_problem, prompts
-from tg_code.limits import LimitTest, check_limit_call, limit_call, limit_test
+from tg_code.limits import (
+    DeferredLimitTest,
+    LimitTest,
+    alimit_test,
+    check_limit_call,
+    limit_call,
+    limit_test,
+)
 from tg_core import prompts as core
 
 PROBLEM = get_problem("hard/count-digit-one")  # 0 <= n <= 10**12
@@ -93,9 +100,10 @@ def test_code_too_slow_for_the_largest_input_fails_the_limit_test_and_the_report
 
 
 class Scripted:
-    def __init__(self, limit_answer, rewrite=FAST):
+    def __init__(self, limit_answer, rewrite=FAST, rewrites=()):
         self.limit_answer = limit_answer
         self.rewrite = rewrite
+        self.rewrites = list(rewrites)  # one a step, then ``rewrite``
         self.systems = []
 
     def __call__(self, messages, **params):
@@ -105,7 +113,8 @@ class Scripted:
             self.request = messages[-1]["content"]
             return self.limit_answer
         if system == core.OPTIMIZER_SYSTEM:
-            return f"{core.IMPROVED_START}\n```python\n{self.rewrite}```\n{core.IMPROVED_END}"
+            code = self.rewrites.pop(0) if self.rewrites else self.rewrite
+            return f"{core.IMPROVED_START}\n```python\n{code}```\n{core.IMPROVED_END}"
         if system == core.BACKWARD_SYSTEM:
             return "Count the ones digit by digit instead of over every number."
         return "Test 4 times out: the code visits every number up to n."
@@ -146,3 +155,53 @@ def test_fast_code_that_answers_wrong_never_replaces_slow_code_that_answers_righ
     refinement.run()
     scores = [c["score"] for r in refinement.track.history for c in r["candidates"]]
     assert [2.0, 1.0, 3.0] in scores and refinement.code.value == SLOW  # (visible, limit, ran): 3, 0, 3 stays
+
+
+WRONG = "def count_digit_one(n):\n    return n\n"  # fails the visible tests
+
+
+def _deferred(script, sandbox):
+    engine = tg_core.FunctionEngine(script)
+    return engine, DeferredLimitTest(lambda: alimit_test(PROBLEM, engine, sandbox, timeout_s=1))
+
+
+def test_a_deferred_limit_test_is_asked_for_once_when_code_first_passes_the_visible_tests(sandbox):
+    script = Scripted(f"```python\n{AT_LIMIT}\n```", rewrites=[SLOW, FAST])
+    engine, deferred = _deferred(script, sandbox)
+    refinement = CodeRefinement(PROBLEM, engine, WRONG, sandbox=sandbox, steps=3, timeout_s=1, limit_later=deferred)
+    assert refinement.limits == ()
+    refinement.run()
+    wrong, slow, fast = refinement.track.history
+    assert wrong["score"][0] < 3 and wrong["score"][1] == 0.0 and wrong["metrics"]["visible_total"] == 3
+    assert slow["value"] == SLOW.rstrip("\n") and slow["score"] == [3.0, 0.0, 3.0] and not slow.get("done")
+    assert slow["metrics"]["statuses"][-1] in NOT_RETURNED and slow["metrics"]["visible_passed"] == 3
+    assert fast["value"] == FAST.rstrip("\n") and fast["score"] == [3.0, 1.0, 3.0] and fast.get("done")
+    # asked after the first proposal passed the visible tests, and only then, once
+    assert script.systems.count(prompts.LIMIT_SYSTEM) == 1
+    assert script.systems.index(core.OPTIMIZER_SYSTEM) < script.systems.index(prompts.LIMIT_SYSTEM)
+    assert deferred.found == LimitTest(AT_LIMIT) and refinement.limits == (AT_LIMIT,)
+    assert refinement.limit_statuses(FAST) == ["passed"]
+
+
+def test_code_that_never_passes_the_visible_tests_never_pays_for_a_deferred_limit_test(sandbox):
+    script = Scripted(f"```python\n{AT_LIMIT}\n```", rewrite="def count_digit_one(n):\n    return 2 * n\n")
+    engine, deferred = _deferred(script, sandbox)
+    refinement = CodeRefinement(PROBLEM, engine, WRONG, sandbox=sandbox, steps=2, timeout_s=1, limit_later=deferred)
+    refinement.run()
+    assert prompts.LIMIT_SYSTEM not in script.systems and deferred.found is None and refinement.limits == ()
+    assert all(len(r["score"]) == 3 and r["score"][1] == 0.0 for r in refinement.track.history)
+
+
+def test_a_budget_spent_at_the_limit_request_keeps_the_code_that_passed(sandbox):
+    unbudgeted = Scripted(f"```python\n{AT_LIMIT}\n```", rewrites=[SLOW])
+    engine, deferred = _deferred(unbudgeted, sandbox)
+    CodeRefinement(PROBLEM, engine, WRONG, sandbox=sandbox, steps=1, timeout_s=1, limit_later=deferred).run()
+    calls_before = unbudgeted.systems.index(prompts.LIMIT_SYSTEM)
+
+    script = Scripted(f"```python\n{AT_LIMIT}\n```", rewrites=[SLOW])
+    engine = tg_core.engines.BudgetedEngine(tg_core.FunctionEngine(script), tg_core.Budget(max_calls=calls_before))
+    deferred = DeferredLimitTest(lambda: alimit_test(PROBLEM, engine, sandbox, timeout_s=1))
+    refinement = CodeRefinement(PROBLEM, engine, WRONG, sandbox=sandbox, steps=3, timeout_s=1, limit_later=deferred)
+    refinement.run()
+    assert prompts.LIMIT_SYSTEM not in script.systems and deferred.found is None
+    assert refinement.code.value == SLOW.rstrip("\n")  # measured before the budget ran out: kept
