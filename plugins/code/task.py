@@ -14,7 +14,7 @@ from tg_core import Run, progress
 from tg_core.loop import add_loop_arguments, check_loop_arguments
 
 from .isolation import LEVELS, SandboxError, resolve
-from .limits import LimitTest, limit_test
+from .limits import LIMIT_WHEN, DeferredLimitTest, LimitTest, alimit_test, limit_test
 from .problem_files import ProblemFileError
 from .problems import Problem, UnknownProblemError, get_problem
 from .refinement import CodeRefinement, initial_solution
@@ -46,11 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fresh solutions drawn from the problem statement per step, evaluated beside the "
                              "proposals, plus one for each proposal repeating code already tried "
                              f"(default {DEFAULT_RESAMPLES}; 0: only the optimizer's proposals)")
-    parser.add_argument("--limit-test", action=argparse.BooleanOptionalAction, default=False,
-                        help="before the loop, have the model write one call at the largest inputs the problem "
-                             "allows; it joins the visible tests and passes when the code returns in time and "
-                             "memory (one LLM call; default off: at textgrad's call budgets it cost calls and "
-                             "found no faster code)")
+    parser.add_argument("--limit-test", choices=LIMIT_WHEN, default="passing",
+                        help="when the model writes one call at the largest inputs the problem allows, which "
+                             "joins the visible tests and passes when the code returns in time and memory (one "
+                             "LLM call): passing (default: once code first passes every visible test, so code too "
+                             "slow for those inputs is not called done), start (before the loop) or off")
     add_loop_arguments(parser, candidates=DEFAULT_CANDIDATES)
 
 
@@ -98,25 +98,49 @@ def starting_code(args: argparse.Namespace, run: Run, problem: Problem) -> str:
     return code
 
 
-def limits_of(args: argparse.Namespace, run: Run, problem: Problem, sandbox: Sandbox) -> LimitTest:
-    """The run's limit test: asked for once and saved in the run folder, so a resumed run tests the same."""
+def _saved_limit(run: Run) -> LimitTest | None:
     saved = run.path / LIMIT_TEST_FILE
-    if saved.is_file():
-        try:
-            found = LimitTest(**json.loads(saved.read_text(encoding="utf-8")))
-            if not isinstance(found.call, str | None) or not isinstance(found.why, str):
-                raise TypeError("call must be text or null, why text")
-        except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            raise ValueError(f"{saved} is not a limit test ({exc}); delete it to have the model write one "
-                             "again") from None
-        return found
-    if args.limit_test:
-        limit = limit_test(problem, run.engine, sandbox, args.timeout, args.memory_mb)
-    else:
-        limit = LimitTest(None, "off (--limit-test turns it on)")
-    _write_atomic(saved, json.dumps(asdict(limit)))
+    if not saved.is_file():
+        return None
+    try:
+        found = LimitTest(**json.loads(saved.read_text(encoding="utf-8")))
+        if not isinstance(found.call, str | None) or not isinstance(found.why, str):
+            raise TypeError("call must be text or null, why text")
+    except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ValueError(f"{saved} is not a limit test ({exc}); delete it to have the model write one "
+                         "again") from None
+    return found
+
+
+def _keep_limit(run: Run, limit: LimitTest) -> LimitTest:
+    _write_atomic(run.path / LIMIT_TEST_FILE, json.dumps(asdict(limit)))
     run.log("limit_test", call=limit.call, why=limit.why)
     return limit
+
+
+def limits_of(args: argparse.Namespace, run: Run, problem: Problem, sandbox: Sandbox) -> DeferredLimitTest | None:
+    """The run's limit test (``None``: off): asked for once, when ``--limit-test`` says, and saved in the run
+    folder, so a resumed run tests the same."""
+    found = _saved_limit(run)
+    if found is None and args.limit_test == "off":
+        return None
+    if found is None and args.limit_test == "start":
+        found = _keep_limit(run, limit_test(problem, run.engine, sandbox, args.timeout, args.memory_mb))
+
+    async def write() -> LimitTest:
+        return _keep_limit(run, await alimit_test(problem, run.engine, sandbox, args.timeout, args.memory_mb))
+
+    return DeferredLimitTest(write, found)
+
+
+def limit_of(deferred: DeferredLimitTest | None) -> LimitTest:
+    """The limit test for the report, or why there is none."""
+    if deferred is None:
+        return LimitTest(None, "off (--limit-test passing or start turns it on)")
+    if deferred.found is None:
+        return LimitTest(None, "none was written before the run ended (it is asked for once code passes every "
+                               "visible test)")
+    return deferred.found
 
 
 def run_code(args: argparse.Namespace, run: Run) -> dict[str, Any]:
@@ -125,13 +149,14 @@ def run_code(args: argparse.Namespace, run: Run) -> dict[str, Any]:
     with Sandbox(isolation=args.isolation, strict=args.strict, preload=COMMON_MODULES) as sandbox:
         sandbox.resolved()  # a sandbox that cannot run fails before any LLM call
         start = starting_code(args, run, problem)
-        limit = limits_of(args, run, problem, sandbox)
+        deferred = limits_of(args, run, problem, sandbox)
         refinement = CodeRefinement(
             problem, run.engine, start, sandbox, steps=args.steps, candidates=args.candidates,
             resamples=args.resamples, patience=args.patience, timeout_s=args.timeout, memory_mb=args.memory_mb,
-            momentum=args.momentum, limits=limit.tests, run=run,
+            momentum=args.momentum, limit_later=deferred, run=run,
         )
         loop = refinement.run()
+        limit = limit_of(deferred)
         best = refinement.track.best_value
         results = {name: {which: refinement.test(code, which) for which in ("visible", "hidden")}
                    for name, code in (("start", start), ("best", best))}

@@ -112,15 +112,17 @@ def test_a_run_improves_stops_when_the_visible_tests_pass_and_reports_progress(t
     assert _run(tmp_path, "--steps", "4", "--candidates", "1") == 0, capsys.readouterr().err
     summary, report, events = _outputs(tmp_path)
     assert summary["stopped_early"] and summary["iterations"] == 3 and summary["stopped"].startswith("every")
-    assert summary["start_score"] == [1.0, 3.0] and summary["best_score"] == [3.0, 3.0] and summary["best_step"] == 2
-    assert [r["best_score"] for r in summary["score_per_step"]] == [[2.0, 3.0], [3.0, 3.0], [3.0, 3.0]]
+    # (visible passed, limit passed, visible without error): no limit test here (the model answered prose)
+    assert summary["start_score"] == [1.0, 0.0, 3.0] and summary["best_score"] == [3.0, 0.0, 3.0]
+    assert summary["best_step"] == 2
+    assert [r["best_score"] for r in summary["score_per_step"]] == [[2.0, 0.0, 3.0], [3.0, 0.0, 3.0], [3.0, 0.0, 3.0]]
     assert [round(r["visible"], 2) for r in summary["pass_rates"]] == [0.33, 0.67, 1.0]
     assert summary["counts"] == {"proposed": 2, "invalid": 0, "repaired": 0, "derived": 0, "resampled": 0, "unchanged": 0, "accepted": 2, "stalled_steps": 0}
     assert summary["visible_passed"] and summary["hidden_passed"] and summary["isolation"]
     assert summary["start_hidden_pass_rate"] < 0.5 and summary["hidden"]["best"]["all_passed"]
     assert "improved from visible passed=1" in capsys.readouterr().out  # the verdict line
 
-    assert "improved from visible passed=1, visible without error=3 to visible passed=3" in report
+    assert "improved from visible passed=1, limit passed=0, visible without error=3 to visible passed=3" in report
     assert "| start | 1/3 | " in report and "| best (step 2) | 3/3 | 35/35 |" in report
     assert "## Hidden tests on the initial code" in report and "Every visible test passes: no update." in report
     assert "```diff" in report and "+    total = 0" in report and "[score.svg](score.svg)" in report
@@ -175,20 +177,20 @@ def test_a_worse_candidate_never_replaces_a_better_one(tmp_path):
     assert _run(tmp_path, "--steps", "2", "--candidates", "2", engine="worse_candidates") == 0
     summary, _, _ = _outputs(tmp_path)
     first, second = summary["score_per_step"]
-    assert first["best_score"] == [2.0, 3.0] and second["best_score"] == [2.0, 3.0]
+    assert first["best_score"] == [2.0, 0.0, 3.0] and second["best_score"] == [2.0, 0.0, 3.0]
     assert summary["best_step"] == 1 and summary["final_code"] == HALF.rstrip("\n")
     assert (tmp_path / "run" / "final.py").read_text() == HALF.rstrip("\n")
     history = json.loads((tmp_path / "run" / "checkpoints" / "step-0002.json").read_text())["state"]["loop"]
     step2 = history["tracks"]["code"]["history"][1]
     assert sorted(c["score"][0] for c in step2["candidates"]) == [0.0, 1.0] and not step2["accepted"]
-    assert [c["score"] for c in step2["candidates"] if c["value"] == CRASHES.rstrip("\n")] == [[0.0, 0.0]]
+    assert [c["score"] for c in step2["candidates"] if c["value"] == CRASHES.rstrip("\n")] == [[0.0, 0.0, 0.0]]
 
 
 def test_code_that_only_ties_the_kept_code_on_visible_tests_does_not_replace_it(tmp_path):
     assert _run(tmp_path, "--steps", "2", "--candidates", "1", engine="ties_then_improves") == 0
     summary, _report, events = _outputs(tmp_path)
     steps = [e for e in events if e["kind"] == "loop_step"]
-    assert [s["candidates"][0]["score"] for s in steps] == [[1.0, 3.0], [2.0, 3.0]]
+    assert [s["candidates"][0]["score"] for s in steps] == [[1.0, 0.0, 3.0], [2.0, 0.0, 3.0]]
     assert [s["accepted"] for s in steps] == [False, True] and steps[1]["value"] == BUGGY.rstrip("\n")
     assert (tmp_path / "run" / "final.py").read_text() == HALF.rstrip("\n")
     # step 2 starts from the same kept code, so its review is not asked again
@@ -215,7 +217,7 @@ def test_code_with_a_syntax_error_is_reasked_with_the_reason_and_never_run(tmp_p
 def test_an_interrupted_run_resumes_with_its_best_code_and_the_code_it_tried(tmp_path, capsys):
     STATE["interrupt_at_seed"] = 3
     # no draws: a repeated code is then asked again, and the re-ask lists what the resumed run tried
-    assert _run(tmp_path, "--steps", "4", "--candidates", "1", "--resamples", "0", "--limit-test",
+    assert _run(tmp_path, "--steps", "4", "--candidates", "1", "--resamples", "0", "--limit-test", "start",
                engine="interrupted") == 130
     assert "continue with --resume" in capsys.readouterr().err
     run_dir = tmp_path / "run"
@@ -225,7 +227,8 @@ def test_an_interrupted_run_resumes_with_its_best_code_and_the_code_it_tried(tmp
     assert main(["run", "--resume", str(run_dir)]) == 0
     summary, _, events = _outputs(tmp_path)
     assert summary["iterations"] == 4 and summary["stopped_early"] and summary["hidden_passed"]
-    assert [r["best_score"] for r in summary["score_per_step"]] == [[2.0, 3.0], [2.0, 3.0], [3.0, 3.0], [3.0, 3.0]]
+    assert [r["best_score"] for r in summary["score_per_step"]] == [[2.0, 0.0, 3.0], [2.0, 0.0, 3.0], [3.0, 0.0, 3.0],
+                                                                   [3.0, 0.0, 3.0]]
     assert summary["best_step"] == 3 and (run_dir / "initial.py").read_text() == initial
     assert summary["start_value"] == BUGGY.rstrip("\n")
     reask = STATE["optimizer_prompts"][-1][1][-1]["content"]  # step 3 proposed step 2's code again
@@ -282,7 +285,8 @@ def test_bad_options_are_named_before_a_run_folder_exists(tmp_path, capsys, opti
     assert not runs.exists()
 
 
-@pytest.mark.parametrize("limit", [[], ["--limit-test"], ["--no-limit-test"]], ids=["default", "on", "off"])
+@pytest.mark.parametrize("limit", [[], ["--limit-test", "start"], ["--limit-test", "off"]],
+                         ids=["default", "start", "off"])
 def test_initial_code_from_a_file_that_already_passes_costs_no_call_but_the_limit_tests(tmp_path, limit):
     start = tmp_path / "start.py"
     start.write_text(FIXED)
@@ -290,21 +294,23 @@ def test_initial_code_from_a_file_that_already_passes_costs_no_call_but_the_limi
     summary, report, _ = _outputs(tmp_path)
     # the scripted model answers the limit request with prose: no call, so no limit test either way
     assert summary["stopped_early"] and summary["iterations"] == 1
-    assert summary["usage"]["calls"] == (1 if limit == ["--limit-test"] else 0)
+    off = limit == ["--limit-test", "off"]
+    assert summary["usage"]["calls"] == (0 if off else 1)
     assert summary["limit_test"]["call"] is None
-    why = ("the answer holds no call of trap built from literals" if limit == ["--limit-test"]
-           else "off (--limit-test turns it on)")
+    why = "off (--limit-test passing or start turns it on)" if off else "the answer holds no call of trap built from literals"
     assert f"No limit test: {why}" in report
     assert "Verdict: the start code already passes every visible test (visible passed=3" in report
     assert "| best (the start) | 3/3 | 35/35 |" in report and summary["start_hidden_pass_rate"] == 1.0
 
 
-def test_code_too_slow_for_the_largest_input_is_not_done_until_a_rewrite_passes_the_limit_test(tmp_path):
+@pytest.mark.parametrize("when", ["passing", "start"])
+def test_code_too_slow_for_the_largest_input_is_not_done_until_a_rewrite_passes_the_limit_test(tmp_path, when):
     start = tmp_path / "slow.py"
     start.write_text(SLOW_DIGITS)
     options = ["run", "code", "--problem", "hard/count-digit-one", "--code", str(start), "--timeout", "1",
                "--steps", "3", "--candidates", "1", "--resamples", "0", "--engine", "python:test_code_cli:stress_tested"]
-    assert main([*options, "--limit-test", "--run-dir", str(tmp_path / "run")]) == 0
+    by_default = [] if when == "passing" else ["--limit-test", when]
+    assert main([*options, *by_default, "--run-dir", str(tmp_path / "run")]) == 0
     summary, report, events = _outputs(tmp_path)
     # the slow start does not return: its call times out, or on a loaded machine its judge is killed first
     (start_status,) = summary["limit_test"]["start"]
@@ -323,10 +329,20 @@ def test_code_too_slow_for_the_largest_input_is_not_done_until_a_rewrite_passes_
     request = [m for m in STATE["messages"] if m[0]["content"] == prompts.LIMIT_SYSTEM][0][-1]["content"]
     assert "(0 <= n <= 10**12)" in request
 
-    assert main([*options, "--run-dir", str(tmp_path / "plain")]) == 0  # off by default: the slow code is done
+    assert main([*options, "--limit-test", "off", "--run-dir", str(tmp_path / "plain")]) == 0  # the slow code is done
     plain = json.loads((tmp_path / "plain" / "summary.json").read_text())
     assert plain["iterations"] == 1 and plain["usage"]["calls"] == 0 and not plain["hidden_passed"]
-    assert plain["limit_test"] == {"call": None, "why": "off (--limit-test turns it on)", "start": [], "best": []}
+    assert plain["limit_test"] == {"call": None, "why": "off (--limit-test passing or start turns it on)",
+                                   "start": [], "best": []}
+
+
+def test_a_run_whose_code_never_passes_the_visible_tests_asks_for_no_limit_test(tmp_path):
+    assert _run(tmp_path, "--steps", "2", "--resamples", "0", engine="never_fixes") == 0
+    summary, report, events = _outputs(tmp_path)
+    assert not [m for m in STATE["messages"] if m[0]["content"] == prompts.LIMIT_SYSTEM]
+    assert not (tmp_path / "run" / "limit_test.json").exists() and not [e for e in events if e["kind"] == "limit_test"]
+    assert summary["limit_test"]["call"] is None
+    assert "No limit test: none was written before the run ended (it is asked for once code passes" in report
 
 
 def test_humaneval_problem(tmp_path):
@@ -352,7 +368,7 @@ def test_a_step_of_the_shared_loop_with_the_light_model(real_cache, tmp_path, mo
     assert main(["run", "code", "--problem", "HumanEval/0", "--code", str(start), "--engine", "local:light",
                  "--steps", "1", "--candidates", "1", "--resamples", "0", "--no-cache", "--run-dir", str(tmp_path / "run")]) == 0
     summary, report, _ = _outputs(tmp_path)
-    assert summary["start_score"] == [1.0, 2.0] and summary["iterations"] == 1
+    assert summary["start_score"] == [1.0, 0.0, 2.0] and summary["iterations"] == 1
     assert summary["usage"]["calls"] >= 5  # the judge, three backward calls, at least one optimizer answer
     assert summary["best_score"] >= summary["start_score"]  # whatever the small model wrote, never worse
     loop = json.loads(sorted((tmp_path / "run" / "checkpoints").iterdir())[-1].read_text())["state"]["loop"]
