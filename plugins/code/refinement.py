@@ -12,8 +12,9 @@ proposals, ``resamples`` fresh solutions a step are drawn from the problem
 statement alone (``SolutionSampler``): the small embedded model rarely
 repairs a wrong algorithm from criticism, and a new draw can replace it.
 A limit test (``tg_code.limits``: one call at the largest inputs the
-statement allows, written by the model before the loop) can join the
-visible tests, so that code too slow for those inputs is not called done.
+statement allows, written by the model when code first passes every visible
+test, or before the loop) joins the visible tests, so that code too slow for
+those inputs is not called done.
 Hidden tests run only for the report, on the start and the best code:
 nothing about them reaches a model or ranks a candidate.
 """
