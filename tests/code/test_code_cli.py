@@ -269,9 +269,10 @@ def test_a_corrupt_limit_test_file_is_named_on_resume_and_the_run_folder_kept(tm
         (["--problem", "HumanEval/0", "--resamples", "-1"], "--resamples must be >= 0"),
         (["--problem", "HumanEval/0", "--code", "missing.py"], "--code missing.py: no such file"),
         (["--problem", "HumanEval/0", "--isolation", "rlimits", "--strict"], "--strict: Sandbox(strict=True)"),
+        (["--problem", "HumanEval/0", "--limit-test", "always"], "argument --limit-test: invalid choice: 'always'"),
     ],
     ids=["problem", "problem-file", "old-iterations", "steps", "candidates", "patience", "timeout", "memory",
-         "momentum", "resamples", "code", "strict"],
+         "momentum", "resamples", "code", "strict", "limit-test"],
 )
 def test_bad_options_are_named_before_a_run_folder_exists(tmp_path, capsys, options, message):
     runs = tmp_path / "runs"
