@@ -39,6 +39,7 @@ from quality_common import (
     domain_minutes,
     header,
     model_server,
+    model_speed,
     summarize_runs,
     table_row,
 )
@@ -201,6 +202,7 @@ def _measure(options: argparse.Namespace, domain: Domain, upstream: str, model_i
     record.data["wall_s"] = time.perf_counter() - began
     # kept arms count too: this is what one command running every arm would take
     record.data["all_arms_minutes"] = domain_minutes(record.data["summary"])
+    record.data["model_speed"] = model_speed(record.data["summary"])
     record.save()
     return record.path
 

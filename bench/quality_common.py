@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import machine
-from quality_server import SEED_STRIDE, BenchServer
+from quality_server import SEED_STRIDE, TIMING_COUNTERS, BenchServer
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
@@ -486,8 +486,10 @@ class Runner:
             "failed_cases": [r["case"] for r in results if r.get("error")],
             **total, "wall_s": sum(r["wall_s"] for r in results),
             "measurement_s": sum(r.get("measurement_s", 0.0) for r in results),
+            "model_timings": run_timings(results),
         })
         self.record.data["summary"] = summarize_runs(self.domain, self.record.data["runs"])
+        self.record.data["model_speed"] = model_speed(self.record.data["summary"])
         self.record.save()
 
     def _case(self, ctx: Context, arm: str, index: int, case: dict[str, Any], start: dict[str, Any]) -> dict[str, Any]:
@@ -562,6 +564,25 @@ class Runner:
         return kept[0]["cases"][index]["calls"] if kept and index < len(kept[0]["cases"]) else 0
 
 
+def run_timings(cases: list[dict[str, Any]]) -> dict[str, int]:
+    """llama.cpp's timings summed over an arm's cases, its own calls and its measurements' alike."""
+    usages = [u for case in cases for u in (case["usage"], case.get("measurement_usage") or {})]
+    return {k.removeprefix("timings_"): sum(u.get(k, 0) for u in usages) for k in TIMING_COUNTERS}
+
+
+def model_speed(summary: dict[str, Any]) -> dict[str, float] | None:
+    """How fast the model ran over every arm of the summary, from llama.cpp's own timings: prompt tokens
+    evaluated and tokens generated per second, and the seconds it worked (``None``: no timings recorded,
+    as in runs before they were, or from a server that gives none)."""
+    timed = [entry["model_timings"] for entry in summary.values() if entry.get("model_timings")]
+    total = {k: sum(t[k] for t in timed) for k in ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms")}
+    if not total["prompt_ms"] or not total["predicted_ms"]:
+        return None
+    return {"prompt_tokens_per_s": 1000 * total["prompt_n"] / total["prompt_ms"],
+            "completion_tokens_per_s": 1000 * total["predicted_n"] / total["predicted_ms"],
+            "model_s": (total["prompt_ms"] + total["predicted_ms"]) / 1000}
+
+
 def summarize_runs(domain: Domain, runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Per arm: metrics averaged over the seeds where every case finished, total calls, tokens, wall time."""
     out: dict[str, Any] = {}
@@ -579,6 +600,9 @@ def summarize_runs(domain: Domain, runs: list[dict[str, Any]]) -> dict[str, Any]
             "measurement_s": (sum(r["measurement_s"] for r in mine)
                               if all("measurement_s" in r for r in mine) else None),
         }
+        timed = [r["model_timings"] for r in mine if "model_timings" in r]  # runs kept from older files have none
+        if timed:
+            out[arm]["model_timings"] = {k: sum(t[k] for t in timed) for k in timed[0]}
     start = (out.get("start") or {}).get("metrics")
     for arm, entry in out.items():
         if arm != "start" and start and entry["metrics"]:
@@ -635,4 +659,7 @@ def table_row(domain: Domain, summary: dict[str, Any]) -> list[str]:
         total = "unknown (measurement not timed)"
     else:
         total = f"{minutes:.0f}" + (f" OVER the {DOMAIN_LIMIT_MIN}" if minutes > DOMAIN_LIMIT_MIN else "")
+    speed = model_speed(summary)
+    if speed:
+        total += f" (model {speed['prompt_tokens_per_s']:.0f}/{speed['completion_tokens_per_s']:.0f} tok/s)"
     return [domain.name, domain.metric, *cells, per_arm("calls", "d"), per_arm("wall_s", ".0f"), total]

@@ -5,7 +5,9 @@ a real run, a scripted server in tests). Each arm gets its own address,
 ``http://127.0.0.1:PORT/ACCOUNT/v1``, so the calls and the prompt and
 completion tokens the server reports in its responses are counted per arm on
 the server side, whatever client the framework uses and whatever cache it
-would keep. The proxy also fixes the sampling seed (``tg serve`` has no seed
+would keep. llama.cpp also says how long it took (``timings``); those are
+summed too, so a result file says how fast the model ran during the run and a
+slow machine is not mistaken for a slow framework. The proxy also fixes the sampling seed (``tg serve`` has no seed
 option, and llama.cpp picks a random one when a request gives none): every
 request's seed becomes ``its own seed (0 if none) + SEED_STRIDE * bench seed``.
 
@@ -34,6 +36,10 @@ log = logging.getLogger("bench.quality")
 SEED_STRIDE = 10_007
 UPSTREAM_TIMEOUT_S = 3600.0
 COUNTERS = ("calls", "prompt_tokens", "cached_prompt_tokens", "completion_tokens", "failed_calls")
+# llama.cpp's own timings of each answer: the prompt tokens it evaluated and the
+# tokens it generated, with the milliseconds each took (0 from servers without them)
+TIMINGS = ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms")
+TIMING_COUNTERS = tuple(f"timings_{name}" for name in TIMINGS)
 
 Evaluator = Callable[[str, str, dict[str, Any]], dict[str, Any]]
 
@@ -49,7 +55,7 @@ class BenchServer:
         self.upstream = upstream.rstrip("/")
         self.seed = seed
         self.evaluator = evaluator
-        self._usage: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
+        self._usage: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS + TIMING_COUNTERS, 0))
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
@@ -94,6 +100,8 @@ class BenchServer:
             counters["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
             counters["cached_prompt_tokens"] += cached_prompt_tokens(reply)
             counters["completion_tokens"] += int(usage.get("completion_tokens") or 0)
+            for name, value in model_timings(reply).items():
+                counters[f"timings_{name}"] += value
 
     def seeded(self, body: dict[str, Any]) -> dict[str, Any]:
         """The request with the bench seed folded into its own."""
@@ -193,6 +201,15 @@ def cached_prompt_tokens(reply: dict[str, Any]) -> int:
         return max(0, total - evaluated)
     details = usage.get("prompt_tokens_details") or {}
     return min(total, int(details.get("cached_tokens") or 0))
+
+
+def model_timings(reply: dict[str, Any]) -> dict[str, int]:
+    """llama.cpp's ``timings`` of one answer, milliseconds rounded; empty when the server gives none whole."""
+    timings = reply.get("timings") or {}
+    values = [timings.get(name) for name in TIMINGS]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in values):
+        return {}
+    return {name: round(value) for name, value in zip(TIMINGS, values, strict=True)}
 
 
 def _check_account(account: str) -> None:

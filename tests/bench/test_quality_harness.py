@@ -16,8 +16,16 @@ import pytest
 import quality
 import quality_repeat
 from quality_code import DOMAIN as CODE
-from quality_common import Context, TgCore, compare, domain_minutes, summarize_runs, table_row
-from quality_server import SEED_STRIDE, BenchServer, cached_prompt_tokens
+from quality_common import (
+    Context,
+    TgCore,
+    compare,
+    domain_minutes,
+    model_speed,
+    summarize_runs,
+    table_row,
+)
+from quality_server import SEED_STRIDE, BenchServer, cached_prompt_tokens, model_timings
 from quality_text import DOMAIN as TEXT
 from scripted_server import MODEL, ScriptedServer
 
@@ -70,6 +78,29 @@ def test_cached_tokens_are_read_from_llama_cpp_timings_before_openai_details():
     assert cached_prompt_tokens({"usage": {"prompt_tokens": 50}}) == 0
 
 
+def test_proxy_sums_the_timings_llama_cpp_reports_and_nothing_from_other_servers():
+    ask = {"model": MODEL, "messages": [{"role": "user", "content": "count the crates " * 10}]}
+    with ScriptedServer() as upstream, BenchServer(upstream.base_url) as proxy:
+        openai.OpenAI(base_url=proxy.base_url("plain"), api_key="x", max_retries=0).chat.completions.create(**ask)
+        upstream.llama_timings = True
+        client = openai.OpenAI(base_url=proxy.base_url("llama"), api_key="x", max_retries=0)
+        for _ in range(2):
+            client.chat.completions.create(**ask)
+        plain, llama = proxy.usage("plain"), proxy.usage("llama")
+    assert [plain[k] for k in ("timings_prompt_n", "timings_prompt_ms", "timings_predicted_n")] == [0, 0, 0]
+    assert llama["timings_prompt_n"] == llama["prompt_tokens"] and llama["timings_prompt_ms"] == 10 * llama["prompt_tokens"]
+    assert llama["timings_predicted_ms"] == 25 * llama["timings_predicted_n"] == 25 * llama["completion_tokens"]
+
+
+def test_timings_with_a_field_missing_or_not_a_number_are_left_out():
+    whole = {"prompt_n": 12, "prompt_ms": 150.4, "predicted_n": 30, "predicted_ms": 999.6, "cache_n": 800}
+    assert model_timings({"timings": whole}) == {"prompt_n": 12, "prompt_ms": 150, "predicted_n": 30, "predicted_ms": 1000}
+    assert model_timings({"timings": {**whole, "predicted_ms": None}}) == {}
+    assert model_timings({"timings": {**whole, "prompt_ms": "fast"}}) == {}
+    assert model_timings({"timings": {k: v for k, v in whole.items() if k != "prompt_n"}}) == {}
+    assert model_timings({"usage": {"prompt_tokens": 5}}) == {}
+
+
 def test_proxy_counts_a_failed_call_apart_and_refuses_streaming():
     with ScriptedServer() as upstream, BenchServer(upstream.base_url) as proxy:
         upstream.behaviours.append("500")
@@ -78,7 +109,8 @@ def test_proxy_counts_a_failed_call_apart_and_refuses_streaming():
         status, body = post(proxy.base_url("a") + "/chat/completions", {"model": MODEL, "messages": [], "stream": True})
         assert status == 400 and "streaming" in body["error"]["message"]
         assert proxy.usage("a") == {"calls": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0,
-                                    "completion_tokens": 0, "failed_calls": 1}
+                                    "completion_tokens": 0, "failed_calls": 1, "timings_prompt_n": 0,
+                                    "timings_prompt_ms": 0, "timings_predicted_n": 0, "timings_predicted_ms": 0}
         assert len(upstream.requests) == 1  # the streaming request never reached the model
 
 
@@ -134,6 +166,18 @@ def test_table_adds_every_arm_and_its_measurements_and_marks_a_domain_over_the_l
     runs.append(run("textgrad", 1, 6, 1.0, measurement_s=None))  # recorded before measurements were timed
     assert summarize_runs(TEXT, runs)["textgrad"]["measurement_s"] is None
     assert table_row(TEXT, summarize_runs(TEXT, runs))[8] == "unknown (measurement not timed)"
+
+
+def test_the_table_says_how_fast_the_model_ran_over_every_arm_with_timings():
+    def timed(arm, seed, prompt_s, generate_s):
+        return {**run(arm, seed, 6, 1.0), "model_timings": {"prompt_n": 780, "prompt_ms": 1000 * prompt_s,
+                                                            "predicted_n": 350, "predicted_ms": 1000 * generate_s}}
+
+    runs = [run("start", 0, 5, 1.0, 0), timed("textgrad", 0, 10, 10), timed("tg-core", 0, 20, 40)]
+    assert model_speed(summarize_runs(TEXT, runs[:1])) is None  # a file written before timings were kept
+    speed = model_speed(summarize_runs(TEXT, runs))
+    assert speed == {"prompt_tokens_per_s": 1560 / 30, "completion_tokens_per_s": 700 / 50, "model_s": 80}
+    assert table_row(TEXT, summarize_runs(TEXT, runs))[8] == "0 (model 52/14 tok/s)"
 
 
 def test_summary_leaves_out_a_seed_with_a_failed_case_and_says_so():
@@ -217,6 +261,26 @@ def test_sigterm_stops_the_bench_and_the_tg_serve_it_started(real_cache, tmp_pat
     assert bench.wait(timeout=60) == 128 + signal.SIGTERM
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
         pass  # nothing listens any more: the server went with the bench
+
+
+@pytest.mark.slow
+def test_a_run_on_tg_serve_records_how_fast_the_model_ran(real_cache, tmp_path):
+    """llama.cpp's own timings reach the result file and the table through the proxy."""
+    import os
+    import sys
+
+    output = tmp_path / "q.json"
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "quality.py"), "--domain", "text", "--model", "light",
+                           "--arms", "start", "--seeds", "0", "--output", str(output), "--workdir", str(tmp_path)],
+                          env={**os.environ, "TG_CACHE_DIR": real_cache}, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = json.loads(output.read_text())
+    measured = data["runs"][0]["cases"][0]["measurement_usage"]
+    assert measured["calls"] >= 1 and measured["timings_predicted_n"] == measured["completion_tokens"] > 0
+    assert data["runs"][0]["model_timings"]["prompt_ms"] > 0
+    speed = data["model_speed"]
+    assert speed["prompt_tokens_per_s"] > 0 and speed["completion_tokens_per_s"] > 0 and speed["model_s"] > 0
+    assert re.search(r"\(model \d+/\d+ tok/s\)", done.stdout), done.stdout
 
 
 def test_the_tg_core_under_test_must_exist(tmp_path):

@@ -117,8 +117,11 @@ class ChatServer:
                     ],
                     "usage": usage,
                 }
-                if server.llama_timings:
-                    payload["timings"] = {"prompt_n": usage["prompt_tokens"], "cache_n": 0}
+                if server.llama_timings:  # as if at 100 prompt tokens and 40 generated tokens a second
+                    payload["timings"] = {"prompt_n": usage["prompt_tokens"], "cache_n": 0,
+                                          "prompt_ms": usage["prompt_tokens"] * 10.0,
+                                          "predicted_n": usage["completion_tokens"],
+                                          "predicted_ms": usage["completion_tokens"] * 25.0}
                 if behaviour == "truncated":
                     data = json.dumps(payload).encode()
                     return self._send(200, data[: len(data) // 2])
