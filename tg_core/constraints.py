@@ -12,28 +12,14 @@ claim of each, which the judge then scores like any candidate.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from .optimizer import Constraint
-
-_SENTENCE_END = re.compile(r"[.!?]+(?:[\"')\]]*)(?=\s|$)")
+from .sentences import sentences
 
 
 def count_words(text: str) -> int:
     return len(text.split())
-
-
-def sentences(text: str) -> list[str]:
-    """Sentences end with . ! or ? before a space or the end; a trailing fragment counts as one."""
-    text = text.strip()
-    parts, start = [], 0
-    for end in _SENTENCE_END.finditer(text):
-        parts.append(text[start:end.end()].strip())
-        start = end.end()
-    if text[start:].strip():
-        parts.append(text[start:].strip())
-    return parts
 
 
 def count_sentences(text: str) -> int:

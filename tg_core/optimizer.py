@@ -16,6 +16,7 @@ from .config import as_engine, resolve_engine
 from .errors import BudgetExceededError, OptimizerError
 from .feedback_budget import bounded_feedback, check_budget, default_budget, render
 from .images import for_engine, labelled_images, text_part, unique
+from .sentences import sentences
 from .variable import Variable
 
 if TYPE_CHECKING:
@@ -111,6 +112,18 @@ def answer_budget(value: str, floor: int = 256) -> int:
 
 def normalized(value: str) -> str:
     return " ".join(value.split())
+
+
+def _fresh_first(value: str, taken: dict[str, str]) -> Iterable[str]:
+    """``value``, then ``value`` without its sentences found in ``taken`` values: the last one, the last two, ..."""
+    yield value
+    seen = {normalized(s) for old in taken.values() for s in sentences(old)}
+    parts = sentences(value)
+    repeated = [i for i, part in enumerate(parts) if normalized(part) in seen]
+    for n in range(1, len(repeated) + 1):
+        dropped = set(repeated[-n:])
+        if rest := [part for i, part in enumerate(parts) if i not in dropped]:
+            yield " ".join(rest)
 
 
 def parse_improved(answer: str) -> str:
@@ -242,6 +255,22 @@ class TGD:
                 value = c.repair(value) or ""
                 if not value.strip():
                     return None
+        return None
+
+    def untried_projection(self, value: str, taken: dict[str, str] | None) -> str | None:
+        """A projection of ``value`` (see ``projected``) that is not among ``taken``, or ``None``.
+
+        Cutting to the leading sentences can cut away all that is new: asked to
+        give "Drink water. It is good." a reason, the embedded model wrote it
+        again with a third sentence, whose projection onto two sentences was the
+        start itself, tried already, at every candidate of every step. So the
+        sentences that repeat a tried value go first, the last of them first:
+        "Drink water. Drinking water is important for staying hydrated ...".
+        """
+        for variant in _fresh_first(value, taken or {}):
+            fixed = self.projected(variant)
+            if fixed and self._untried(fixed, taken) is None:
+                return fixed
         return None
 
     def remember(self, variable: Variable, *, if_new: bool = False) -> None:
@@ -479,7 +508,8 @@ class TGD:
                 engine, messages, role=role, output_tags=(prompts.IMPROVED_START, prompts.IMPROVED_END), **params
             )
             rejection, value = self._problem(completion.text, completion.finish_reason, params["max_tokens"], taken)
-            if rejection is not None and rejection.kind == "constraint" and (fixed := self.projected(value)):
+            if rejection is not None and rejection.kind == "constraint" and (
+                    fixed := self.untried_projection(value, taken) or self.projected(value)):
                 rejections.append(Rejection("repaired", prompts.PROBLEM_REPAIRED.format(
                     reason=self.violation(value), repaired=fixed), value))
                 rejection, value = self._untried(fixed, taken), fixed

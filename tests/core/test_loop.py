@@ -464,6 +464,39 @@ def test_an_over_long_text_is_projected_to_its_leading_sentences_and_scored(tmp_
     assert "1 repaired" in (tmp_path / "run" / "report.md").read_text()
 
 
+def test_a_projection_drops_the_sentences_already_tried_before_the_new_one(tmp_path):
+    """The start again plus a reason: cut to two sentences it was the start, so the repeated one goes."""
+    log = []
+
+    def reply(messages, **params):
+        if messages[0]["content"] == prompts.OPTIMIZER_SYSTEM:
+            log.append(messages)
+            return f"{prompts.IMPROVED_START} Drink water. It is good. Water keeps you alert. {prompts.IMPROVED_END}"
+        return "Habit and reason.\nSCORE: 8" if "alert" in messages[-1]["content"] else "No reason.\nSCORE: 2"
+
+    code = _run_text(tmp_path, reply, "--max-words", "30", "--max-sentences", "2")
+    assert code == 0 and len(log) == 1  # projected, not re-asked
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["final"] == "Drink water. Water keeps you alert."
+    assert summary["best_score"] == [2.0, 8.0] and summary["counts"]["repaired"] == 1
+
+
+def test_an_untried_projection_drops_repeated_sentences_last_first_and_none_is_left_when_all_were_tried():
+    from tg_core.constraints import max_sentences
+
+    v = tg.Variable("x", role_description="r")
+    tgd = TGD([v], constraints=[max_sentences(2)])
+    answer = "A b. C d. E f."
+    assert tgd.untried_projection(answer, None) == tgd.untried_projection(answer, {}) == "A b. C d."
+    tried = {"A b. C d.": "A b. C d."}
+    assert tgd.untried_projection(answer, tried) == "A b. E f."  # the last repeated sentence goes first
+    tried["A b. E f."] = "A b. E f."  # now every sentence was tried in some value
+    assert tgd.untried_projection(answer, tried) == "A b."  # the last one cuts to a tried value, the last two not
+    tried["A b."] = "A b."
+    assert tgd.untried_projection(answer, tried) is None
+    assert tgd.untried_projection("One. Two. Three.", tried) == "One. Two."  # nothing repeated: the leading ones
+
+
 def test_projection_needs_a_repair_for_every_broken_constraint():
     from tg_core.constraints import leading_sentences, max_sentences, max_words
 
