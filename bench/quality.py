@@ -39,7 +39,7 @@ from quality_common import (
     domain_minutes,
     header,
     model_server,
-    model_speed,
+    speed_probe,
     summarize_runs,
     table_row,
 )
@@ -158,8 +158,9 @@ def saved_table(baseline: bool = False, latest: Path | None = None) -> str:
     if latest is not None:
         paths[json.loads(latest.read_text())["domain"]] = latest
     # Summaries are recomputed from the runs, so a table always follows today's comparison rules.
-    rows = [table_row(load_domain(name), summarize_runs(load_domain(name), json.loads(path.read_text())["runs"]))
-            for name, path in paths.items() if path.is_file()]
+    saved = {name: json.loads(path.read_text()) for name, path in paths.items() if path.is_file()}
+    rows = [table_row(load_domain(name), summarize_runs(load_domain(name), data["runs"]), data.get("speed_probes"))
+            for name, data in saved.items()]
     return table(TABLE_HEADERS, rows) if rows else "(no quality results saved yet)"
 
 
@@ -193,6 +194,7 @@ def run(options: argparse.Namespace, domain: Domain) -> Path:
 def _measure(options: argparse.Namespace, domain: Domain, upstream: str, model_id: str, model: dict[str, Any],
              tg_core: TgCore, pythons: dict[str, Path], workdir: Path, began: float) -> Path:
     record = Record(result_path(options), header(domain, options, model, tg_core.describe(), versions()))
+    record.data["speed_probes"] = [speed_probe(upstream, model_id)]
     record.data["runs"].extend(options.kept_runs)
     record.data["summary"] = summarize_runs(domain, record.data["runs"])
     record.save()
@@ -202,7 +204,7 @@ def _measure(options: argparse.Namespace, domain: Domain, upstream: str, model_i
     record.data["wall_s"] = time.perf_counter() - began
     # kept arms count too: this is what one command running every arm would take
     record.data["all_arms_minutes"] = domain_minutes(record.data["summary"])
-    record.data["model_speed"] = model_speed(record.data["summary"])
+    record.data["speed_probes"].append(speed_probe(upstream, model_id))
     record.save()
     return record.path
 

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -37,7 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from _common import machine
-from quality_server import SEED_STRIDE, TIMING_COUNTERS, BenchServer
+from quality_server import SEED_STRIDE, TIMING_COUNTERS, BenchServer, model_timings
+
+log = logging.getLogger("bench.quality")
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
@@ -127,6 +131,32 @@ def model_server(
         model_id = served_models(upstream)[0]
         record.update(server="tg serve (started by the bench)", served_as=model_id, threads=threads, ctx=ctx)
         yield upstream, model_id, record
+
+
+# A fixed request whose timings say how fast the machine runs the model: the same work every time
+# (its prompt evaluated whole, PROBE_TOKENS generated however the answer goes), one call alone.
+PROBE_TEXT = "Repeat these numbers: " + " ".join(str(n) for n in range(150))
+PROBE_TOKENS = 64
+
+
+def speed_probe(upstream: str, model_id: str) -> dict[str, Any] | None:
+    """llama.cpp's timings of the probe request, with its tokens per second (``None`` from a server that
+    reports no timings). The arms' own timings cannot say this: calls in flight together each run slower."""
+    body = {"model": model_id, "messages": [{"role": "user", "content": PROBE_TEXT}], "max_tokens": PROBE_TOKENS,
+            "temperature": 0, "seed": 0, "cache_prompt": False, "ignore_eos": True}
+    request = urllib.request.Request(f"{upstream}/chat/completions", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=SIDE_CALL_TIMEOUT_S) as response:
+            timings = model_timings(json.loads(response.read()))
+    except (OSError, ValueError) as exc:  # the runs matter more than the probe: record none and go on
+        log.warning("speed probe of %s failed: %s", upstream, exc)
+        return None
+    if not timings or not timings["prompt_ms"] or not timings["predicted_ms"]:
+        return None
+    return {**timings, "prompt_tokens_per_s": 1000 * timings["prompt_n"] / timings["prompt_ms"],
+            "completion_tokens_per_s": 1000 * timings["predicted_n"] / timings["predicted_ms"],
+            "date": dt.datetime.now().isoformat(timespec="seconds")}
 
 
 def model_record(model: str) -> dict[str, Any]:
@@ -401,8 +431,6 @@ class Record:
 
 def header(domain: Domain, options: argparse.Namespace, model: dict[str, Any], tg_core: dict[str, Any],
            versions: dict[str, str]) -> dict[str, Any]:
-    import datetime as dt
-
     return {
         "benchmark": f"quality-{domain.name}",
         "domain": domain.name,
@@ -489,7 +517,6 @@ class Runner:
             "model_timings": run_timings(results),
         })
         self.record.data["summary"] = summarize_runs(self.domain, self.record.data["runs"])
-        self.record.data["model_speed"] = model_speed(self.record.data["summary"])
         self.record.save()
 
     def _case(self, ctx: Context, arm: str, index: int, case: dict[str, Any], start: dict[str, Any]) -> dict[str, Any]:
@@ -570,19 +597,6 @@ def run_timings(cases: list[dict[str, Any]]) -> dict[str, int]:
     return {k.removeprefix("timings_"): sum(u.get(k, 0) for u in usages) for k in TIMING_COUNTERS}
 
 
-def model_speed(summary: dict[str, Any]) -> dict[str, float] | None:
-    """How fast the model ran over every arm of the summary, from llama.cpp's own timings: prompt tokens
-    evaluated and tokens generated per second, and the seconds it worked (``None``: no timings recorded,
-    as in runs before they were, or from a server that gives none)."""
-    timed = [entry["model_timings"] for entry in summary.values() if entry.get("model_timings")]
-    total = {k: sum(t[k] for t in timed) for k in ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms")}
-    if not total["prompt_ms"] or not total["predicted_ms"]:
-        return None
-    return {"prompt_tokens_per_s": 1000 * total["prompt_n"] / total["prompt_ms"],
-            "completion_tokens_per_s": 1000 * total["predicted_n"] / total["predicted_ms"],
-            "model_s": (total["prompt_ms"] + total["predicted_ms"]) / 1000}
-
-
 def summarize_runs(domain: Domain, runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Per arm: metrics averaged over the seeds where every case finished, total calls, tokens, wall time."""
     out: dict[str, Any] = {}
@@ -635,8 +649,9 @@ TABLE_HEADERS = ["domain", "metric", "start", "textgrad", "gepa", "tg-core",
                  "calls tg/gepa/core", "wall s tg/gepa/core", "all arms, min"]
 
 
-def table_row(domain: Domain, summary: dict[str, Any]) -> list[str]:
-    """One domain: metric, each arm's value (worse than the start marked), calls and wall time."""
+def table_row(domain: Domain, summary: dict[str, Any], probes: list[dict[str, Any] | None] | None = None) -> list[str]:
+    """One domain: metric, each arm's value (worse than the start marked), calls and wall time, and how fast
+    the model ran when the run began and ended (``probes``, see ``speed_probe``)."""
     cells = []
     for arm in ARMS:
         entry = summary.get(arm)
@@ -659,7 +674,7 @@ def table_row(domain: Domain, summary: dict[str, Any]) -> list[str]:
         total = "unknown (measurement not timed)"
     else:
         total = f"{minutes:.0f}" + (f" OVER the {DOMAIN_LIMIT_MIN}" if minutes > DOMAIN_LIMIT_MIN else "")
-    speed = model_speed(summary)
-    if speed:
-        total += f" (model {speed['prompt_tokens_per_s']:.0f}/{speed['completion_tokens_per_s']:.0f} tok/s)"
+    speeds = [f"{p['prompt_tokens_per_s']:.0f}/{p['completion_tokens_per_s']:.0f}" for p in probes or () if p]
+    if speeds:
+        total += f" (model {' -> '.join(speeds)} tok/s)"
     return [domain.name, domain.metric, *cells, per_arm("calls", "d"), per_arm("wall_s", ".0f"), total]

@@ -17,11 +17,12 @@ import quality
 import quality_repeat
 from quality_code import DOMAIN as CODE
 from quality_common import (
+    PROBE_TOKENS,
     Context,
     TgCore,
     compare,
     domain_minutes,
-    model_speed,
+    speed_probe,
     summarize_runs,
     table_row,
 )
@@ -168,16 +169,19 @@ def test_table_adds_every_arm_and_its_measurements_and_marks_a_domain_over_the_l
     assert table_row(TEXT, summarize_runs(TEXT, runs))[8] == "unknown (measurement not timed)"
 
 
-def test_the_table_says_how_fast_the_model_ran_over_every_arm_with_timings():
-    def timed(arm, seed, prompt_s, generate_s):
-        return {**run(arm, seed, 6, 1.0), "model_timings": {"prompt_n": 780, "prompt_ms": 1000 * prompt_s,
-                                                            "predicted_n": 350, "predicted_ms": 1000 * generate_s}}
-
-    runs = [run("start", 0, 5, 1.0, 0), timed("textgrad", 0, 10, 10), timed("tg-core", 0, 20, 40)]
-    assert model_speed(summarize_runs(TEXT, runs[:1])) is None  # a file written before timings were kept
-    speed = model_speed(summarize_runs(TEXT, runs))
-    assert speed == {"prompt_tokens_per_s": 1560 / 30, "completion_tokens_per_s": 700 / 50, "model_s": 80}
-    assert table_row(TEXT, summarize_runs(TEXT, runs))[8] == "0 (model 52/14 tok/s)"
+def test_the_speed_probe_reads_llama_cpp_timings_and_the_table_shows_them():
+    with ScriptedServer() as upstream:
+        assert speed_probe(upstream.base_url, MODEL) is None  # a server without timings
+        upstream.llama_timings = True
+        probe = speed_probe(upstream.base_url, MODEL)
+        body = upstream.requests[-1]
+    assert body["cache_prompt"] is False and body["ignore_eos"] is True and body["max_tokens"] == PROBE_TOKENS
+    assert probe["prompt_tokens_per_s"] == pytest.approx(100) and probe["completion_tokens_per_s"] == pytest.approx(40)
+    assert speed_probe("http://127.0.0.1:9/v1", MODEL) is None  # nothing listening: the run goes on without
+    runs = [run("start", 0, 5, 1.0, 0), run("tg-core", 0, 6, 1.0)]
+    slower = {**probe, "prompt_tokens_per_s": 52.4, "completion_tokens_per_s": 14.2}
+    assert table_row(TEXT, summarize_runs(TEXT, runs), [probe, slower])[8] == "0 (model 100/40 -> 52/14 tok/s)"
+    assert table_row(TEXT, summarize_runs(TEXT, runs), [None, None])[8] == "0"
 
 
 def test_summary_leaves_out_a_seed_with_a_failed_case_and_says_so():
@@ -278,9 +282,11 @@ def test_a_run_on_tg_serve_records_how_fast_the_model_ran(real_cache, tmp_path):
     measured = data["runs"][0]["cases"][0]["measurement_usage"]
     assert measured["calls"] >= 1 and measured["timings_predicted_n"] == measured["completion_tokens"] > 0
     assert data["runs"][0]["model_timings"]["prompt_ms"] > 0
-    speed = data["model_speed"]
-    assert speed["prompt_tokens_per_s"] > 0 and speed["completion_tokens_per_s"] > 0 and speed["model_s"] > 0
-    assert re.search(r"\(model \d+/\d+ tok/s\)", done.stdout), done.stdout
+    assert len(data["speed_probes"]) == 2  # as the run began and as it ended
+    for probe in data["speed_probes"]:
+        assert probe["predicted_n"] == PROBE_TOKENS and probe["prompt_n"] > 300
+        assert probe["prompt_tokens_per_s"] > 0 and probe["completion_tokens_per_s"] > 0
+    assert re.search(r"\(model \d+/\d+ -> \d+/\d+ tok/s\)", done.stdout), done.stdout
 
 
 def test_the_tg_core_under_test_must_exist(tmp_path):
