@@ -5,9 +5,9 @@ a real run, a scripted server in tests). Each arm gets its own address,
 ``http://127.0.0.1:PORT/ACCOUNT/v1``, so the calls and the prompt and
 completion tokens the server reports in its responses are counted per arm on
 the server side, whatever client the framework uses and whatever cache it
-would keep. llama.cpp also says how long it took (``timings``); those are
-summed too, so a result file says how fast the model ran during the run and a
-slow machine is not mistaken for a slow framework. The proxy also fixes the sampling seed (``tg serve`` has no seed
+would keep. llama.cpp also says how long each answer took (``timings``);
+those are summed too, so a result file says how much of an arm's time the
+model took. The proxy also fixes the sampling seed (``tg serve`` has no seed
 option, and llama.cpp picks a random one when a request gives none): every
 request's seed becomes ``its own seed (0 if none) + SEED_STRIDE * bench seed``.
 
