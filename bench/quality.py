@@ -194,17 +194,17 @@ def run(options: argparse.Namespace, domain: Domain) -> Path:
 def _measure(options: argparse.Namespace, domain: Domain, upstream: str, model_id: str, model: dict[str, Any],
              tg_core: TgCore, pythons: dict[str, Path], workdir: Path, began: float) -> Path:
     record = Record(result_path(options), header(domain, options, model, tg_core.describe(), versions()))
-    record.data["speed_probes"] = [speed_probe(upstream, model_id)]
     record.data["runs"].extend(options.kept_runs)
     record.data["summary"] = summarize_runs(domain, record.data["runs"])
-    record.save()
     with BenchServer(upstream) as server:
+        record.data["speed_probes"] = [speed_probe(server, model_id)]
+        record.save()
         Runner(domain, server, model_id, options, workdir, tg_core, record, pythons).run()
+        record.data["speed_probes"].append(speed_probe(server, model_id))
     record.data["summary"] = summarize_runs(domain, record.data["runs"])
     record.data["wall_s"] = time.perf_counter() - began
     # kept arms count too: this is what one command running every arm would take
     record.data["all_arms_minutes"] = domain_minutes(record.data["summary"])
-    record.data["speed_probes"].append(speed_probe(upstream, model_id))
     record.save()
     return record.path
 

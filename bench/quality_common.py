@@ -139,20 +139,19 @@ PROBE_TEXT = "Repeat these numbers: " + " ".join(str(n) for n in range(150))
 PROBE_TOKENS = 64
 
 
-def speed_probe(upstream: str, model_id: str) -> dict[str, Any] | None:
+def speed_probe(server: BenchServer, model_id: str) -> dict[str, Any] | None:
     """llama.cpp's timings of the probe request, with its tokens per second (``None`` from a server that
-    reports no timings). The arms' own timings cannot say this: calls in flight together each run slower."""
+    reports no timings, or fails: the runs matter more than the probe). Sent past the proxy's counting, as
+    no arm's call. The arms' own timings cannot say this: calls in flight together each run slower."""
     body = {"model": model_id, "messages": [{"role": "user", "content": PROBE_TEXT}], "max_tokens": PROBE_TOKENS,
             "temperature": 0, "seed": 0, "cache_prompt": False, "ignore_eos": True}
-    request = urllib.request.Request(f"{upstream}/chat/completions", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+    status, payload = server.forward("POST", "/chat/completions", body)
     try:
-        with urllib.request.urlopen(request, timeout=SIDE_CALL_TIMEOUT_S) as response:
-            timings = model_timings(json.loads(response.read()))
-    except (OSError, ValueError) as exc:  # the runs matter more than the probe: record none and go on
-        log.warning("speed probe of %s failed: %s", upstream, exc)
-        return None
+        timings = model_timings(json.loads(payload)) if status == 200 else {}
+    except ValueError:
+        timings = {}
     if not timings or not timings["prompt_ms"] or not timings["predicted_ms"]:
+        log.warning("speed probe of %s: no timings (status %d)", server.upstream, status)
         return None
     return {**timings, "prompt_tokens_per_s": 1000 * timings["prompt_n"] / timings["prompt_ms"],
             "completion_tokens_per_s": 1000 * timings["predicted_n"] / timings["predicted_ms"],

@@ -107,7 +107,8 @@ class BenchServer:
         """The request with the bench seed folded into its own."""
         return {**body, "seed": int(body.get("seed") or 0) + SEED_STRIDE * self.seed}
 
-    def _forward(self, method: str, path: str, body: dict[str, Any] | None) -> tuple[int, bytes]:
+    def forward(self, method: str, path: str, body: dict[str, Any] | None) -> tuple[int, bytes]:
+        """The upstream server's status and body for one request, uncounted and unseeded (a failure is a 502)."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.upstream + path, data=data, method=method,
                                          headers={"Content-Type": "application/json"})
@@ -148,7 +149,7 @@ class BenchServer:
                 if len(parts) == 2 and parts[0] == "usage":
                     return self._send(200, json.dumps(server.usage(parts[1])).encode())
                 if len(parts) == 3 and parts[1] == "v1":
-                    status, payload = server._forward("GET", "/" + parts[2], None)
+                    status, payload = server.forward("GET", "/" + parts[2], None)
                     return self._send(status, payload)
                 return self._error(404, f"bench proxy: no route {self.path}")
 
@@ -167,7 +168,7 @@ class BenchServer:
             def _chat(self, account: str, body: dict[str, Any]) -> None:
                 if body.get("stream"):
                     return self._error(400, "bench proxy: streaming is not supported (usage is read per response)")
-                status, payload = server._forward("POST", "/chat/completions", server.seeded(body))
+                status, payload = server.forward("POST", "/chat/completions", server.seeded(body))
                 try:
                     reply = json.loads(payload) if status == 200 else None
                 except json.JSONDecodeError:

@@ -61,7 +61,7 @@ def test_proxy_counts_calls_and_tokens_per_account_and_folds_in_the_seed():
 
 
 def test_proxy_counts_the_prompt_tokens_the_server_served_from_its_cache():
-    with ScriptedServer() as upstream, BenchServer(upstream.base_url) as proxy:
+    with ScriptedServer() as upstream, BenchServer(upstream.base_url, seed=2) as proxy:
         client = openai.OpenAI(base_url=proxy.base_url("a"), api_key="x", max_retries=0)
         ask = {"model": MODEL, "messages": [{"role": "user", "content": "a long shared prefix " * 20}]}
         client.chat.completions.create(**ask)
@@ -81,7 +81,7 @@ def test_cached_tokens_are_read_from_llama_cpp_timings_before_openai_details():
 
 def test_proxy_sums_the_timings_llama_cpp_reports_and_nothing_from_other_servers():
     ask = {"model": MODEL, "messages": [{"role": "user", "content": "count the crates " * 10}]}
-    with ScriptedServer() as upstream, BenchServer(upstream.base_url) as proxy:
+    with ScriptedServer() as upstream, BenchServer(upstream.base_url, seed=2) as proxy:
         openai.OpenAI(base_url=proxy.base_url("plain"), api_key="x", max_retries=0).chat.completions.create(**ask)
         upstream.llama_timings = True
         client = openai.OpenAI(base_url=proxy.base_url("llama"), api_key="x", max_retries=0)
@@ -103,7 +103,7 @@ def test_timings_with_a_field_missing_or_not_a_number_are_left_out():
 
 
 def test_proxy_counts_a_failed_call_apart_and_refuses_streaming():
-    with ScriptedServer() as upstream, BenchServer(upstream.base_url) as proxy:
+    with ScriptedServer() as upstream, BenchServer(upstream.base_url, seed=2) as proxy:
         upstream.behaviours.append("500")
         status, _ = post(proxy.base_url("a") + "/chat/completions", {"model": MODEL, "messages": []})
         assert status == 500
@@ -170,14 +170,16 @@ def test_table_adds_every_arm_and_its_measurements_and_marks_a_domain_over_the_l
 
 
 def test_the_speed_probe_reads_llama_cpp_timings_and_the_table_shows_them():
-    with ScriptedServer() as upstream:
-        assert speed_probe(upstream.base_url, MODEL) is None  # a server without timings
+    with ScriptedServer() as upstream, BenchServer(upstream.base_url, seed=2) as proxy:
+        assert speed_probe(proxy, MODEL) is None  # a server without timings
         upstream.llama_timings = True
-        probe = speed_probe(upstream.base_url, MODEL)
+        probe = speed_probe(proxy, MODEL)
         body = upstream.requests[-1]
+        assert body["seed"] == 0  # not folded with the bench seed as the arms' calls are: the same request every run
     assert body["cache_prompt"] is False and body["ignore_eos"] is True and body["max_tokens"] == PROBE_TOKENS
     assert probe["prompt_tokens_per_s"] == pytest.approx(100) and probe["completion_tokens_per_s"] == pytest.approx(40)
-    assert speed_probe("http://127.0.0.1:9/v1", MODEL) is None  # nothing listening: the run goes on without
+    with BenchServer("http://127.0.0.1:9/v1") as nowhere:
+        assert speed_probe(nowhere, MODEL) is None  # nothing listening: the run goes on without
     runs = [run("start", 0, 5, 1.0, 0), run("tg-core", 0, 6, 1.0)]
     slower = {**probe, "prompt_tokens_per_s": 52.4, "completion_tokens_per_s": 14.2}
     assert table_row(TEXT, summarize_runs(TEXT, runs), [probe, slower])[8] == "0 (model 100/40 -> 52/14 tok/s)"
