@@ -18,7 +18,7 @@ import re
 import pytest
 
 from tg_core import prompts
-from tg_core.engines import defaults, llama, model_files
+from tg_core.engines import defaults, llama, model_files, native_llama
 from tg_core.engines.defaults import TAGGED_MIN_MAX_TOKENS
 from tg_core.engines.grammar import tags_grammar
 from tg_core.engines.local import LocalEngine
@@ -534,3 +534,7 @@ def test_concurrent_calls_that_outgrow_the_shared_context_take_turns_and_the_run
     assert loaded["slots"] == 2 and loaded["n_ctx"] == 2048
     assert loaded["threads"] == 1 and loaded["threads_source"] == "n_threads"
     assert loaded["digest"] == LIGHT.sha256 and loaded["model"] == LIGHT.label
+    import xllamacpp  # the event names the instruction sets this llama.cpp was built with
+
+    assert loaded["instructions"] == (sorted(native_llama.built_instructions(xllamacpp.get_system_info()))
+                                      or ["AVX2 (the PyPI wheel)"])
