@@ -201,7 +201,7 @@ def cmd_build_llama(args: argparse.Namespace) -> int:
     folder = native_llama.builds_folder() / build.tag
     wheel = None if args.rebuild else native_llama.cached_wheel(folder)
     if wheel is None:
-        _err(f"compiling {native_llama.PACKAGE} {build.version} for this CPU (about 20 minutes on two cores; "
+        _err(f"compiling {native_llama.PACKAGE} {build.version} for this CPU (8-14 minutes on two cores; "
              f"log: {folder / 'build.log'})")
         wheel = native_llama.build_wheel(build, folder)
     else:

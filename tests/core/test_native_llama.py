@@ -1,6 +1,6 @@
 """tg build-llama: which instruction sets a build for this CPU adds, and how its wheel is kept and installed.
 
-The compile itself takes about 20 minutes on two cores; bench/llama_build.py
+The compile itself took 8-14 minutes on two cores here; bench/llama_build.py
 runs the built wheel against the PyPI one. Here pip, venvs and the cache are
 real; the package they install is a small stand-in named xllamacpp, so that
 no test replaces the 100 MB llama.cpp the other tests load.
