@@ -24,8 +24,10 @@ def machine() -> dict[str, Any]:
     }
 
 
-def save(name: str, results: dict[str, Any]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def save(name: str, results: dict[str, Any], path: Path | None = None) -> Path:
+    """Write ``results`` with the date, command and machine to ``path`` (default ``bench/results/NAME.json``)."""
+    path = path or RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "benchmark": name,
         "date": dt.datetime.now().isoformat(timespec="seconds"),
@@ -33,7 +35,6 @@ def save(name: str, results: dict[str, Any]) -> Path:
         "machine": machine(),
         **results,
     }
-    path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
 
