@@ -75,10 +75,12 @@ def served_models(base_url: str, timeout_s: float = 5.0) -> list[str]:
 
 
 @contextlib.contextmanager
-def tg_serve(model: str, threads: int, ctx: int, log_path: Path, slots: int | None = None) -> Iterator[str]:
-    """Start ``tg serve`` (this venv's tg-core) on a free port; yield its base URL; stop it."""
+def tg_serve(model: str, threads: int, ctx: int, log_path: Path, slots: int | None = None,
+             python: str = sys.executable) -> Iterator[str]:
+    """Start ``tg serve`` (the tg-core of ``python``'s environment, this one's by default) on a free port;
+    yield its base URL; stop it."""
     port = free_port()
-    command = [sys.executable, "-m", "tg_core.cli", "serve", "--model", model, "--port", str(port),
+    command = [python, "-m", "tg_core.cli", "serve", "--model", model, "--port", str(port),
                "--threads", str(threads), "--ctx", str(ctx), *(["--slots", str(slots)] if slots else [])]
     base_url = f"http://127.0.0.1:{port}/v1"
     with open(log_path, "w") as log_file:
@@ -159,15 +161,17 @@ def speed_probe(server: BenchServer, model_id: str) -> dict[str, Any] | None:
 
 
 def model_record(model: str) -> dict[str, Any]:
-    """The GGUF file ``tg serve --model MODEL`` loads, and its sha256 (pinned ones are verified on load)."""
-    from tg_core.engines import model_files
+    """The GGUF file ``tg serve --model MODEL`` loads, and its sha256 (pinned ones are verified on load), and
+    the instruction sets of the llama.cpp that runs it (``tg build-llama``'s or the portable wheel's)."""
+    from tg_core.engines import model_files, native_llama
 
     spec = model_files.model_spec(model)
     path = model_files.locate(spec)
     known = spec.known
     return {"spec": model, "label": spec.label, "file": str(path), "size": path.stat().st_size,
             "sha256": known.sha256 if known is not None else sha256_of(path),
-            "sha256_source": "pinned and verified by tg-core" if known is not None else "computed by the bench"}
+            "sha256_source": "pinned and verified by tg-core" if known is not None else "computed by the bench",
+            "llama_cpp_instructions": sorted(native_llama.built_instructions()) or ["AVX2 (the PyPI wheel)"]}
 
 
 # ---------------------------------------------------------------- the tg-core under test

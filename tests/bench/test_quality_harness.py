@@ -289,6 +289,7 @@ def test_a_run_on_tg_serve_records_how_fast_the_model_ran(real_cache, tmp_path):
         assert probe["predicted_n"] == PROBE_TOKENS and probe["prompt_n"] > 300
         assert probe["prompt_tokens_per_s"] > 0 and probe["completion_tokens_per_s"] > 0
     assert re.search(r"\(model \d+/\d+ -> \d+/\d+ tok/s\)", done.stdout), done.stdout
+    assert data["model"]["llama_cpp_instructions"]  # which build ran: tg build-llama's or the portable wheel's
 
 
 def test_the_tg_core_under_test_must_exist(tmp_path):
