@@ -164,6 +164,7 @@ def model_record(model: str) -> dict[str, Any]:
     """The GGUF file ``tg serve --model MODEL`` loads, and its sha256 (pinned ones are verified on load), and
     the instruction sets of the llama.cpp that runs it (``tg build-llama``'s or the portable wheel's)."""
     from tg_core.engines import model_files, native_llama
+    from tg_core.engines.llama import import_xllamacpp
 
     spec = model_files.model_spec(model)
     path = model_files.locate(spec)
@@ -171,7 +172,7 @@ def model_record(model: str) -> dict[str, Any]:
     return {"spec": model, "label": spec.label, "file": str(path), "size": path.stat().st_size,
             "sha256": known.sha256 if known is not None else sha256_of(path),
             "sha256_source": "pinned and verified by tg-core" if known is not None else "computed by the bench",
-            "llama_cpp_instructions": sorted(native_llama.built_instructions()) or ["AVX2 (the PyPI wheel)"]}
+            "llama_cpp_instructions": sorted(native_llama.built_instructions(import_xllamacpp().get_system_info())) or ["AVX2 (the PyPI wheel)"]}
 
 
 # ---------------------------------------------------------------- the tg-core under test

@@ -183,9 +183,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_build_llama(args: argparse.Namespace) -> int:
     from .engines import native_llama
+    from .engines.llama import import_xllamacpp
 
     build = native_llama.plan_for_this_cpu()
-    built = native_llama.built_instructions()
+    built = native_llama.built_instructions(import_xllamacpp().get_system_info())
     wanted = {name.removeprefix("GGML_") for name in build.extra}
     _out(f"{native_llama.PACKAGE} {build.version} installed with: {', '.join(sorted(built)) or 'AVX2 (the PyPI wheel)'}")
     _out(f"this CPU can add: {', '.join(sorted(wanted)) or 'nothing beyond the wheel'}")

@@ -127,12 +127,8 @@ def installed_version() -> str:
         ) from None
 
 
-def built_instructions(system_info: str | None = None) -> frozenset[str]:
-    """The AVX-512 family sets the installed llama.cpp was compiled with (from its system info)."""
-    if system_info is None:
-        from .llama import import_xllamacpp
-
-        system_info = import_xllamacpp().get_system_info()
+def built_instructions(system_info: str) -> frozenset[str]:
+    """The AVX-512 family sets a llama.cpp was compiled with, from its ``get_system_info()``."""
     return frozenset(_BUILT_RE.findall(system_info))
 
 
