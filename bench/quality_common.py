@@ -172,7 +172,7 @@ def model_record(model: str) -> dict[str, Any]:
     return {"spec": model, "label": spec.label, "file": str(path), "size": path.stat().st_size,
             "sha256": known.sha256 if known is not None else sha256_of(path),
             "sha256_source": "pinned and verified by tg-core" if known is not None else "computed by the bench",
-            "llama_cpp_instructions": sorted(native_llama.built_instructions(import_xllamacpp().get_system_info())) or ["AVX2 (the PyPI wheel)"]}
+            "llama_cpp_instructions": native_llama.build_names(import_xllamacpp().get_system_info())}
 
 
 # ---------------------------------------------------------------- the tg-core under test

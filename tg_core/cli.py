@@ -186,9 +186,10 @@ def cmd_build_llama(args: argparse.Namespace) -> int:
     from .engines.llama import import_xllamacpp
 
     build = native_llama.plan_for_this_cpu()
-    built = native_llama.built_instructions(import_xllamacpp().get_system_info())
+    system_info = import_xllamacpp().get_system_info()
+    built = native_llama.built_instructions(system_info)
     wanted = {name.removeprefix("GGML_") for name in build.extra}
-    _out(f"{native_llama.PACKAGE} {build.version} installed with: {', '.join(sorted(built)) or 'AVX2 (the PyPI wheel)'}")
+    _out(f"{native_llama.PACKAGE} {build.version} installed with: {', '.join(native_llama.build_names(system_info))}")
     _out(f"this CPU can add: {', '.join(sorted(wanted)) or 'nothing beyond the wheel'}")
     if not build.worth_building:
         _out("nothing to build: the installed llama.cpp already uses what this CPU has")

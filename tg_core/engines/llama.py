@@ -153,7 +153,7 @@ class Loaded:
     n_ctx: int
     load_s: float
     folder: str | None = None
-    instructions: tuple[str, ...] = ()
+    instructions: tuple[str, ...] = (native_llama.PORTABLE,)
     _cleanup: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -171,7 +171,7 @@ class Loaded:
             "slots": self.slots,
             "n_ctx": self.n_ctx,
             "load_s": round(self.load_s, 2),
-            "instructions": list(self.instructions) or ["AVX2 (the PyPI wheel)"],
+            "instructions": list(self.instructions),
         }
 
     def close(self) -> None:
@@ -228,12 +228,12 @@ def start(
             f"llama.cpp could not start with {path}{where}: {exc} "
             f"(n_ctx={n_ctx}, n_threads={threads}, slots={slots}; see llama.cpp's messages above)"
         ) from exc
-    built = native_llama.built_instructions(xllamacpp.get_system_info())
+    system_info = xllamacpp.get_system_info()
     loaded = Loaded(server, spec.label, path, digest, threads, threads_source, slots, n_ctx,
-                    time.perf_counter() - began, folder, tuple(sorted(built)))
+                    time.perf_counter() - began, folder, tuple(native_llama.build_names(system_info)))
     log.info("local model %s loaded in %.1fs (%d threads [%s], %d slots, n_ctx=%d)",
              spec.label, loaded.load_s, threads, threads_source, slots, n_ctx)
-    if not built and native_llama.extra_options(native_llama.cpu_flags()):
+    if not native_llama.built_instructions(system_info) and native_llama.extra_options(native_llama.cpu_flags()):
         log.info("llama.cpp here is the portable AVX2 build; this CPU has AVX-512: "
                  "`tg build-llama` compiles one that evaluates prompts faster")
     emit("local_engine_loaded", **loaded.describe())

@@ -36,6 +36,7 @@ from ..paths import cache_dir
 log = logging.getLogger(__name__)
 
 PACKAGE = "xllamacpp"
+PORTABLE = "none beyond the portable wheel (AVX2 on x86)"
 # ggml's CMake options the PyPI wheel is built with, and the CPU flags each needs.
 WHEEL_OPTIONS = {"GGML_AVX": ("avx",), "GGML_AVX2": ("avx2",), "GGML_FMA": ("fma",),
                  "GGML_F16C": ("f16c",), "GGML_BMI2": ("bmi2",)}
@@ -130,6 +131,11 @@ def installed_version() -> str:
 def built_instructions(system_info: str) -> frozenset[str]:
     """The AVX-512 family sets a llama.cpp was compiled with, from its ``get_system_info()``."""
     return frozenset(_BUILT_RE.findall(system_info))
+
+
+def build_names(system_info: str) -> list[str]:
+    """What a record says of the build: its AVX-512 family sets, or that it is the portable wheel."""
+    return sorted(built_instructions(system_info)) or [PORTABLE]
 
 
 def builds_folder() -> Path:
