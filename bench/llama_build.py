@@ -28,6 +28,7 @@ from _common import save, table  # noqa: E402
 from quality_common import model_record, served_models, speed_probe, tg_serve  # noqa: E402
 from quality_server import BenchServer  # noqa: E402
 
+from tg_core.engines import native_llama  # noqa: E402
 from tg_core.engines.defaults import LOCAL_N_CTX  # noqa: E402
 
 SPEEDS = ("prompt_tokens_per_s", "completion_tokens_per_s")
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     medians = {name: {s: statistics.median(p[s] for p in runs) for s in SPEEDS} for name, runs in probes.items()}
     ratios = {s: statistics.median(c[s] / b[s] for b, c in zip(probes["baseline"], probes["candidate"], strict=True))
               for s in SPEEDS}
-    rows = [[name, _sets(builds[name]["system_info"]),
+    rows = [[name, ", ".join(native_llama.build_names(builds[name]["system_info"])),
              medians[name]["prompt_tokens_per_s"], medians[name]["completion_tokens_per_s"]] for name in builds]
     rows.append(["candidate / baseline", "median of adjacent pairs", ratios["prompt_tokens_per_s"],
                  ratios["completion_tokens_per_s"]])
@@ -85,12 +86,6 @@ def main(argv: list[str] | None = None) -> int:
                 args.output)
     print(f"written {path}")
     return 0
-
-
-def _sets(system_info: str) -> str:
-    """The instruction sets llama.cpp reports as used (``NAME = 1``), without the generic ones."""
-    used = [part.split("=")[0].split(":")[-1].strip() for part in system_info.split("|") if part.strip().endswith("= 1")]
-    return " ".join(name for name in used if name.startswith(("AVX", "AMX")))
 
 
 if __name__ == "__main__":

@@ -121,7 +121,11 @@ def model_server(
 ) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """The server every framework talks to: ``server`` (a running one's URL) or a ``tg serve`` of
     ``model`` started here. Yields its base URL, the model id it serves, and what a result records of it
-    (the model file and digest only when the bench started the server: an external one loads its own)."""
+    (the model file and digest only when the bench started the server: an external one loads its own), with
+    the instruction sets of the llama.cpp that runs it: this environment's (``tg build-llama``'s or the wheel's)."""
+    from tg_core.engines import native_llama
+    from tg_core.engines.llama import import_xllamacpp
+
     if server:
         upstream = server.rstrip("/")
         model_id = served_models(upstream)[0]
@@ -131,7 +135,8 @@ def model_server(
     record = model_record(model)
     with tg_serve(model, threads, ctx, log_path) as upstream:
         model_id = served_models(upstream)[0]
-        record.update(server="tg serve (started by the bench)", served_as=model_id, threads=threads, ctx=ctx)
+        record.update(server="tg serve (started by the bench)", served_as=model_id, threads=threads, ctx=ctx,
+                      llama_cpp_instructions=native_llama.build_names(import_xllamacpp().get_system_info()))
         yield upstream, model_id, record
 
 
@@ -161,18 +166,15 @@ def speed_probe(server: BenchServer, model_id: str) -> dict[str, Any] | None:
 
 
 def model_record(model: str) -> dict[str, Any]:
-    """The GGUF file ``tg serve --model MODEL`` loads, and its sha256 (pinned ones are verified on load), and
-    the instruction sets of the llama.cpp that runs it (``tg build-llama``'s or the portable wheel's)."""
-    from tg_core.engines import model_files, native_llama
-    from tg_core.engines.llama import import_xllamacpp
+    """The GGUF file ``tg serve --model MODEL`` loads, and its sha256 (pinned ones are verified on load)."""
+    from tg_core.engines import model_files
 
     spec = model_files.model_spec(model)
     path = model_files.locate(spec)
     known = spec.known
     return {"spec": model, "label": spec.label, "file": str(path), "size": path.stat().st_size,
             "sha256": known.sha256 if known is not None else sha256_of(path),
-            "sha256_source": "pinned and verified by tg-core" if known is not None else "computed by the bench",
-            "llama_cpp_instructions": native_llama.build_names(import_xllamacpp().get_system_info())}
+            "sha256_source": "pinned and verified by tg-core" if known is not None else "computed by the bench"}
 
 
 # ---------------------------------------------------------------- the tg-core under test
