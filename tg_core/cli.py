@@ -170,6 +170,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         n_ctx=args.ctx,
         n_slots=args.slots,
         max_tokens=args.max_tokens,
+        speculative=args.speculative,
         api_key=os.environ.get("TG_SERVE_API_KEY"),
         on_ready=lambda server: _err(
             f"serving {server.model} at {server.base_url} (OpenAI-compatible; Ctrl-C stops)"
@@ -217,7 +218,12 @@ def cmd_build_llama(args: argparse.Namespace) -> int:
 
 
 def build_parser(tasks: dict[str, Any]) -> argparse.ArgumentParser:
-    from .engines.defaults import LOCAL_MAX_TOKENS
+    from .engines.defaults import (
+        LOCAL_MAX_TOKENS,
+        LOCAL_SPECULATIVE,
+        SPECULATIVE_ENV,
+        SPECULATIVE_TYPES,
+    )
     from .engines.defaults import LOCAL_N_CTX as DEFAULT_N_CTX
 
     parser = argparse.ArgumentParser(prog="tg", description="tg-core: optimize text with textual gradients")
@@ -251,6 +257,9 @@ def build_parser(tasks: dict[str, Any]) -> argparse.ArgumentParser:
     serve.add_argument("--ctx", type=int, default=DEFAULT_N_CTX, help=f"context length in tokens (default {DEFAULT_N_CTX})")
     serve.add_argument("--max-tokens", type=int, default=LOCAL_MAX_TOKENS,
                        help=f"answer length for requests that set no max_tokens (default {LOCAL_MAX_TOKENS})")
+    serve.add_argument("--speculative", choices=SPECULATIVE_TYPES, default=None,
+                       help="llama.cpp's draftless speculative decoding, drafting from text already seen "
+                            f"(default: ${SPECULATIVE_ENV}, else {LOCAL_SPECULATIVE})")
     build = sub.add_parser(
         "build-llama",
         help="compile llama.cpp for this CPU's instruction sets (AVX-512), in place of the portable wheel",

@@ -139,6 +139,16 @@ def test_tg_serve_refuses_a_bad_max_tokens_before_loading_the_model(value, capsy
     assert "max_tokens must be an integer from 1 to n_ctx" in capsys.readouterr().err
 
 
+def test_tg_serve_refuses_an_unknown_speculative_decoding_before_loading_the_model(capsys, monkeypatch):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--model", "light", "--port", "0", "--speculative", "fast"])
+    assert exit_info.value.code == 2
+    assert "argument --speculative: invalid choice: 'fast'" in capsys.readouterr().err
+    monkeypatch.setenv("TG_LOCAL_SPECULATIVE", "draft-simple")
+    assert main(["serve", "--model", "light", "--port", "0"]) != 0
+    assert "TG_LOCAL_SPECULATIVE must be one of off, ngram-mod" in capsys.readouterr().err
+
+
 def judge(messages, **params):
     """python:test_cli:judge, a model that would let a run go on."""
     return "Fine.\nSCORE: 5"

@@ -151,7 +151,7 @@ def test_bad_thread_count_from_environment_is_named(monkeypatch, tmp_path):
 
 @pytest.fixture
 def no_local_env(monkeypatch):
-    for name in ("TG_LOCAL_THREADS", "TG_LOCAL_SLOTS", "TG_LOCAL_PROMPT_CACHE"):
+    for name in ("TG_LOCAL_THREADS", "TG_LOCAL_SLOTS", "TG_LOCAL_PROMPT_CACHE", "TG_LOCAL_SPECULATIVE"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -206,10 +206,35 @@ def test_prefix_reuse_from_argument_environment_or_default(monkeypatch, no_local
         LocalEngine("light")
 
 
-def test_kv_need_bounds_the_prompt_by_its_bytes_and_counts_the_answer():
-    engine = LocalEngine("light", max_tokens=100)
-    body = engine.request([{"role": "system", "content": "ab"}, {"role": "user", "content": "é€"}], {})
-    assert engine.kv_need(body) == (2 + 5) + 2 * defaults.MESSAGE_TOKENS + defaults.TEMPLATE_TOKENS + 100
+def test_speculative_decoding_from_argument_environment_or_default(monkeypatch, no_local_env):
+    assert llama.choose_speculative() == defaults.LOCAL_SPECULATIVE == "ngram-mod"
+    assert LocalEngine("light").speculative == "ngram-mod"
+    monkeypatch.setenv("TG_LOCAL_SPECULATIVE", " Off ")
+    assert llama.choose_speculative() == "off" and llama.choose_speculative("ngram-simple") == "ngram-simple"
+    assert LocalEngine("light").speculative == "off"
+    monkeypatch.setenv("TG_LOCAL_SPECULATIVE", "draft-eagle3")  # needs a draft model: not offered
+    with pytest.raises(EngineConfigError, match="TG_LOCAL_SPECULATIVE must be one of off, ngram-mod, .*got 'draft-eagle3'"):
+        LocalEngine("light")
+    with pytest.raises(EngineConfigError, match="speculative must be one of .*got 'fast'"):
+        LocalEngine("light", speculative="fast")
+
+
+def test_every_offered_speculative_type_is_one_llama_cpp_knows():
+    xllamacpp = pytest.importorskip("xllamacpp")
+    for name in defaults.SPECULATIVE_TYPES:
+        params = llama.server_params(xllamacpp, "m.gguf", "m", 1, 1, 1024, "127.0.0.1", 0, 16, name)
+        assert [t.name for t in params.speculative.types] == (
+            ["COMMON_SPECULATIVE_TYPE_NONE"] if name == "off"
+            else ["COMMON_SPECULATIVE_TYPE_" + name.upper().replace("-", "_")])
+
+
+def test_kv_need_bounds_the_prompt_by_its_bytes_and_counts_the_answer_and_a_draft():
+    messages = [{"role": "system", "content": "ab"}, {"role": "user", "content": "é€"}]
+    plain = (2 + 5) + 2 * defaults.MESSAGE_TOKENS + defaults.TEMPLATE_TOKENS + 100
+    engine = LocalEngine("light", max_tokens=100, speculative="off")
+    assert engine.kv_need(engine.request(messages, {})) == plain
+    engine = LocalEngine("light", max_tokens=100, speculative="ngram-mod")
+    assert engine.kv_need(engine.request(messages, {})) == plain + defaults.SPECULATIVE_DRAFT_CELLS
 
 
 def test_endpoint_of_a_bundled_model_is_its_pinned_digest_without_reading_files():
@@ -537,3 +562,45 @@ def test_concurrent_calls_that_outgrow_the_shared_context_take_turns_and_the_run
     import xllamacpp  # the event names the instruction sets this llama.cpp was built with
 
     assert loaded["instructions"] == native_llama.build_names(xllamacpp.get_system_info())
+    assert loaded["speculative"] == defaults.LOCAL_SPECULATIVE
+
+
+def _copy_request(server, text):
+    """A raw chat request to ``server`` asking for ``text`` back, with llama.cpp's timings (drafts included)."""
+    import urllib.request
+
+    body = {"model": server.model, "temperature": 0, "max_tokens": 400,
+            "messages": [{"role": "user", "content": "Repeat this text exactly, nothing else:\n\n" + text}]}
+    request = urllib.request.Request(server.base_url + "/chat/completions", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=300) as response:
+        return json.load(response)
+
+
+COPIED = """def schedule(jobs: list[tuple[str, int, int]], workers: int) -> dict[str, list[str]]:
+    \"\"\"Assign each job (name, duration, priority) to the worker that frees up first.\"\"\"
+    if workers < 1:
+        raise ValueError(f"need at least one worker, got {workers}")
+    ordered = sorted(jobs, key=lambda job: (-job[2], job[1], job[0]))
+    finish = {f"worker-{index}": 0 for index in range(workers)}
+    plan: dict[str, list[str]] = {name: [] for name in finish}
+    for name, duration, _priority in ordered:
+        chosen = min(finish, key=lambda worker: (finish[worker], worker))
+        plan[chosen].append(name)
+        finish[chosen] += duration
+    return plan
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("speculative", ["ngram-mod", "off"])
+def test_ngram_speculation_drafts_text_the_prompt_holds_and_off_drafts_none(light_path, speculative):
+    with start_server(light_path, host="127.0.0.1", port=0, n_threads=1, n_ctx=2048,
+                      speculative=speculative) as server:
+        reply = _copy_request(server, COPIED)
+    answer, timings = reply["choices"][0]["message"]["content"], reply["timings"]
+    assert "chosen = min(finish, key=lambda worker: (finish[worker], worker))" in answer
+    if speculative == "off":
+        assert not timings.get("draft_n")
+    else:  # the copy continues n-grams of the prompt, so llama.cpp drafts them and the model accepts most
+        assert timings["draft_n"] >= 48 and timings["draft_n_accepted"] > timings["draft_n"] / 2

@@ -96,6 +96,19 @@ def choose_prompt_cache(prompt_cache: bool | None = None) -> bool:
     raise EngineConfigError(f"{defaults.PROMPT_CACHE_ENV} must be 1/on/true or 0/off/false, got {raw!r}")
 
 
+def choose_speculative(speculative: str | None = None) -> str:
+    """``speculative``, else ``$TG_LOCAL_SPECULATIVE``, else ``LOCAL_SPECULATIVE``: one of ``SPECULATIVE_TYPES``."""
+    what, raw = "speculative", speculative
+    if raw is None:
+        what, raw = defaults.SPECULATIVE_ENV, os.environ.get(defaults.SPECULATIVE_ENV, "").strip()
+        if not raw:
+            return defaults.LOCAL_SPECULATIVE
+    value = raw.strip().lower() if isinstance(raw, str) else raw
+    if value not in defaults.SPECULATIVE_TYPES:
+        raise EngineConfigError(f"{what} must be one of {', '.join(defaults.SPECULATIVE_TYPES)}, got {raw!r}")
+    return value
+
+
 def import_xllamacpp() -> Any:
     try:
         import xllamacpp
@@ -109,7 +122,7 @@ def import_xllamacpp() -> Any:
 
 def server_params(
     xllamacpp: Any, path: Path, alias: str, threads: int, slots: int, n_ctx: int, hostname: str, port: int,
-    max_tokens: int = defaults.LOCAL_MAX_TOKENS,
+    max_tokens: int = defaults.LOCAL_MAX_TOKENS, speculative: str = defaults.LOCAL_SPECULATIVE,
 ) -> Any:
     """llama.cpp's settings; the benchmark builds its direct side from the same function."""
     params = xllamacpp.CommonParams()
@@ -128,6 +141,9 @@ def server_params(
     # A request that does not say max_tokens (most OpenAI clients, textgrad, gepa) would
     # otherwise generate until the context is full: minutes of looping text on a CPU.
     params.n_predict = max_tokens
+    if speculative != "off":
+        name = "COMMON_SPECULATIVE_TYPE_" + speculative.upper().replace("-", "_")
+        params.speculative.types = [getattr(xllamacpp.common_speculative_type, name)]
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
     params.verbosity = 0  # llama.cpp writes to stderr itself; keep it to errors
@@ -154,6 +170,7 @@ class Loaded:
     load_s: float
     folder: str | None = None
     instructions: tuple[str, ...] = (native_llama.PORTABLE,)
+    speculative: str = defaults.LOCAL_SPECULATIVE
     _cleanup: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -172,6 +189,7 @@ class Loaded:
             "n_ctx": self.n_ctx,
             "load_s": round(self.load_s, 2),
             "instructions": list(self.instructions),
+            "speculative": self.speculative,
         }
 
     def close(self) -> None:
@@ -191,14 +209,16 @@ def start(
     api_key: str | None = None,
     ui: bool = False,
     max_tokens: int = defaults.LOCAL_MAX_TOKENS,
+    speculative: str | None = None,
 ) -> Loaded:
     """Load the model; listen on ``host:port``, or on a private Unix socket when ``host`` is None.
 
-    Emits ``local_engine_loaded`` (threads, slots, context, model digest), so
-    a run's events.jsonl says what the model ran with.
+    Emits ``local_engine_loaded`` (threads, slots, context, model digest,
+    speculative decoding), so a run's events.jsonl says what the model ran with.
     """
     threads, threads_source = choose_threads(n_threads)
     slots = choose_slots(n_slots)
+    speculative = choose_speculative(speculative)
     if isinstance(n_ctx, bool) or not isinstance(n_ctx, int) or n_ctx < defaults.LOCAL_MIN_N_CTX:
         raise EngineConfigError(f"n_ctx must be an integer >= {defaults.LOCAL_MIN_N_CTX}, got {n_ctx!r}")
     path = model_files.locate(spec)
@@ -213,7 +233,8 @@ def start(
         else:  # no usable Unix socket: an ephemeral loopback port is the next best
             shutil.rmtree(folder, ignore_errors=True)
             folder, host = None, "127.0.0.1"
-    params = server_params(xllamacpp, path, spec.label, threads, slots, n_ctx, host, port, min(max_tokens, n_ctx))
+    params = server_params(xllamacpp, path, spec.label, threads, slots, n_ctx, host, port, min(max_tokens, n_ctx),
+                           speculative)
     params.ui = ui
     if api_key:
         params.api_keys = [api_key]
@@ -230,9 +251,9 @@ def start(
         ) from exc
     system_info = xllamacpp.get_system_info()
     loaded = Loaded(server, spec.label, path, digest, threads, threads_source, slots, n_ctx,
-                    time.perf_counter() - began, folder, tuple(native_llama.build_names(system_info)))
-    log.info("local model %s loaded in %.1fs (%d threads [%s], %d slots, n_ctx=%d)",
-             spec.label, loaded.load_s, threads, threads_source, slots, n_ctx)
+                    time.perf_counter() - began, folder, tuple(native_llama.build_names(system_info)), speculative)
+    log.info("local model %s loaded in %.1fs (%d threads [%s], %d slots, n_ctx=%d, speculative %s)",
+             spec.label, loaded.load_s, threads, threads_source, slots, n_ctx, speculative)
     if not native_llama.built_instructions(system_info) and native_llama.extra_options(native_llama.cpu_flags()):
         log.info("llama.cpp here is the portable AVX2 build; this CPU has AVX-512: "
                  "`tg build-llama` compiles one that evaluates prompts faster")

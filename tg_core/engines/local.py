@@ -82,6 +82,9 @@ class LocalEngine(ModelEngine):
     fit together take turns. ``prompt_cache=False`` (or
     ``$TG_LOCAL_PROMPT_CACHE=0``) evaluates every prompt whole, with no
     prefix turns: the baseline that prefix reuse is measured against.
+    ``speculative`` (else ``$TG_LOCAL_SPECULATIVE``, else
+    ``defaults.LOCAL_SPECULATIVE``) names llama.cpp's draftless speculative
+    decoding, or "off".
     """
 
     def __init__(
@@ -94,9 +97,11 @@ class LocalEngine(ModelEngine):
         max_tokens: int = defaults.LOCAL_MAX_TOKENS,
         n_slots: int | None = None,
         prompt_cache: bool | None = None,
+        speculative: str | None = None,
     ) -> None:
         self.spec = model_files.model_spec(model)
         self.prompt_cache = llama.choose_prompt_cache(prompt_cache)
+        self.speculative = llama.choose_speculative(speculative)
         super().__init__(f"local:{self.spec.label}")
         self.n_threads = n_threads
         self.n_ctx = n_ctx
@@ -143,7 +148,7 @@ class LocalEngine(ModelEngine):
             if self.loaded is None:
                 self.loaded = llama.start(
                     self.spec, n_threads=self.n_threads, n_slots=self.n_slots, n_ctx=self.n_ctx,
-                    host=None, port=0,
+                    host=None, port=0, speculative=self.speculative,
                 )
                 if not self.prompt_cache:
                     log.info("local engine: prefix reuse off; every prompt is evaluated whole")
@@ -202,13 +207,14 @@ class LocalEngine(ModelEngine):
         )
 
     def kv_need(self, body: dict[str, Any]) -> int:
-        """An upper bound of the key/value cells ``body`` takes: its prompt and its answer.
+        """An upper bound of the key/value cells ``body`` takes: its prompt, its answer, a draft being checked.
 
         Byte-level tokenizers never make a token of less than one byte, so the
         UTF-8 length bounds the prompt's tokens without tokenizing it.
         """
         text = sum(len(content_text(m["content"]).encode("utf-8")) + defaults.MESSAGE_TOKENS for m in body["messages"])
-        return text + defaults.TEMPLATE_TOKENS + int(body.get("max_tokens") or 0)
+        draft = 0 if self.speculative == "off" else defaults.SPECULATIVE_DRAFT_CELLS
+        return text + defaults.TEMPLATE_TOKENS + int(body.get("max_tokens") or 0) + draft
 
     @contextlib.contextmanager
     def _room(self, need: int) -> Iterator[None]:

@@ -55,6 +55,7 @@ def start_server(
     api_key: str | None = None,
     n_slots: int | None = None,
     max_tokens: int = defaults.LOCAL_MAX_TOKENS,
+    speculative: str | None = None,
 ) -> LocalServer:
     """Serve the model over HTTP from background threads and return at once.
 
@@ -63,6 +64,8 @@ def start_server(
     ``grammar``. Without ``api_key`` anyone who can reach the address can use
     it, hence the loopback default. ``max_tokens`` is the answer length for
     requests that do not set their own (a request may ask for more).
+    ``speculative`` is llama.cpp's draftless speculative decoding, as in
+    ``LocalEngine``.
     """
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 0 < max_tokens <= n_ctx:
         raise EngineConfigError(f"max_tokens must be an integer from 1 to n_ctx ({n_ctx}), got {max_tokens!r}")
@@ -70,7 +73,7 @@ def start_server(
         log.warning("serving on %s without an API key: anyone who can reach it can use the model", host)
     loaded = llama.start(
         model_files.model_spec(model), n_threads=n_threads, n_slots=n_slots, n_ctx=n_ctx,
-        host=host, port=port, api_key=api_key, ui=True, max_tokens=max_tokens,
+        host=host, port=port, api_key=api_key, ui=True, max_tokens=max_tokens, speculative=speculative,
     )
     return LocalServer(loaded)
 
@@ -85,13 +88,14 @@ def serve(
     on_ready: Callable[[LocalServer], None] | None = None,
     n_slots: int | None = None,
     max_tokens: int = defaults.LOCAL_MAX_TOKENS,
+    speculative: str | None = None,
 ) -> None:
     """Serve the model until interrupted (Ctrl-C); what ``tg serve`` runs.
 
     ``on_ready`` receives the running server once the model is loaded, so a
     command line can tell the user the address without this module printing.
     """
-    server = start_server(model, host, port, n_threads, n_ctx, api_key, n_slots, max_tokens)
+    server = start_server(model, host, port, n_threads, n_ctx, api_key, n_slots, max_tokens, speculative)
     # llama.cpp's HTTP front end installs its own SIGINT handler when it starts, which
     # swallows Ctrl-C; take both signals back so they stop the server from here.
     signal.signal(signal.SIGINT, signal.default_int_handler)
