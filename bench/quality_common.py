@@ -76,12 +76,13 @@ def served_models(base_url: str, timeout_s: float = 5.0) -> list[str]:
 
 @contextlib.contextmanager
 def tg_serve(model: str, threads: int, ctx: int, log_path: Path, slots: int | None = None,
-             python: str = sys.executable) -> Iterator[str]:
+             python: str = sys.executable, speculative: str | None = None) -> Iterator[str]:
     """Start ``tg serve`` (the tg-core of ``python``'s environment, this one's by default) on a free port;
     yield its base URL; stop it."""
     port = free_port()
     command = [python, "-m", "tg_core.cli", "serve", "--model", model, "--port", str(port),
-               "--threads", str(threads), "--ctx", str(ctx), *(["--slots", str(slots)] if slots else [])]
+               "--threads", str(threads), "--ctx", str(ctx), *(["--slots", str(slots)] if slots else []),
+               *(["--speculative", speculative] if speculative else [])]
     base_url = f"http://127.0.0.1:{port}/v1"
     with open(log_path, "w") as log_file:
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
@@ -122,9 +123,10 @@ def model_server(
     """The server every framework talks to: ``server`` (a running one's URL) or a ``tg serve`` of
     ``model`` started here. Yields its base URL, the model id it serves, and what a result records of it
     (the model file and digest only when the bench started the server: an external one loads its own), with
-    the instruction sets of the llama.cpp that runs it: this environment's (``tg build-llama``'s or the wheel's)."""
+    the instruction sets of the llama.cpp that runs it: this environment's (``tg build-llama``'s or the wheel's),
+    and its speculative decoding (``$TG_LOCAL_SPECULATIVE`` reaches tg serve as it reaches this process)."""
     from tg_core.engines import native_llama
-    from tg_core.engines.llama import import_xllamacpp
+    from tg_core.engines.llama import choose_speculative, import_xllamacpp
 
     if server:
         upstream = server.rstrip("/")
@@ -136,7 +138,8 @@ def model_server(
     with tg_serve(model, threads, ctx, log_path) as upstream:
         model_id = served_models(upstream)[0]
         record.update(server="tg serve (started by the bench)", served_as=model_id, threads=threads, ctx=ctx,
-                      llama_cpp_instructions=native_llama.build_names(import_xllamacpp().get_system_info()))
+                      llama_cpp_instructions=native_llama.build_names(import_xllamacpp().get_system_info()),
+                      speculative=choose_speculative())
         yield upstream, model_id, record
 
 
