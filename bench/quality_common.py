@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import os
+import random
 import re
 import shutil
 import socket
@@ -145,7 +146,11 @@ def model_server(
 
 # A fixed request whose timings say how fast the machine runs the model: the same work every time
 # (its prompt evaluated whole, PROBE_TOKENS generated however the answer goes), one call alone.
-PROBE_TEXT = "Repeat these numbers: " + " ".join(str(n) for n in range(150))
+# The answer must be new text: tg serve drafts what its context or an earlier answer holds
+# (speculative decoding), which would make a copied answer, or the same answer twice, look fast.
+# So the probe asks for a story, sampled with a new seed each time.
+PROBE_TEXT = ("Here are some numbers: " + " ".join(str(n) for n in range(150))
+              + "\n\nDo not repeat them. Write a story about a lighthouse keeper instead.")
 PROBE_TOKENS = 64
 
 
@@ -154,16 +159,19 @@ def speed_probe(server: BenchServer, model_id: str) -> dict[str, Any] | None:
     reports no timings, or fails: the runs matter more than the probe). Sent past the proxy's counting, as
     no arm's call. The arms' own timings cannot say this: calls in flight together each run slower."""
     body = {"model": model_id, "messages": [{"role": "user", "content": PROBE_TEXT}], "max_tokens": PROBE_TOKENS,
-            "temperature": 0, "seed": 0, "cache_prompt": False, "ignore_eos": True}
+            "temperature": 1.0, "seed": random.SystemRandom().randrange(2**31), "cache_prompt": False,
+            "ignore_eos": True}
     status, payload = server.forward("POST", "/chat/completions", body)
     try:
-        timings = model_timings(json.loads(payload)) if status == 200 else {}
+        reply = json.loads(payload) if status == 200 else {}
     except ValueError:
-        timings = {}
+        reply = {}
+    timings = model_timings(reply)
     if not timings or not timings["prompt_ms"] or not timings["predicted_ms"]:
         log.warning("speed probe of %s: no timings (status %d)", server.upstream, status)
         return None
-    return {**timings, "prompt_tokens_per_s": 1000 * timings["prompt_n"] / timings["prompt_ms"],
+    drafts = {name: reply["timings"].get(name, 0) for name in ("draft_n", "draft_n_accepted")}
+    return {**timings, **drafts, "prompt_tokens_per_s": 1000 * timings["prompt_n"] / timings["prompt_ms"],
             "completion_tokens_per_s": 1000 * timings["predicted_n"] / timings["predicted_ms"],
             "date": dt.datetime.now().isoformat(timespec="seconds")}
 

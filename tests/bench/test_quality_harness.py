@@ -175,7 +175,12 @@ def test_the_speed_probe_reads_llama_cpp_timings_and_the_table_shows_them():
         upstream.llama_timings = True
         probe = speed_probe(proxy, MODEL)
         body = upstream.requests[-1]
-        assert body["seed"] == 0  # not folded with the bench seed as the arms' calls are: the same request every run
+        speed_probe(proxy, MODEL)
+        # New text every time: tg serve drafts a copied or repeated answer (speculative decoding), which would
+        # make the probe read fast; so a story, sampled with a new seed (the proxy passes it unfolded).
+        assert body["temperature"] == 1.0 and body["seed"] != upstream.requests[-1]["seed"]
+        assert "Do not repeat them" in body["messages"][0]["content"]
+    assert probe["draft_n"] == probe["draft_n_accepted"] == 0  # a server that reports no drafts
     assert body["cache_prompt"] is False and body["ignore_eos"] is True and body["max_tokens"] == PROBE_TOKENS
     assert probe["prompt_tokens_per_s"] == pytest.approx(100) and probe["completion_tokens_per_s"] == pytest.approx(40)
     with BenchServer("http://127.0.0.1:9/v1") as nowhere:

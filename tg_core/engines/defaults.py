@@ -73,15 +73,16 @@ MESSAGE_TOKENS = 8
 
 # Draftless speculative decoding: llama.cpp drafts tokens from n-grams already in the
 # context (the prompt, the answer so far, earlier requests) and checks a draft in one
-# batch. An update that copies its variable from the prompt, or feedback quoting code,
-# then generates 1.6-2.5x as fast; ngram-mod drafts only after a 24-token match that
-# continues for 48 tokens seen before, so free prose pays next to nothing
-# (bench/local_speculative.py). "off" generates one token at a time.
+# batch, so text an answer copies (an update rewriting its variable, feedback quoting
+# code) comes several tokens per step. ngram-mod drafts only after a 24-token match
+# that its pool continues for 48 tokens, so new prose pays next to nothing. Here it
+# generated tg-core's code updates 1.30x as fast (bench/local_speculative.py).
+# llama.cpp never drafts past the answer's max_tokens,
+# so a call needs no more key/value cells than without it. "off" decodes one token
+# at a time.
 LOCAL_SPECULATIVE = "ngram-mod"
 SPECULATIVE_ENV = "TG_LOCAL_SPECULATIVE"
 SPECULATIVE_TYPES = ("off", "ngram-mod", "ngram-simple", "ngram-map-k", "ngram-map-k4v")
-# Key/value cells a draft may hold beyond the answer while it is checked (ngram-mod's n_max).
-SPECULATIVE_DRAFT_CELLS = 64
 
 # Threads: as many as there are idle cores when the model loads, at least 1,
 # at most this many (llama.cpp gains little beyond the physical cores, and

@@ -207,14 +207,15 @@ class LocalEngine(ModelEngine):
         )
 
     def kv_need(self, body: dict[str, Any]) -> int:
-        """An upper bound of the key/value cells ``body`` takes: its prompt, its answer, a draft being checked.
+        """An upper bound of the key/value cells ``body`` takes: its prompt and its answer.
 
         Byte-level tokenizers never make a token of less than one byte, so the
-        UTF-8 length bounds the prompt's tokens without tokenizing it.
+        UTF-8 length bounds the prompt's tokens without tokenizing it. A
+        speculative draft adds none: llama.cpp drafts no further than the
+        answer's remaining ``max_tokens``.
         """
         text = sum(len(content_text(m["content"]).encode("utf-8")) + defaults.MESSAGE_TOKENS for m in body["messages"])
-        draft = 0 if self.speculative == "off" else defaults.SPECULATIVE_DRAFT_CELLS
-        return text + defaults.TEMPLATE_TOKENS + int(body.get("max_tokens") or 0) + draft
+        return text + defaults.TEMPLATE_TOKENS + int(body.get("max_tokens") or 0)
 
     @contextlib.contextmanager
     def _room(self, need: int) -> Iterator[None]:
