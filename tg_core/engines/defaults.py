@@ -76,10 +76,9 @@ MESSAGE_TOKENS = 8
 # batch, so text an answer copies (an update rewriting its variable, feedback quoting
 # code) comes several tokens per step. ngram-mod drafts only after a 24-token match
 # that its pool continues for 48 tokens, so new prose pays next to nothing. Here it
-# generated tg-core's code updates 1.30x as fast (bench/local_speculative.py).
-# llama.cpp never drafts past the answer's max_tokens,
-# so a call needs no more key/value cells than without it. "off" decodes one token
-# at a time.
+# generated tg-core's code updates 1.22x as fast (bench/local_speculative.py).
+# llama.cpp never drafts past the answer's max_tokens, so a call needs no more
+# key/value cells than without it. "off" decodes one token at a time.
 LOCAL_SPECULATIVE = "ngram-mod"
 SPECULATIVE_ENV = "TG_LOCAL_SPECULATIVE"
 SPECULATIVE_TYPES = ("off", "ngram-mod", "ngram-simple", "ngram-map-k", "ngram-map-k4v")
