@@ -83,6 +83,22 @@ def summarize(calls: list[dict[str, Any]]) -> dict[str, Any]:
             "drafted": drafted, "accepted": sum(c["draft_n_accepted"] for c in calls)}
 
 
+def compare(calls: list[dict[str, Any]], mode: str) -> dict[str, Any]:
+    """Each kind's totals per server, ``mode`` against off, and how many answers came out the same."""
+    summary = {kind: {m: summarize([c for c in calls if kind in (c["kind"], "all") and c["mode"] == m])
+                      for m in ("off", mode)} for kind in (*KINDS, "all")}
+    pairs = list(zip(calls[::2], calls[1::2], strict=True))  # each request's two calls, one per server
+    # Answers may differ in length (batched checking rounds differently), so the speed ratio is the headline
+    # and the time ratios say what the same requests cost.
+    ratios = {kind: {"generation_speed": round(s[mode]["generated_tokens_per_s"]
+                                               / max(0.001, s["off"]["generated_tokens_per_s"]), 2),
+                     "generation_time": round(s["off"]["generation_s"] / max(0.001, s[mode]["generation_s"]), 2),
+                     "wall_time": round(s["off"]["wall_s"] / max(0.001, s[mode]["wall_s"]), 2)}
+              for kind, s in summary.items()}
+    return {"summary": summary, "ratios": ratios, "identical_answers": sum(a["answer"] == b["answer"] for a, b in pairs),
+            "pairs": len(pairs), "calls": calls}
+
+
 def main(argv: list[str] | None = None) -> int:
     from quality_code import HARD_PROBLEMS
 
@@ -103,6 +119,15 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{option.replace('_', '-')} must be between {low} and {high}, got {getattr(args, option)}")
     modes = ("off", args.mode)
     calls: list[dict[str, Any]] = []
+
+    model = model_record(args.model)
+
+    def save_as(results: dict[str, Any], complete: bool) -> Path:
+        return save("local_speculative", {
+            "model": model, "threads": args.threads, "max_tokens": args.max_tokens,
+            "mode": args.mode, "problems": [p.id for p in hard[: args.problems]], "complete": complete, **results},
+            args.output)
+
     with tempfile.TemporaryDirectory(prefix="local-speculative-") as work, contextlib.ExitStack() as stack:
         servers = {}
         for mode in modes:
@@ -117,19 +142,11 @@ def main(argv: list[str] | None = None) -> int:
                     call = {"problem": problem.id, "kind": kind, "mode": mode,
                             **ask(upstream, model_id, messages, args.max_tokens)}
                     calls.append(call)
+                    save_as({"calls": calls}, complete=False)  # a run cut short keeps its calls
                     print(f"{problem.id} {kind} {mode}: {call['predicted_n']} tokens in {call['predicted_ms']} ms, "
                           f"{call['draft_n_accepted']}/{call['draft_n']} drafted accepted", flush=True)
-    summary = {kind: {mode: summarize([c for c in calls if kind in (c["kind"], "all") and c["mode"] == mode])
-                      for mode in modes} for kind in (*KINDS, "all")}
-    pairs = list(zip(calls[::2], calls[1::2], strict=True))  # each request's two calls, one per server
-    same = sum(a["answer"] == b["answer"] for a, b in pairs)
-    # Answers may differ in length (batched checking rounds differently), so the speed ratio is the headline
-    # and the time ratios say what the same requests cost.
-    ratios = {kind: {"generation_speed": round(s[args.mode]["generated_tokens_per_s"]
-                                               / max(0.001, s["off"]["generated_tokens_per_s"]), 2),
-                     "generation_time": round(s["off"]["generation_s"] / max(0.001, s[args.mode]["generation_s"]), 2),
-                     "wall_time": round(s["off"]["wall_s"] / max(0.001, s[args.mode]["wall_s"]), 2)}
-              for kind, s in summary.items()}
+    results = compare(calls, args.mode)
+    summary, ratios = results["summary"], results["ratios"]
     rows = [[kind, mode, s["calls"], s["generated_tokens"], s["generation_s"], s["generated_tokens_per_s"],
              f"{s['accepted']}/{s['drafted']}", s["wall_s"]]
             for kind, by_mode in summary.items() for mode, s in by_mode.items()]
@@ -138,11 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.mode} against off, generation speed / generation time / wall time: "
           + "; ".join(f"{k} {r['generation_speed']:.2f}x / {r['generation_time']:.2f}x / {r['wall_time']:.2f}x"
                       for k, r in ratios.items())
-          + f"; identical answers {same} of {len(pairs)}")
-    path = save("local_speculative", {
-        "model": model_record(args.model), "threads": args.threads, "max_tokens": args.max_tokens,
-        "mode": args.mode, "problems": [p.id for p in hard[: args.problems]], "summary": summary, "ratios": ratios,
-        "identical_answers": same, "pairs": len(pairs), "calls": calls}, args.output)
+          + f"; identical answers {results['identical_answers']} of {results['pairs']}")
+    path = save_as(results, complete=True)
     print(f"written {path}")
     return 0
 
