@@ -35,6 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save, table  # noqa: E402
 from quality_common import SIDE_CALL_TIMEOUT_S, model_record, served_models, tg_serve  # noqa: E402
+from quality_server import model_timings  # noqa: E402
 
 from tg_core import Feedback, Variable  # noqa: E402
 from tg_core.engines.defaults import LOCAL_N_CTX, SPECULATIVE_TYPES  # noqa: E402
@@ -65,11 +66,10 @@ def ask(base_url: str, model_id: str, messages: list[dict[str, Any]], max_tokens
     began = time.perf_counter()
     with urllib.request.urlopen(request, timeout=SIDE_CALL_TIMEOUT_S) as response:
         reply = json.loads(response.read())
-    timings = reply.get("timings") or {}
-    return {"wall_s": round(time.perf_counter() - began, 2),
-            "prompt_n": timings.get("prompt_n"), "prompt_ms": round(timings.get("prompt_ms", 0)),
-            "predicted_n": timings.get("predicted_n"), "predicted_ms": round(timings.get("predicted_ms", 0)),
-            "draft_n": timings.get("draft_n", 0), "draft_n_accepted": timings.get("draft_n_accepted", 0),
+    timings = model_timings(reply)
+    if not timings:
+        raise RuntimeError(f"{base_url} answered without llama.cpp's timings")
+    return {"wall_s": round(time.perf_counter() - began, 2), **timings,
             "answer": reply["choices"][0]["message"]["content"]}
 
 

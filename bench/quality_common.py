@@ -170,8 +170,7 @@ def speed_probe(server: BenchServer, model_id: str) -> dict[str, Any] | None:
     if not timings or not timings["prompt_ms"] or not timings["predicted_ms"]:
         log.warning("speed probe of %s: no timings (status %d)", server.upstream, status)
         return None
-    drafts = {name: reply["timings"].get(name, 0) for name in ("draft_n", "draft_n_accepted")}
-    return {**timings, **drafts, "prompt_tokens_per_s": 1000 * timings["prompt_n"] / timings["prompt_ms"],
+    return {**timings, "prompt_tokens_per_s": 1000 * timings["prompt_n"] / timings["prompt_ms"],
             "completion_tokens_per_s": 1000 * timings["predicted_n"] / timings["predicted_ms"],
             "date": dt.datetime.now().isoformat(timespec="seconds")}
 
@@ -633,7 +632,9 @@ def summarize_runs(domain: Domain, runs: list[dict[str, Any]]) -> dict[str, Any]
         }
         timed = [r["model_timings"] for r in mine if "model_timings" in r]  # runs kept from older files have none
         if timed:
-            out[arm]["model_timings"] = {k: sum(t[k] for t in timed) for k in timed[0]}
+            # older runs recorded no draft counts: they count as none
+            names = dict.fromkeys(name for t in timed for name in t)
+            out[arm]["model_timings"] = {name: sum(t.get(name, 0) for t in timed) for name in names}
     start = (out.get("start") or {}).get("metrics")
     for arm, entry in out.items():
         if arm != "start" and start and entry["metrics"]:

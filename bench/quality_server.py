@@ -39,7 +39,9 @@ COUNTERS = ("calls", "prompt_tokens", "cached_prompt_tokens", "completion_tokens
 # llama.cpp's own timings of each answer: the prompt tokens it evaluated and the
 # tokens it generated, with the milliseconds each took (0 from servers without them)
 TIMINGS = ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms")
-TIMING_COUNTERS = tuple(f"timings_{name}" for name in TIMINGS)
+# and, when it drafted (speculative decoding), the tokens it drafted and how many it kept
+DRAFTS = ("draft_n", "draft_n_accepted")
+TIMING_COUNTERS = tuple(f"timings_{name}" for name in TIMINGS + DRAFTS)
 
 Evaluator = Callable[[str, str, dict[str, Any]], dict[str, Any]]
 
@@ -205,12 +207,16 @@ def cached_prompt_tokens(reply: dict[str, Any]) -> int:
 
 
 def model_timings(reply: dict[str, Any]) -> dict[str, int]:
-    """llama.cpp's ``timings`` of one answer, milliseconds rounded; empty when the server gives none whole."""
+    """llama.cpp's ``timings`` of one answer, milliseconds rounded, with its draft counts (0 when it drafted
+    nothing: llama.cpp then leaves them out); empty when the server gives no whole timings."""
     timings = reply.get("timings") or {}
-    values = [timings.get(name) for name in TIMINGS]
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in values):
+
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+    if not all(number(timings.get(name)) for name in TIMINGS):
         return {}
-    return {name: round(value) for name, value in zip(TIMINGS, values, strict=True)}
+    return {name: round(timings[name]) if number(timings.get(name)) else 0 for name in TIMINGS + DRAFTS}
 
 
 def _check_account(account: str) -> None:

@@ -95,7 +95,11 @@ def test_proxy_sums_the_timings_llama_cpp_reports_and_nothing_from_other_servers
 
 def test_timings_with_a_field_missing_or_not_a_number_are_left_out():
     whole = {"prompt_n": 12, "prompt_ms": 150.4, "predicted_n": 30, "predicted_ms": 999.6, "cache_n": 800}
-    assert model_timings({"timings": whole}) == {"prompt_n": 12, "prompt_ms": 150, "predicted_n": 30, "predicted_ms": 1000}
+    assert model_timings({"timings": whole}) == {"prompt_n": 12, "prompt_ms": 150, "predicted_n": 30, "predicted_ms": 1000,
+                                                 "draft_n": 0, "draft_n_accepted": 0}  # llama.cpp drafted nothing
+    drafted = model_timings({"timings": {**whole, "draft_n": 16, "draft_n_accepted": 11}})
+    assert (drafted["draft_n"], drafted["draft_n_accepted"], drafted["predicted_n"]) == (16, 11, 30)
+    assert model_timings({"timings": {**whole, "draft_n": "many"}})["draft_n"] == 0
     assert model_timings({"timings": {**whole, "predicted_ms": None}}) == {}
     assert model_timings({"timings": {**whole, "prompt_ms": "fast"}}) == {}
     assert model_timings({"timings": {k: v for k, v in whole.items() if k != "prompt_n"}}) == {}
@@ -111,7 +115,8 @@ def test_proxy_counts_a_failed_call_apart_and_refuses_streaming():
         assert status == 400 and "streaming" in body["error"]["message"]
         assert proxy.usage("a") == {"calls": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0,
                                     "completion_tokens": 0, "failed_calls": 1, "timings_prompt_n": 0,
-                                    "timings_prompt_ms": 0, "timings_predicted_n": 0, "timings_predicted_ms": 0}
+                                    "timings_prompt_ms": 0, "timings_predicted_n": 0, "timings_predicted_ms": 0,
+                                    "timings_draft_n": 0, "timings_draft_n_accepted": 0}
         assert len(upstream.requests) == 1  # the streaming request never reached the model
 
 
@@ -289,6 +294,7 @@ def test_a_run_on_tg_serve_records_how_fast_the_model_ran(real_cache, tmp_path):
     measured = data["runs"][0]["cases"][0]["measurement_usage"]
     assert measured["calls"] >= 1 and measured["timings_predicted_n"] == measured["completion_tokens"] > 0
     assert data["runs"][0]["model_timings"]["prompt_ms"] > 0
+    assert data["runs"][0]["model_timings"]["draft_n"] >= data["runs"][0]["model_timings"]["draft_n_accepted"] >= 0
     assert len(data["speed_probes"]) == 2  # as the run began and as it ended
     for probe in data["speed_probes"]:
         assert probe["predicted_n"] == PROBE_TOKENS and probe["prompt_n"] > 300
