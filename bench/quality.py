@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
                             help="give tg-core textgrad's number of LLM calls on each case and seed (tg run "
                                  "--max-calls), from this run's textgrad arm or the one --keep-arms keeps; "
                                  "writes quality-DOMAIN-equal-calls.json")
+    parser.add_argument("--budget-per-step", action="store_true",
+                        help="the budgets textgrad sets (gepa's, and tg-core's with --equal-calls) are its calls "
+                             "per step it began times the steps, not its total calls: a textgrad run that ends "
+                             "early on an update it cannot parse still gives the others its rate for every step; "
+                             "adds -per-step to the result file's name")
     parser.add_argument("--output", type=Path,
                         help="result file (default bench/results/quality-DOMAIN[-baseline|-equal-calls].json)")
     parser.add_argument("--keep-arms", action="store_true",
@@ -111,8 +116,9 @@ def check(parser: argparse.ArgumentParser, options: argparse.Namespace, domain: 
         parser.error(f"--steps must be at least 1, got {options.steps}")
     if options.gepa_calls is not None and options.gepa_calls < 1:
         parser.error(f"--gepa-calls must be at least 1, got {options.gepa_calls}")
-    if "gepa" in options.arms and "textgrad" not in options.arms and not options.gepa_calls:
-        parser.error("--arms without textgrad needs --gepa-calls (gepa's budget is textgrad's calls otherwise)")
+    if options.budget_per_step and not (options.equal_calls or "gepa" in options.arms):
+        parser.error("--budget-per-step sets the budgets of gepa and of tg-core with --equal-calls: "
+                     "add gepa to --arms or give --equal-calls")
     if options.threads < 1:
         parser.error(f"--threads must be at least 1, got {options.threads}")
     try:
@@ -120,11 +126,15 @@ def check(parser: argparse.ArgumentParser, options: argparse.Namespace, domain: 
         options.kept_runs = kept_runs(result_path(options), options) if options.keep_arms else []
     except ValueError as exc:
         parser.error(str(exc))
+    kept = {r["seed"] for r in options.kept_runs if r["arm"] == "textgrad"}
+    textgrad_runs = "textgrad" in options.arms or set(options.seeds) <= kept
+    if "gepa" in options.arms and not textgrad_runs and not options.gepa_calls:
+        parser.error("--arms without textgrad needs --gepa-calls, or --keep-arms a result file with textgrad runs "
+                     "of the same seeds (gepa's budget is textgrad's calls otherwise)")
     if options.equal_calls:
         if "tg-core" not in options.arms:
             parser.error("--equal-calls budgets the tg-core arm: add tg-core to --arms")
-        kept = {r["seed"] for r in options.kept_runs if r["arm"] == "textgrad"}
-        if "textgrad" not in options.arms and not set(options.seeds) <= kept:
+        if not textgrad_runs:
             parser.error("--equal-calls needs textgrad's calls: run the textgrad arm too, or --keep-arms a result "
                          f"file with textgrad runs of seeds {','.join(map(str, options.seeds))}")
 
@@ -147,6 +157,7 @@ def result_path(options: argparse.Namespace) -> Path:
     if options.output is not None:
         return options.output
     suffix = "-baseline" if options.baseline else "-equal-calls" if options.equal_calls else ""
+    suffix += "-per-step" if options.budget_per_step else ""
     return RESULTS / f"quality-{options.domain}{suffix}.json"
 
 

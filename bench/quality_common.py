@@ -459,9 +459,9 @@ def header(domain: Domain, options: argparse.Namespace, model: dict[str, Any], t
             "seeds": options.seeds, "steps": options.steps, "arms": options.arms,
             "seed_rule": f"request seed + {SEED_STRIDE} x bench seed (requests without one: 0)",
             "caches": "off: tg-core --no-cache; textgrad a fresh XDG_CACHE_HOME per run; gepa keeps none",
-            "gepa_budget": "stops once its LLM calls reach textgrad's on the same case and seed"
+            "gepa_budget": f"stops once its LLM calls reach {budget_rule(options)}"
                            + (f" (else {options.gepa_calls})" if options.gepa_calls else ""),
-            "tg_core_budget": ("tg run --max-calls: textgrad's LLM calls on the same case and seed"
+            "tg_core_budget": (f"tg run --max-calls: {budget_rule(options)}"
                                if options.equal_calls else "none: its defaults"),
             **domain.settings(options),
         },
@@ -553,6 +553,8 @@ class Runner:
         if arm == "start":  # its calls (a zero-shot value) were made when the start was made
             usage, wall = start["usage"], start["wall_s"]
         result: dict[str, Any] = {"case": case["id"], "usage": usage, **usage, "wall_s": wall, "error": error}
+        if arm == "gepa" or (arm == "tg-core" and self.options.equal_calls):
+            result["budget_calls"] = self._textgrad_budget(ctx, index) or self.options.gepa_calls
         if error and arm == "tg-core":
             result["finished_steps"] = finished_steps(folder / "run")
         if outcome is not None:
@@ -587,24 +589,51 @@ class Runner:
             shutil.rmtree(run_dir)
         args = self.domain.tg_core_args(ctx, case, start, folder)
         if self.options.equal_calls:
-            args += ["--max-calls", str(self._textgrad_calls(ctx, index))]
+            args += ["--max-calls", str(self._textgrad_budget(ctx, index))]
         run_tg_core(self.tg_core, self.domain.task, args, f"openai:{self.model}", run_dir,
                     {"OPENAI_BASE_URL": self.server.base_url(account), "OPENAI_API_KEY": "not-needed"})
         return self.domain.tg_core_outcome(run_dir, case)
 
     def _gepa_budget(self, ctx: Context, index: int) -> int:
-        budget = self._textgrad_calls(ctx, index) or self.options.gepa_calls
+        budget = self._textgrad_budget(ctx, index) or self.options.gepa_calls
         if not budget:
             raise RuntimeError("the gepa arm needs a budget: run the textgrad arm first or give --gepa-calls")
         return budget
 
-    def _textgrad_calls(self, ctx: Context, index: int) -> int:
-        """textgrad's LLM calls on this case and seed: in this run, else in the run --keep-arms kept (0: none)."""
-        calls = self.server.usage(f"textgrad-s{ctx.seed}-c{index}")["calls"]
-        if calls:
-            return calls
-        kept = [r for r in self.options.kept_runs if r["arm"] == "textgrad" and r["seed"] == ctx.seed]
-        return kept[0]["cases"][index]["calls"] if kept and index < len(kept[0]["cases"]) else 0
+    def _textgrad_budget(self, ctx: Context, index: int) -> int:
+        """The budget textgrad's run of this case and seed sets (this run's, else the kept one's; 0: none)."""
+        runs = [r for r in self.record.data["runs"] if r["arm"] == "textgrad" and r["seed"] == ctx.seed]
+        if not runs or index >= len(runs[0]["cases"]):
+            return 0
+        case = runs[0]["cases"][index]
+        return per_step_budget(case, ctx.steps) if self.options.budget_per_step else case["calls"]
+
+
+def budget_rule(options: argparse.Namespace) -> str:
+    """The budget that textgrad's runs set, in words, for the result file's settings."""
+    if options.budget_per_step:
+        return ("textgrad's LLM calls per step it began, times the steps, on the same case and seed "
+                "(at least its calls)")
+    return "textgrad's LLM calls on the same case and seed"
+
+
+def attempted_steps(case: dict[str, Any], steps: int) -> int:
+    """The steps textgrad began on a case: its run ends at the step that raised (``step N: ...``)."""
+    failed = re.match(r"step (\d+):", case.get("error") or "")
+    if failed:
+        return int(failed.group(1))
+    trajectory = (case.get("outcome") or {}).get("trajectory")
+    return max(1, len(trajectory) - 1) if trajectory else steps
+
+
+def per_step_budget(case: dict[str, Any], steps: int) -> int:
+    """textgrad's calls per step it began, times ``steps``: the same rate of calls for every step.
+
+    textgrad 0.1.8 ends a run when the model forgets its update tags, often at
+    the first step; its total calls would then give the other arms one step's
+    worth for all of theirs, which is no longer the same calls per step.
+    """
+    return max(case["calls"], case["calls"] * steps // attempted_steps(case, steps))
 
 
 def run_timings(cases: list[dict[str, Any]]) -> dict[str, int]:

@@ -70,6 +70,17 @@ def test_text_domain(tmp_path):
     command = (tmp_path / "work" / "seed-0" / "tg-core" / "case-0" / "run" / "bench-command.txt").read_text()
     assert f"--max-calls {textgrad_calls} " in command
     assert budgeted["settings"]["tg_core_budget"].startswith("tg run --max-calls: textgrad's")
+    assert budgeted["runs"][3]["cases"][0]["budget_calls"] == textgrad_calls
+    # textgrad failed on the first of two steps: per step, tg-core and gepa get its rate for both
+    saved = tmp_path / "result.json"
+    failed = json.loads(saved.read_text())
+    failed["runs"][1]["cases"][0].update(calls=3, error="step 1: IndexError: could not be indexed")
+    saved.write_text(json.dumps(failed))
+    per_step = run_bench(tmp_path, reply, "--domain", "text", "--steps", "2", "--arms", "gepa,tg-core",
+                         "--keep-arms", "--equal-calls", "--budget-per-step")
+    assert [r["cases"][0]["budget_calls"] for r in per_step["runs"][2:]] == [6, 6]
+    command = (tmp_path / "work" / "seed-0" / "tg-core" / "case-0" / "run" / "bench-command.txt").read_text()
+    assert "--max-calls 6 " in command and "per step it began" in per_step["settings"]["gepa_budget"]
 
 
 def test_code_domain(tmp_path):

@@ -22,6 +22,7 @@ from quality_common import (
     TgCore,
     compare,
     domain_minutes,
+    per_step_budget,
     speed_probe,
     summarize_runs,
     table_row,
@@ -222,6 +223,7 @@ def test_summary_leaves_out_a_seed_with_a_failed_case_and_says_so():
     (["--seeds", "0"], "give --domain"),
     (["--domain", "text", "--arms", "start,textgrad", "--equal-calls"], "--equal-calls budgets the tg-core arm"),
     (["--domain", "text", "--arms", "tg-core", "--equal-calls"], "--equal-calls needs textgrad's calls"),
+    (["--domain", "text", "--arms", "start,textgrad", "--budget-per-step"], "--budget-per-step sets the budgets"),
 ])
 def test_bad_options_are_refused_with_the_option_named(args, message, refused):
     assert message in refused(quality.main, args)
@@ -252,6 +254,16 @@ def test_keep_arms_keeps_the_other_arms_of_the_seeds_run_now(tmp_path):
     quality.check(parser, options, quality.load_domain("text"))
     assert [(r["arm"], r["seed"]) for r in options.kept_runs] == [("start", 1), ("textgrad", 1)]
     assert options.kept_runs[0]["kept_from"] == {"date": "then", "command": "c", "tg_core": {"commit": "abc"}}
+
+
+@pytest.mark.parametrize(("case", "budget"), [
+    ({"calls": 5, "error": "step 1: IndexError: could not be indexed", "outcome": {"trajectory": ["a"]}}, 15),
+    ({"calls": 10, "error": "step 2: IndexError: could not be indexed", "outcome": {"trajectory": ["a", "b"]}}, 15),
+    ({"calls": 7, "error": None, "outcome": {"trajectory": ["a", "b", "c", "d"]}}, 7),
+    ({"calls": 4, "error": "TimeoutError: the side did not answer", "outcome": None}, 4),
+])
+def test_a_budget_per_step_gives_textgrads_rate_for_every_step(case, budget):
+    assert per_step_budget(case, 3) == budget
 
 
 @pytest.mark.slow
