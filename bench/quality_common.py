@@ -513,6 +513,15 @@ class Runner:
                 self._arm(ctx, arm, cases, starts)
 
     def _start(self, ctx: Context, index: int, case: dict[str, Any]) -> dict[str, Any]:
+        """The case's starting value: the kept start arm's where --keep-arms kept one, so every arm starts alike.
+
+        A zero-shot start (code) is one greedy call, yet llama.cpp is not
+        bit-reproducible here: made again it may differ from the kept start.
+        """
+        kept = [r for r in self.options.kept_runs if r["arm"] == "start" and r["seed"] == ctx.seed]
+        if kept and index < len(kept[0]["cases"]) and (kept[0]["cases"][index].get("outcome") or {}).get("value"):
+            made = kept[0]["cases"][index]
+            return {"value": made["outcome"]["value"], "wall_s": made["wall_s"], "usage": made["usage"]}
         account = f"start-s{ctx.seed}-c{index}"
         began = time.perf_counter()
         start = self.domain.start(ctx, case, ctx.engine(account))

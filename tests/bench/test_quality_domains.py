@@ -98,6 +98,12 @@ def test_code_domain(tmp_path):
     assert runs["textgrad"]["metrics"]["solved"] == 1.0  # it took the scripted fix
     assert runs["tg-core"]["metrics"]["solved"] == 1.0
     assert data["summary"]["tg-core"]["vs_start"] == "better"
+    # a rerun of one arm starts from the kept start's code, not from a zero-shot made again
+    again = run_bench(tmp_path, scripted([], default="def max_coins(nums):\n    return 0\n"),
+                      "--domain", "code", "--problems", "1", "--steps", "1", "--arms", "tg-core", "--keep-arms")
+    initial = tmp_path / "work" / "seed-0" / "tg-core" / "case-0" / "initial.py"
+    assert initial.read_text() == runs["start"]["cases"][0]["outcome"]["value"] == again["runs"][0]["cases"][0][
+        "outcome"]["value"]
 
 
 def test_qa_domain(tmp_path):
