@@ -518,9 +518,8 @@ class Runner:
         A zero-shot start (code) is one greedy call, yet llama.cpp is not
         bit-reproducible here: made again it may differ from the kept start.
         """
-        kept = [r for r in self.options.kept_runs if r["arm"] == "start" and r["seed"] == ctx.seed]
-        if kept and index < len(kept[0]["cases"]) and (kept[0]["cases"][index].get("outcome") or {}).get("value"):
-            made = kept[0]["cases"][index]
+        made = self._recorded("start", ctx.seed, index)  # starts come before any arm of the seed: a kept one
+        if made and (made.get("outcome") or {}).get("value"):
             return {"value": made["outcome"]["value"], "wall_s": made["wall_s"], "usage": made["usage"]}
         account = f"start-s{ctx.seed}-c{index}"
         began = time.perf_counter()
@@ -611,11 +610,15 @@ class Runner:
 
     def _textgrad_budget(self, ctx: Context, index: int) -> int:
         """The budget textgrad's run of this case and seed sets (this run's, else the kept one's; 0: none)."""
-        runs = [r for r in self.record.data["runs"] if r["arm"] == "textgrad" and r["seed"] == ctx.seed]
-        if not runs or index >= len(runs[0]["cases"]):
+        case = self._recorded("textgrad", ctx.seed, index)
+        if case is None:
             return 0
-        case = runs[0]["cases"][index]
         return per_step_budget(case, ctx.steps) if self.options.budget_per_step else case["calls"]
+
+    def _recorded(self, arm: str, seed: int, index: int) -> dict[str, Any] | None:
+        """Case ``index`` of the recorded run of ``arm`` and ``seed``: made in this run or kept by --keep-arms."""
+        runs = [r for r in self.record.data["runs"] if r["arm"] == arm and r["seed"] == seed]
+        return runs[0]["cases"][index] if runs and index < len(runs[0]["cases"]) else None
 
 
 def budget_rule(options: argparse.Namespace) -> str:
