@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from . import prompts
 from .calls import ask_completion
+from .echoes import feedback_without_echoes
 from .engines.base import estimate_tokens, layers
 from .events import emit
 
@@ -73,13 +74,14 @@ def check_budget(budget: int | None) -> int | None:
     return budget
 
 
-def render(feedback: list[Feedback]) -> str:
-    """Every piece of feedback with its context, as the optimizer prompt shows it."""
+def render(feedback: list[Feedback], value: str = "") -> str:
+    """Every piece of feedback with its context, as the optimizer prompt shows it: copies of the variable's
+    ``value`` in them are shown as a marker (:mod:`tg_core.echoes`)."""
     return "\n\n".join(
         prompts.OPTIMIZER_FEEDBACK_ITEM.format(context=f.context, text=f.text)
         if f.context
         else prompts.OPTIMIZER_FEEDBACK_NO_CONTEXT.format(text=f.text)
-        for f in feedback
+        for f in feedback_without_echoes(feedback, value)
     )
 
 
@@ -116,12 +118,13 @@ def condense_request(feedback: list[Feedback], max_chars: int) -> str:
 
 async def bounded_feedback(variable: Variable, engine: Engine, budget: int) -> str:
     """The feedback section of ``variable``'s optimizer prompt, condensed if over ``budget`` tokens."""
-    full = render(variable.gradients)
+    full = render(variable.gradients, variable.value)
     tokens = estimate_tokens(full)
     if tokens <= budget:
         return full
     room_chars = 4 * (context_tokens(engine) - budget) - 4 * estimate_tokens(variable.value) - 2000
-    request = condense_request(variable.gradients, max(room_chars, 4 * budget))
+    request = condense_request(feedback_without_echoes(variable.gradients, variable.value),
+                               max(room_chars, 4 * budget))
     messages = [
         {"role": "system", "content": prompts.CONDENSE_SYSTEM.format(max_words=budget * 3 // 4)},
         {"role": "user", "content": request + "\n\n" + prompts.CONDENSE_REQUEST.format(

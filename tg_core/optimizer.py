@@ -429,7 +429,7 @@ class TGD:
             parts.append(prompts.OPTIMIZER_SCORED.format(
                 items="\n".join(prompts.SCORED_ITEM.format(value=v, outcome=o) for v, o in scored)))
         if feedback is None:
-            feedback = render(variable.gradients)
+            feedback = render(variable.gradients, variable.value)
         parts.append(
             prompts.OPTIMIZER_VARIABLE.format(role=variable.role_description, value=variable.value, feedback=feedback)
         )

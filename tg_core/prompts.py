@@ -154,6 +154,9 @@ OPTIMIZER_VARIABLE = (
 
 OPTIMIZER_FEEDBACK_ITEM = "<CONTEXT> {context} </CONTEXT>\n<FEEDBACK> {text} </FEEDBACK>"
 
+# a copy of the variable's value inside its feedback (tg_core.echoes)
+ECHOED_VALUE = "[the value in <VARIABLE>, repeated unchanged]"
+
 OPTIMIZER_FEEDBACK_NO_CONTEXT = "<FEEDBACK> {text} </FEEDBACK>"
 
 OPTIMIZER_FEEDBACK_CONDENSED = (

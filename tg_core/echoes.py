@@ -1,0 +1,59 @@
+"""Echoes: copies of a variable's own value inside its feedback, shown once.
+
+The optimizer prompt shows the value in ``<VARIABLE>``. Its feedback shows it
+again: the context of each piece is the call that used the value (so it holds
+the value), and a small model quotes the value back in its output and in the
+feedback it writes ("here is the updated code:" over the same code). With
+the embedded model the optimizer then copies what it read most often, the
+value itself, and the answer is discarded as already tried: the call is paid
+for nothing. Each copy after the one in ``<VARIABLE>`` is replaced by a short
+marker, so the value is read once, the prompt is shorter, and the feedback's
+own words stand out.
+
+Measured by replaying recorded optimizer calls of the code quality benchmark
+(the 19 calls of per-step seeds 0 to 2 that had answered the value
+unchanged; same model, prompt and seed): unchanged again 18 of 19 times with
+the echoes, 10 of 19 without them, on prompts 100 to 553 tokens shorter
+(235 on average, of 2,229).
+
+Only values of at least ``MIN_CHARS`` characters are matched: a short value
+("Paris", a number) is a word the feedback needs, not an echo. A fenced block
+is an echo when its non-blank lines, trailing spaces stripped, are the
+value's; anywhere else the value must appear verbatim. Each piece's context
+and text are matched on their own, before any is cut to fit a budget, so a
+fence is never paired with one from another piece.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from . import prompts
+
+if TYPE_CHECKING:
+    from .variable import Feedback
+
+MIN_CHARS = 100
+FENCED = re.compile(r"```[^\n`]*\n(.*?)```", re.S)
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+
+
+def without_echoes(text: str, value: str) -> str:
+    """``text`` with every copy of ``value`` replaced by :data:`prompts.ECHOED_VALUE`."""
+    value = value.strip()
+    if len(value) < MIN_CHARS:
+        return text
+    lines = _lines(value)
+    text = FENCED.sub(lambda block: prompts.ECHOED_VALUE if _lines(block[1]) == lines else block[0], text)
+    return text.replace(value, prompts.ECHOED_VALUE)
+
+
+def feedback_without_echoes(feedback: list[Feedback], value: str) -> list[Feedback]:
+    """Each piece with the copies of ``value`` in its context and text replaced; the pieces kept are untouched."""
+    return [replace(f, text=without_echoes(f.text, value),
+                    context=without_echoes(f.context, value) if f.context else f.context) for f in feedback]
