@@ -373,7 +373,7 @@ class TGD:
             engine, variable.value, self._params(variable, 0, 1, 0, False)["max_tokens"]
         )
         try:
-            feedback = await bounded_feedback(variable, engine, budget)
+            feedback = await bounded_feedback(variable, engine, budget, scored)
         except ValueError as exc:
             raise UnusableAnswerError(str(exc)) from None
         return for_engine(engine, self.prompt_for(variable, feedback, scored), "TGD")
@@ -429,7 +429,7 @@ class TGD:
             parts.append(prompts.OPTIMIZER_SCORED.format(
                 items="\n".join(prompts.SCORED_ITEM.format(value=v, outcome=o) for v, o in scored)))
         if feedback is None:
-            feedback = render(variable.gradients, variable.value)
+            feedback = render(variable.gradients, variable.value, scored)
         parts.append(
             prompts.OPTIMIZER_VARIABLE.format(role=variable.role_description, value=variable.value, feedback=feedback)
         )

@@ -154,8 +154,9 @@ OPTIMIZER_VARIABLE = (
 
 OPTIMIZER_FEEDBACK_ITEM = "<CONTEXT> {context} </CONTEXT>\n<FEEDBACK> {text} </FEEDBACK>"
 
-# a copy of the variable's value inside its feedback (tg_core.echoes)
+# copies inside the feedback of the variable's value and of values already evaluated (tg_core.echoes)
 ECHOED_VALUE = "[the value in <VARIABLE>, repeated unchanged]"
+ECHOED_EVALUATED = "[a value already evaluated (listed above), repeated unchanged; it measured: {outcome}]"
 
 OPTIMIZER_FEEDBACK_NO_CONTEXT = "<FEEDBACK> {text} </FEEDBACK>"
 

@@ -44,6 +44,14 @@ def test_a_copy_indented_differently_is_not_the_value():
     assert without_echoes(quoted(CODE, indent="    "), CODE) == quoted(CODE, indent="    ")
 
 
+def test_a_quoted_value_already_evaluated_says_what_it_measured():
+    text = f"Use this:\n{quoted(FASTER)}\nnot the current\n{quoted(CODE)}"
+    shown = without_echoes(text, CODE, [(FASTER, "visible passed=1, limit passed=0"), (CODE, "visible passed=3")])
+    assert prompts.ECHOED_EVALUATED.format(outcome="visible passed=1, limit passed=0") in shown
+    assert prompts.ECHOED_VALUE in shown and "visible passed=3" not in shown
+    assert "def kth_in_table" not in shown
+
+
 def test_short_values_are_words_the_feedback_needs():
     value = "Answer with the number only."
     assert len(value) < MIN_CHARS
@@ -73,6 +81,20 @@ def test_the_optimizer_prompt_shows_the_value_once_and_all_the_advice():
     assert update.count("for j in range(1, n + 1)") == 1  # in <VARIABLE>
     assert update.count(prompts.ECHOED_VALUE) >= 3  # the call's input, its output, the feedback's quote
     assert ADVICE in update and "The limit test times out." in update
+
+
+def test_a_reviewer_suggestion_already_evaluated_is_shown_with_its_outcome():
+    """The reviewer's code, copied and measured in an earlier step, must not be copied again unseen."""
+    def reply(messages, **params):
+        return f"{ADVICE} Use this code:\n{quoted(FASTER)}"
+
+    engine = tg.FunctionEngine(reply, model="scripted")
+    code = tg.Variable(CODE, role_description="Python code solving the problem")
+    tg.TextLoss("Say what makes the code too slow.", engine=engine)(code).backward(engine)
+    scored = [(FASTER, "visible passed=0 (NameError)"), (CODE, "visible passed=3")]
+    update = tg.TGD([code], engine=engine).prompt_for(code, scored=scored)[1]["content"]
+    assert update.count("sum(min(value // i, n) for i") == 1  # in the evaluated list, with its outcome
+    assert prompts.ECHOED_EVALUATED.format(outcome="visible passed=0 (NameError)") in update
 
 
 def test_condensed_feedback_is_asked_without_the_copies():
