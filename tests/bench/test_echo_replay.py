@@ -14,13 +14,18 @@ CODE = """def first_missing(nums: list[int]) -> int:
         answer += 1
     return answer"""
 NEW = CODE.replace("set(nums)", "{n for n in nums if n > 0}")
+OLD = CODE.replace("answer = 1", "answer = 0")
 
 
-def optimizer_prompt(value):
-    """An optimizer prompt as TGD sent it before echoes were pruned: the value in the call, its output and feedback."""
-    return (f"<VARIABLE> {value} </VARIABLE>\n\n<CONTEXT> <LM_INPUT> <CODE>\n{value}\n</CODE> </LM_INPUT>\n"
+def optimizer_prompt(value, suggested=None):
+    """An optimizer prompt as TGD sent it before echoes were pruned: OLD evaluated, the value in the call, in its
+    output and in the feedback, which suggests ``suggested`` code (the value itself by default)."""
+    suggested = suggested or value
+    return (f"<EVALUATED> {OLD} </EVALUATED> measured: visible passed=0\n"
+            f"<EVALUATED> {value} </EVALUATED> measured: visible passed=2\n\n"
+            f"<VARIABLE> {value} </VARIABLE>\n\n<CONTEXT> <LM_INPUT> <CODE>\n{value}\n</CODE> </LM_INPUT>\n"
             f"<LM_OUTPUT> Fine.\n```python\n{value}\n``` </LM_OUTPUT> </CONTEXT>\n"
-            f"<FEEDBACK> Use a set of positives. Updated code:\n```python\n{value}\n``` </FEEDBACK>")
+            f"<FEEDBACK> Use a set of positives. Updated code:\n```python\n{suggested}\n``` </FEEDBACK>")
 
 
 def answer(value):
@@ -42,27 +47,35 @@ def call(prompt, response, role="optimizer:Python code", seed=3):
 def test_copying_calls_are_replayed_and_counted(tmp_path, capsys):
     run = write_run(tmp_path / "seed-2" / "tg-core" / "case-0" / "run", [
         call(optimizer_prompt(CODE), answer(CODE)),  # copied the value: replayed
+        call(optimizer_prompt(CODE, suggested=OLD), answer(OLD)),  # copied the evaluated OLD: replayed
         call(optimizer_prompt(CODE), answer(NEW)),  # proposed a new value: not replayed
         call(optimizer_prompt(CODE), "no tags at all"),  # unusable: not replayed
         call("Condense the feedback.", CODE, role="forward:LLMCall"),
     ])
     with ScriptedServer() as server:
-        # the model copies what it reads more than once
-        server.reply = lambda body: answer(CODE if body["messages"][-1]["content"].count(CODE) > 1 else NEW)
+        # the model copies the code it reads in the feedback
+        def reply(body):
+            feedback = body["messages"][-1]["content"].partition("</VARIABLE>")[2].partition("<FEEDBACK>")[2]
+            return answer(next((code for code in (CODE, OLD) if code in feedback), NEW))
+
+        server.reply = reply
         output = tmp_path / "echo-replay.json"
         assert echo_replay.main([str(run), "--server", server.base_url, "--output", str(output)]) == 0
-    [as_sent, without] = server.requests
+    as_sent, without, as_sent_old, without_old = server.requests
     assert as_sent["seed"] == without["seed"] == 3 + 2 * echo_replay.SEED_STRIDE  # the seed its run had
     assert as_sent["messages"][-1]["content"] == optimizer_prompt(CODE)
-    assert without["messages"][-1]["content"].count(CODE) == 1
-    assert without["messages"][-1]["content"].count(prompts.ECHOED_VALUE) == 3
+    tail = without["messages"][-1]["content"].partition("</VARIABLE>")[2]
+    assert CODE not in tail and tail.count(prompts.ECHOED_VALUE) == 3
+    tail = without_old["messages"][-1]["content"].partition("</VARIABLE>")[2]
+    assert OLD not in tail and prompts.ECHOED_EVALUATED.format(outcome="visible passed=0") in tail
+    assert as_sent_old["messages"][-1]["content"] == optimizer_prompt(CODE, suggested=OLD)
     data = json.loads(output.read_text())
-    assert data["calls"] == 1 and data["command"] and data["machine"] and data["model"]["served_as"]
-    assert data["summary"]["as sent"]["unchanged"] == 1 and data["summary"]["without copies"]["unchanged"] == 0
-    assert data["rows"][0]["without copies"]["answer"].strip() == NEW
+    assert data["calls"] == 2 and data["command"] and data["machine"] and data["model"]["served_as"]
+    assert data["summary"]["as sent"]["repeated"] == 2 and data["summary"]["without copies"]["repeated"] == 0
+    assert [row["without copies"]["answer"].strip() for row in data["rows"]] == [NEW, NEW]
     assert (data["summary"]["without copies"]["mean_prompt_tokens"]
             < data["summary"]["as sent"]["mean_prompt_tokens"])
-    assert "unchanged again" in capsys.readouterr().out
+    assert "repeated a tried value" in capsys.readouterr().out
 
 
 def test_a_folder_without_events_is_named(tmp_path, refused):
