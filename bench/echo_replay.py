@@ -121,7 +121,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
                   "mean_prompt_tokens": sum(r[arm]["prompt_tokens"] for r in rows) / len(rows)} for arm in ARMS}
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="tg run folders (each with events.jsonl)")
     parser.add_argument("--server", help="a running OpenAI-compatible server's base URL (default: start tg serve)")
@@ -129,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ctx", type=int, default=16384)
     parser.add_argument("--output", type=Path, help="result file (default bench/results/echo-replay.json)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

@@ -4,6 +4,7 @@ import json
 
 import echo_replay
 from scripted_server import ScriptedServer
+from test_quality_harness import _documented_commands
 
 from tg_core import prompts
 
@@ -85,3 +86,9 @@ def test_a_folder_without_events_is_named(tmp_path, refused):
 def test_runs_without_a_copying_call_are_refused(tmp_path, refused):
     run = write_run(tmp_path / "run", [call(optimizer_prompt(CODE), answer(NEW))])
     assert "nothing to replay" in refused(echo_replay.main, [str(run), "--server", "http://127.0.0.1:9/v1"])
+
+
+def test_the_documented_replay_command_parses():
+    [argv] = _documented_commands("echo_replay.py")
+    options = echo_replay.build_parser().parse_args(argv)
+    assert options.runs and options.threads == 2
