@@ -61,9 +61,19 @@ class ChatServer:
             def log_message(self, *args):  # keep test output clean
                 pass
 
+            def _done(self) -> None:
+                """The request leaves the in-flight count once, before its answer is written: a client that
+                sends its next request on reading the answer must not find this one still counted."""
+                if not getattr(self, "_counted", False):
+                    return
+                self._counted = False
+                with server._lock:
+                    server.in_flight -= 1
+
             def _send(self, status: int, payload: dict | bytes, headers: dict | None = None,
                       content_type: str = "application/json") -> None:
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self._done()
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
@@ -80,13 +90,13 @@ class ChatServer:
                     server.paths.append(self.path)
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                self._counted = True
                 try:
                     self._answer(body, server._next())
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client went away (killed, or timed out): nothing to answer
                 finally:
-                    with server._lock:
-                        server.in_flight -= 1
+                    self._done()
 
             def _answer(self, body: dict, behaviour: str) -> None:
                 time.sleep(server.latency_s)
