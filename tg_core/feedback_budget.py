@@ -76,15 +76,13 @@ def check_budget(budget: int | None) -> int | None:
     return budget
 
 
-def render(feedback: list[Feedback], value: str = "", evaluated: Sequence[tuple[str, str]] = ()) -> str:
-    """Every piece of feedback with its context, as the optimizer prompt shows it: copies of the variable's
-    ``value`` and of the ``evaluated`` (value, outcome) pairs' values in them are shown as markers
-    (:mod:`tg_core.echoes`)."""
+def render(feedback: list[Feedback]) -> str:
+    """Every piece of feedback with its context, as the optimizer prompt shows it."""
     return "\n\n".join(
         prompts.OPTIMIZER_FEEDBACK_ITEM.format(context=f.context, text=f.text)
         if f.context
         else prompts.OPTIMIZER_FEEDBACK_NO_CONTEXT.format(text=f.text)
-        for f in feedback_without_echoes(feedback, value, evaluated)
+        for f in feedback
     )
 
 
@@ -121,14 +119,17 @@ def condense_request(feedback: list[Feedback], max_chars: int) -> str:
 
 async def bounded_feedback(variable: Variable, engine: Engine, budget: int,
                            evaluated: Sequence[tuple[str, str]] = ()) -> str:
-    """The feedback section of ``variable``'s optimizer prompt, condensed if over ``budget`` tokens."""
-    full = render(variable.gradients, variable.value, evaluated)
+    """The feedback section of ``variable``'s optimizer prompt, condensed if over ``budget`` tokens.
+
+    Copies of the value and of the ``evaluated`` (value, outcome) pairs' values are shown as markers
+    (:mod:`tg_core.echoes`), in the section and in the condensing request alike."""
+    pieces = feedback_without_echoes(variable.gradients, variable.value, evaluated)
+    full = render(pieces)
     tokens = estimate_tokens(full)
     if tokens <= budget:
         return full
     room_chars = 4 * (context_tokens(engine) - budget) - 4 * estimate_tokens(variable.value) - 2000
-    request = condense_request(feedback_without_echoes(variable.gradients, variable.value, evaluated),
-                               max(room_chars, 4 * budget))
+    request = condense_request(pieces, max(room_chars, 4 * budget))
     messages = [
         {"role": "system", "content": prompts.CONDENSE_SYSTEM.format(max_words=budget * 3 // 4)},
         {"role": "user", "content": request + "\n\n" + prompts.CONDENSE_REQUEST.format(

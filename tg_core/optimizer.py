@@ -13,6 +13,7 @@ from . import prompts
 from .aio import run_sync
 from .calls import ask_completion, calls_limited_to
 from .config import as_engine, resolve_engine
+from .echoes import feedback_without_echoes
 from .errors import BudgetExceededError, OptimizerError
 from .feedback_budget import bounded_feedback, check_budget, default_budget, render
 from .images import for_engine, labelled_images, text_part, unique
@@ -429,7 +430,7 @@ class TGD:
             parts.append(prompts.OPTIMIZER_SCORED.format(
                 items="\n".join(prompts.SCORED_ITEM.format(value=v, outcome=o) for v, o in scored)))
         if feedback is None:
-            feedback = render(variable.gradients, variable.value, scored)
+            feedback = render(feedback_without_echoes(variable.gradients, variable.value, scored))
         parts.append(
             prompts.OPTIMIZER_VARIABLE.format(role=variable.role_description, value=variable.value, feedback=feedback)
         )
